@@ -1,0 +1,66 @@
+"""``llmrank eval``: trec_eval-compatible scoring of one or more runs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .app import app, note
+
+_MEASURE_HELP = ("Measure in ir_measures syntax (nDCG@10, AP(rel=2), RR(rel=2)@10) or a trec_eval name "
+                 "(ndcg_cut.10, map, P.10, ndcg.1=1.0,2=0.7). Repeatable. Default: nDCG@10 AP RR P@10 R@100 R@1000.")
+
+
+@app.command("eval")
+def eval_command(
+    qrels: str = typer.Argument(..., help="TREC qrels (path, .gz, or - for stdin)."),
+    runs: List[str] = typer.Argument(..., help="One or more runs (TREC 6-column or MS MARCO 3-column)."),
+    measure: Optional[List[str]] = typer.Option(None, "-m", "--measure", help=_MEASURE_HELP),
+    rel_level: int = typer.Option(1, "-l", "--rel-level", help="Minimum label counted relevant (trec_eval -l)."),
+    complete: bool = typer.Option(False, "-c", "--complete",
+                                  help="Average over all qrels queries; missing ones score 0 (trec_eval -c)."),
+    max_docs: Optional[int] = typer.Option(None, "-M", "--max-docs", min=1,
+                                           help="Use only the top N documents of each query (trec_eval -M)."),
+    gains: Optional[str] = typer.Option(None, "--gains", help="Gain map for every nDCG, e.g. 0=0,1=1.0,2=0.7."),
+    per_query: bool = typer.Option(False, "-q", "--per-query", help="Also print per-query values."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, trec, tsv, csv, json or latex."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", "-b", help="Run to test the others against."),
+    test: str = typer.Option("t", "--test", help="Paired test: t, wilcoxon or permutation."),
+    correction: str = typer.Option("holm", "--correction", help="none, bonferroni or holm."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level for the † marker."),
+    permutations: int = typer.Option(10000, "--permutations", help="Resamples for the permutation test."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the permutation test."),
+    run_format: str = typer.Option("auto", "--run-format", help="auto, trec or msmarco."),
+    output: str = typer.Option("-", "-o", "--output", help="Write here instead of stdout (atomically)."),
+) -> None:
+    """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
+    from ..errors import LlmrankError
+    from ..evaluation import FORMATS, compare_to_baseline, evaluate, parse_gains, parse_measures, render
+    from ..evaluation.significance import CORRECTIONS, TESTS
+    from ..formats import read_qrels, read_run
+    from ..formats.io import atomic_output
+
+    for value, allowed, what in ((fmt, FORMATS, "--format"), (test, TESTS, "--test"),
+                                 (correction, CORRECTIONS, "--correction")):
+        if value not in allowed:
+            raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+    measures = parse_measures(measure)
+    gain_map = parse_gains(gains) if gains else None
+    paths = list(runs)
+    if baseline is not None:
+        paths = [baseline] + [p for p in paths if p != baseline]
+    qrels_data = read_qrels(qrels)
+    evals = []
+    for path in paths:
+        run = read_run(path, run_format)
+        run.name = path if path != "-" else "<stdin>"
+        evals.append(evaluate(qrels_data, run, measures, rel_level, complete, max_docs, gain_map))
+        if not evals[-1].qids:
+            note(f"llmrank: note: {run.name} shares no query with {qrels}")
+    comparisons = compare_to_baseline(evals, 0, test, correction, alpha, permutations, seed) \
+        if baseline is not None and len(evals) > 1 else []
+    settings = {"qrels": qrels, "rel_level": rel_level, "complete": complete, "max_docs": max_docs,
+                "gains": gains, "baseline": baseline, "test": test, "correction": correction, "alpha": alpha}
+    with atomic_output(output) as out:
+        render(fmt, evals, out, per_query, comparisons, settings)

@@ -1,0 +1,37 @@
+"""``llmrank validate``: check runs (and their qrels/topics) before trusting them."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from .app import app
+
+
+@app.command("validate")
+def validate_command(
+    runs: List[str] = typer.Argument(..., help="Runs to check (TREC or MS MARCO format)."),
+    qrels: Optional[str] = typer.Option(None, "--qrels", help="Check query coverage against these qrels."),
+    topics: Optional[str] = typer.Option(None, "--topics", help="Check coverage and empty texts of these topics."),
+    topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl or csv."),
+    run_format: str = typer.Option("auto", "--run-format", help="auto, trec or msmarco."),
+) -> int:
+    """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
+    missing queries and empty topics. Exit 2 if any error was found."""
+    from ..errors import EXIT_BAD_INPUT
+    from ..formats import read_qrels, read_run, read_topics
+    from ..validation import validate_run, validate_topics
+
+    qrels_data = read_qrels(qrels) if qrels else None
+    if qrels_data is not None:
+        qrels_data.check_unique()
+    topic_list = read_topics(topics, topics_format) if topics else None
+    findings = validate_topics(topic_list, topics) if topic_list is not None else []
+    for path in runs:
+        findings += validate_run(read_run(path, run_format), qrels_data, topic_list)
+    for f in findings:
+        typer.echo(str(f), err=True)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    typer.echo(f"{len(runs)} run(s) checked: {errors} error(s), {warnings} warning(s)", err=True)
+    return EXIT_BAD_INPUT if errors else 0

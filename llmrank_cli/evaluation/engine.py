@@ -1,0 +1,316 @@
+"""trec_eval's numbers, computed on whole columns at once.
+
+The run is put in trec_eval's order (score descending as a double, ties by
+docno descending), cut at ``-M``, joined to the qrels, and every measure is a
+handful of vectorised reductions over that single ordered array. Rules follow
+trec_eval 9.0.8: only queries in both run and qrels count (``-c`` adds the
+qrels queries missing from the run as zeros), negative labels mean "judged
+pool but unjudged", ``ndcg_cut`` uses the labels as gains, and ``ndcg`` with
+gain parameters orders its gain table the way trec_eval's comparator does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..formats import Qrels, Run
+from .measures import Measure
+
+MISSING = np.iinfo(np.int64).min  # label of a retrieved doc absent from the qrels
+
+
+@dataclass
+class Evaluation:
+    """Per-query values of each measure for one run; ``values[m, q]``."""
+
+    run_name: str
+    measures: list[Measure]
+    qids: list[str]
+    values: np.ndarray
+
+    def aggregate(self) -> np.ndarray:
+        if not self.qids:
+            return np.zeros(len(self.measures))
+        summed = np.array([m.summed for m in self.measures])
+        return np.where(summed, self.values.sum(axis=1), self.values.mean(axis=1))
+
+    def column(self, label: str) -> np.ndarray:
+        return self.values[[m.label for m in self.measures].index(label)]
+
+
+@dataclass
+class _Ranked:
+    """The run joined to the qrels, in trec_eval order: one entry per retrieved doc."""
+
+    code: np.ndarray   # query index into the evaluated qids
+    pos: np.ndarray    # 0-based rank within the query
+    label: np.ndarray  # qrels label, MISSING if not judged
+    docno: pa.ChunkedArray
+    n_q: int
+
+    def per_query(self, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        w = None if weights is None else weights[mask]
+        return np.bincount(self.code[mask], w, minlength=self.n_q).astype(np.float64)
+
+    def within_query_cumsum(self, x: np.ndarray) -> np.ndarray:
+        """Inclusive running sum of x inside each query."""
+        c = np.cumsum(x, dtype=np.float64)
+        starts = np.flatnonzero(self.pos == 0)
+        before = np.zeros(self.n_q)
+        present = self.code[starts]
+        before[present] = c[starts] - x[starts]
+        return c - before[self.code]
+
+
+@dataclass
+class _Judgements:
+    """Qrels of the evaluated queries: labels grouped by query index."""
+
+    code: np.ndarray
+    label: np.ndarray
+    n_q: int
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.code[mask], minlength=self.n_q).astype(np.float64)
+
+    def ideal_dcg(self, gains: np.ndarray, cutoff: int | None) -> np.ndarray:
+        keep = gains > 0
+        code, g = self.code[keep], gains[keep]
+        order = np.lexsort((-g, code))
+        code, g = code[order], g[order]
+        pos = np.arange(len(code)) - np.searchsorted(code, code)
+        if cutoff is not None:
+            code, g, pos = code[pos < cutoff], g[pos < cutoff], pos[pos < cutoff]
+        return np.bincount(code, g / np.log2(pos + 2.0), minlength=self.n_q)
+
+
+def evaluate(qrels: Qrels, run: Run, measures: list[Measure], rel_level: int = 1,
+             complete: bool = False, max_docs: int | None = None,
+             gains: tuple[tuple[int, float], ...] | None = None) -> Evaluation:
+    """Evaluate one run; ``gains`` maps labels to gains for every nDCG without its own."""
+    run.check_scores()
+    run.check_unique()
+    qrels.check_unique()
+    qrel_qids = pc.unique(qrels.table["qid"])
+    table = run.table.filter(pc.is_in(run.table["qid"], value_set=qrel_qids))
+    table = table.take(pc.sort_indices(table, sort_keys=[("qid", "ascending"), ("score", "descending"),
+                                                         ("docno", "descending")]))
+    run_qids = pc.unique(table["qid"])
+    qids = pc.sort_indices(qrel_qids) if complete else None
+    eval_qids = qrel_qids.take(qids) if complete else run_qids  # run_qids is sorted already
+    ranked = _rank(table, eval_qids, max_docs, qrels)
+    judged = _judgements(qrels, eval_qids)
+    present = np.zeros(len(eval_qids), bool)
+    present[np.unique(ranked.code)] = True
+    values = np.zeros((len(measures), len(eval_qids)))
+    for i, m in enumerate(measures):
+        if m.kind == "external":
+            values[i] = _external(m, qrels, ranked, eval_qids)
+        else:
+            level = rel_level if m.rel is None else m.rel
+            values[i] = _NATIVE[m.kind](m, ranked, judged, level, gains)
+        values[i][~present] = 1.0 if m.kind == "NumQ" else 0.0  # -c: missing queries count as zeros
+    return Evaluation(run.name, measures, eval_qids.to_pylist(), values)
+
+
+def _rank(table: pa.Table, eval_qids: pa.Array, max_docs: int | None, qrels: Qrels) -> _Ranked:
+    code = pc.index_in(table["qid"], value_set=eval_qids).to_numpy(zero_copy_only=False).astype(np.int64)
+    n = len(code)
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if n else np.zeros(0, np.int64)
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    if max_docs is not None:
+        keep = pos < max_docs
+        table, code, pos = table.filter(pa.array(keep)), code[keep], pos[keep]
+    keyed = pa.table({"qid": table["qid"], "docno": table["docno"], "_row": np.arange(len(code))})
+    joined = keyed.join(qrels.table, keys=["qid", "docno"], join_type="inner")
+    label = np.full(len(code), MISSING, dtype=np.int64)
+    label[joined["_row"].to_numpy()] = joined["rel"].to_numpy()
+    return _Ranked(code, pos, label, table["docno"], len(eval_qids))
+
+
+def _judgements(qrels: Qrels, eval_qids: pa.Array) -> _Judgements:
+    code = pc.index_in(qrels.table["qid"], value_set=eval_qids).to_numpy(zero_copy_only=False)
+    keep = ~np.isnan(code) if code.dtype.kind == "f" else np.ones(len(code), bool)
+    code = np.nan_to_num(code, nan=-1).astype(np.int64) if code.dtype.kind == "f" else code.astype(np.int64)
+    label = qrels.table["rel"].to_numpy()
+    return _Judgements(code[keep], label[keep], len(eval_qids))
+
+
+def _cut(r: _Ranked, m: Measure) -> np.ndarray:
+    return np.ones(len(r.pos), bool) if m.cutoff is None else r.pos < m.cutoff
+
+
+def _num_rel(j: _Judgements, level: int) -> np.ndarray:
+    return j.count(j.label >= level)
+
+
+def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def _p(m, r, j, level, gains):
+    return r.per_query((r.label >= level) & _cut(r, m)) / m.cutoff if m.cutoff else \
+        _safe_div(r.per_query(r.label >= level), r.per_query(np.ones(len(r.pos), bool)))
+
+
+def _recall(m, r, j, level, gains):
+    return _safe_div(r.per_query((r.label >= level) & _cut(r, m)), _num_rel(j, level))
+
+
+def _ap(m, r, j, level, gains):
+    rel = (r.label >= level) & _cut(r, m)
+    precision = r.within_query_cumsum(rel.astype(np.float64)) / (r.pos + 1.0)
+    return _safe_div(r.per_query(rel, precision), _num_rel(j, level))
+
+
+def _rr(m, r, j, level, gains):
+    rel = (r.label >= level) & _cut(r, m)
+    out = np.zeros(r.n_q)
+    codes, first = np.unique(r.code[rel], return_index=True)
+    out[codes] = 1.0 / (r.pos[rel][first] + 1.0)
+    return out
+
+
+def _rprec(m, r, j, level, gains):
+    num_rel = _num_rel(j, level)
+    return _safe_div(r.per_query((r.label >= level) & (r.pos < num_rel[r.code])), num_rel)
+
+
+def _success(m, r, j, level, gains):
+    return (r.per_query((r.label >= level) & _cut(r, m)) > 0).astype(np.float64)
+
+
+def _bpref(m, r, j, level, gains):
+    num_rel = _num_rel(j, level)
+    num_nonrel = j.count((j.label >= 0) & (j.label < level))
+    nonrel = (r.label >= 0) & (r.label < level)
+    nonrel_before = r.within_query_cumsum(nonrel.astype(np.float64))
+    rel = r.label >= level
+    nr, R = nonrel_before[rel], num_rel[r.code[rel]]
+    denom = np.minimum(num_nonrel[r.code[rel]], R)
+    credit = np.zeros(len(r.pos))
+    credit[rel] = np.where(nr > 0, 1.0 - np.minimum(nr, R) / np.where(denom > 0, denom, 1), 1.0)
+    return _safe_div(r.per_query(rel, credit), num_rel)
+
+
+def _judged(m, r, j, level, gains):
+    cut = _cut(r, m)
+    judged = r.per_query((r.label != MISSING) & cut)
+    return _safe_div(judged, r.per_query(cut))
+
+
+def _gain_of(labels: np.ndarray, gains) -> np.ndarray:
+    g = np.where(labels > 0, labels, 0).astype(np.float64)
+    for label, gain in gains or ():
+        g[labels == label] = gain
+    g[labels < 0] = 0.0  # negative labels and unjudged docs never gain
+    return g
+
+
+def _ndcg(m, r, j, level, default_gains):
+    if m.trec_gains is not None:
+        return _trec_param_ndcg(m, r, j)
+    gains = m.gains if m.gains is not None else default_gains
+    g = _gain_of(r.label, gains)
+    # trec_eval's ndcg counts any non-zero gain; ndcg_cut counts positive gains only.
+    counted = (g > 0) if m.cutoff is not None else (g != 0)
+    discount = 1.0 / np.log2(r.pos + 2.0)
+    dcg = r.per_query(counted & _cut(r, m), g * discount)
+    return _safe_div(dcg, j.ideal_dcg(_gain_of(j.label, gains), m.cutoff))
+
+
+def _trec_param_ndcg(m, r, j):
+    """trec_eval's ``ndcg.L=G,...``: gain table per query sorted by its integer-truncating comparator."""
+    params = dict(m.trec_gains)
+    g = np.array([params.get(int(x), float(x)) if x >= 0 else 0.0 for x in np.unique(r.label)])
+    lookup = dict(zip(np.unique(r.label).tolist(), g.tolist()))
+    gain = np.array([lookup[x] for x in r.label.tolist()]) if len(r.label) else np.zeros(0)
+    dcg = r.per_query(gain != 0, gain / np.log2(r.pos + 2.0))
+    ideal = np.zeros(r.n_q)
+    nonneg = j.label >= 0
+    for q in range(r.n_q):
+        counts = np.bincount(j.label[nonneg & (j.code == q)])
+        table = [[label, gain, 0] for label, gain in m.trec_gains]
+        for level, n in enumerate(counts):
+            row = next((t for t in table if t[0] == level), None)
+            if row is None:
+                table.append([level, float(level), int(n)])
+            else:
+                row[2] = int(n)
+        ideal[q] = _trec_ideal(_glibc_msort(table, lambda a, b: int(a[1] - b[1])))
+    return _safe_div(dcg, ideal)
+
+
+def _trec_ideal(table: list) -> float:
+    """trec_eval's ideal DCG walk: from the last gain level down, stopping at a gain <= 0."""
+    level = len(table) - 1
+    gain = table[level][1] if level >= 0 else 0.0
+    i, taken, ideal = 0, 0, 0.0
+    while gain > 0.0:
+        taken += 1
+        while level >= 0 and taken > table[level][2]:
+            taken, level = 1, level - 1
+            gain = table[level][1] if level >= 0 else 0.0
+        if gain > 0.0:
+            ideal += gain / np.log2(i + 2.0)
+        i += 1
+    return ideal
+
+
+def _glibc_msort(items: list, cmp) -> list:
+    """glibc's qsort (a top-down merge sort) with trec_eval's comparator, whose int
+    truncation makes gains less than 1 apart compare equal; Python's sort would differ."""
+    if len(items) <= 1:
+        return list(items)
+    half = len(items) // 2
+    left, right = _glibc_msort(items[:half], cmp), _glibc_msort(items[half:], cmp)
+    out = []
+    while left and right:
+        out.append(left.pop(0) if cmp(left[0], right[0]) <= 0 else right.pop(0))
+    return out + left + right
+
+
+def _num_ret(m, r, j, level, gains):
+    return r.per_query(np.ones(len(r.pos), bool))
+
+
+def _num_rel_ret(m, r, j, level, gains):
+    return r.per_query(r.label >= level)
+
+
+def _num_rel_measure(m, r, j, level, gains):
+    return _num_rel(j, level)
+
+
+def _num_q(m, r, j, level, gains):
+    return np.ones(r.n_q)
+
+
+_NATIVE = {"P": _p, "R": _recall, "AP": _ap, "RR": _rr, "Rprec": _rprec, "Success": _success,
+           "Bpref": _bpref, "Judged": _judged, "nDCG": _ndcg, "NumRet": _num_ret,
+           "NumRelRet": _num_rel_ret, "NumRel": _num_rel_measure, "NumQ": _num_q}
+
+
+def _external(m: Measure, qrels: Qrels, r: _Ranked, eval_qids: pa.Array) -> np.ndarray:
+    """A measure llmrank does not compute itself, from ir_measures, on our order.
+
+    Scores are replaced by (n - rank) so that no provider can reorder ties its own way."""
+    import ir_measures
+    import pandas as pd
+
+    n = np.bincount(r.code, minlength=r.n_q)
+    qid_text = np.asarray(eval_qids.to_pylist(), dtype=object)
+    run_df = pd.DataFrame({"query_id": qid_text[r.code], "doc_id": r.docno.to_numpy(),
+                           "score": (n[r.code] - r.pos).astype(np.float64)})
+    qrels_df = pd.DataFrame({"query_id": qrels.table["qid"].to_numpy(),
+                             "doc_id": qrels.table["docno"].to_numpy(),
+                             "relevance": qrels.table["rel"].to_numpy()})
+    index = {q: i for i, q in enumerate(qid_text)}
+    out = np.zeros(r.n_q)
+    for metric in ir_measures.iter_calc([m.external], qrels_df, run_df):
+        if metric.query_id in index:
+            out[index[metric.query_id]] = metric.value
+    return out

@@ -1,0 +1,127 @@
+"""Measures as values: parse ir_measures syntax and trec_eval names in one place.
+
+``nDCG@10``, ``AP(rel=2)``, ``RR(rel=2)@10`` go through ``ir_measures.parse_measure``;
+trec_eval names (``map``, ``ndcg_cut.10``, ``P.5,10``) through
+``ir_measures.parse_trec_measure`` and keep trec_eval's printed names (``P_10``).
+trec_eval's nDCG gain parameters (``ndcg.1=1.0,2=0.7``) are parsed here too.
+Measures llmrank computes itself are listed in ``NATIVE``; any other measure
+ir_measures knows is computed by ir_measures on the same, canonically ordered run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from ..errors import LlmrankError
+
+DEFAULT_MEASURES = ("nDCG@10", "AP", "RR", "P@10", "R@100", "R@1000")
+NATIVE = ("P", "R", "AP", "RR", "nDCG", "Rprec", "Success", "Bpref", "Judged",
+          "NumRet", "NumRelRet", "NumRel", "NumQ")
+SUMMED = ("NumRet", "NumRelRet", "NumRel", "NumQ")  # trec_eval sums these in 'all'
+TREC_NAMES = ("map", "map_cut", "ndcg", "ndcg_cut", "P", "recall", "recip_rank", "Rprec", "bpref",
+              "success", "num_ret", "num_rel", "num_rel_ret", "num_q", "set_P", "set_recall",
+              "set_map", "set_F", "set_relative_P", "iprec_at_recall", "infAP", "Rprec_mult",
+              "gm_map", "11pt_avg")
+
+
+@dataclass(frozen=True)
+class Measure:
+    kind: str                  # one of NATIVE, or "external"
+    label: str                 # the name printed in every output
+    cutoff: int | None = None
+    rel: int | None = None     # minimum relevant label; None means the -l level
+    gains: tuple[tuple[int, float], ...] | None = None       # label -> gain, ideal in true gain order
+    trec_gains: tuple[tuple[int, float], ...] | None = None  # trec_eval 'ndcg.L=G' params, trec_eval's order
+    external: object | None = None                           # an ir_measures measure it computes
+
+    @property
+    def summed(self) -> bool:
+        return self.kind in SUMMED
+
+    @property
+    def integer(self) -> bool:
+        return self.kind in SUMMED
+
+
+def parse_gains(text: str) -> tuple[tuple[int, float], ...]:
+    """``0=0,1=1.0,2=0.7`` -> ((0, 0.0), (1, 1.0), (2, 0.7))."""
+    pairs = []
+    for part in text.split(","):
+        label, sep, gain = part.partition("=")
+        try:
+            pairs.append((int(label), float(gain)))
+        except ValueError:
+            raise LlmrankError(f"bad gain {part!r} in {text!r}: expected LABEL=GAIN, e.g. 1=1.0,2=0.7") from None
+        if not sep:
+            raise LlmrankError(f"bad gain {part!r} in {text!r}: expected LABEL=GAIN")
+    return tuple(pairs)
+
+
+def _is_trec_name(text: str) -> bool:
+    return text.split(".", 1)[0] in TREC_NAMES
+
+
+def _from_ir(m, label: str) -> Measure:
+    from ir_measures.providers.base import NOT_PROVIDED
+
+    params = {k: v for k, v in m.params.items() if v is not NOT_PROVIDED}
+    name = m.NAME
+    if name == "NumRet" and "rel" in params:
+        name = "NumRelRet"
+    supported = {"cutoff", "rel", "gains"} | ({"dcg"} if params.get("dcg", "log2") == "log2" else set())
+    if name not in NATIVE or params.get("judged_only") or set(params) - supported:
+        return Measure("external", label, external=m)
+    gains = params.get("gains")
+    return Measure(name, label, cutoff=params.get("cutoff"), rel=params.get("rel"),
+                   gains=tuple(sorted((int(k), float(v)) for k, v in gains.items())) if gains else None)
+
+
+def parse_measure(text: str) -> list[Measure]:
+    """One measure string (trec_eval or ir_measures syntax) -> one or more measures."""
+    import ir_measures
+
+    text = text.strip()
+    gains = re.fullmatch(r"ndcg\.((?:-?\d+=[^,]+,?)+)", text)
+    if gains:
+        return [Measure("nDCG", "ndcg", trec_gains=parse_gains(gains.group(1)))]
+    try:
+        if _is_trec_name(text):
+            base = text.split(".", 1)[0]
+            out = []
+            for m in ir_measures.parse_trec_measure(text):
+                cutoff = m.params.get("cutoff")
+                suffix = f"_{cutoff}" if isinstance(cutoff, int) else ""
+                # trec_eval applies its -l level to every measure, so no per-measure rel.
+                out.append(dataclasses.replace(_from_ir(m, base + suffix), rel=None))
+            return out
+        m = ir_measures.parse_measure(text)
+    except (ValueError, NameError, SyntaxError, TypeError, KeyError) as exc:
+        raise LlmrankError(f"unknown measure {text!r} ({exc}); use ir_measures syntax such as nDCG@10, "
+                           f"AP(rel=2), RR(rel=2)@10 or trec_eval names such as ndcg_cut.10, map, P.10") from None
+    return [_from_ir(m, text)]
+
+
+def parse_measures(texts) -> list[Measure]:
+    out: list[Measure] = []
+    for text in texts or DEFAULT_MEASURES:
+        for part in _split_top_level(text):
+            out.extend(parse_measure(part))
+    return out
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split ``'nDCG@10 AP(rel=2)'`` on spaces outside parentheses (one -m may list several)."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        depth += ch in "({"
+        depth -= ch in ")}"
+        if ch.isspace() and depth == 0:
+            if cur:
+                parts.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    if cur:
+        parts.append("".join(cur))
+    return parts

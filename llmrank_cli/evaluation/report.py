@@ -1,0 +1,128 @@
+"""Render evaluations: a rich table, trec_eval's layout, TSV/CSV, JSON, LaTeX.
+
+Data goes to the given stream (stdout by default); nothing here logs.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO
+
+from .engine import Evaluation
+from .significance import Comparison
+
+FORMATS = ("table", "trec", "tsv", "csv", "json", "latex")
+
+
+def _value(measure, v: float) -> str:
+    return str(int(round(v))) if measure.integer else f"{v:.4f}"
+
+
+def write_trec(evals: list[Evaluation], out: IO[str], per_query: bool) -> None:
+    """trec_eval's ``measure<TAB>qid<TAB>value`` lines (``%-22s\\t%s\\t%6.4f``)."""
+    for ev in evals:
+        if len(evals) > 1:
+            out.write(f"{'runid':<22}\tall\t{ev.run_name}\n")
+        if per_query:
+            for qi, qid in enumerate(ev.qids):
+                for mi, m in enumerate(ev.measures):
+                    out.write(f"{m.label:<22}\t{qid}\t{_value(m, ev.values[mi, qi])}\n")
+        for m, v in zip(ev.measures, ev.aggregate()):
+            out.write(f"{m.label:<22}\tall\t{_value(m, v)}\n")
+
+
+def _long_rows(evals: list[Evaluation], per_query: bool):
+    for ev in evals:
+        if per_query:
+            for qi, qid in enumerate(ev.qids):
+                for mi, m in enumerate(ev.measures):
+                    yield ev.run_name, qid, m.label, _value(m, ev.values[mi, qi])
+        for m, v in zip(ev.measures, ev.aggregate()):
+            yield ev.run_name, "all", m.label, _value(m, v)
+
+
+def write_delimited(evals: list[Evaluation], out: IO[str], per_query: bool, delimiter: str,
+                    comparisons: list[Comparison]) -> None:
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(["run", "qid", "measure", "value"])
+    writer.writerows(_long_rows(evals, per_query))
+    if comparisons:
+        writer.writerow([])
+        writer.writerow(["run", "measure", "delta", "p_value", "wins", "ties", "losses", "significant"])
+        for c in comparisons:
+            writer.writerow([c.run_name, c.measure, f"{c.delta:.4f}", f"{c.p_value:.4g}", c.wins, c.ties,
+                             c.losses, int(c.significant)])
+
+
+def write_json(evals: list[Evaluation], out: IO[str], per_query: bool, comparisons: list[Comparison],
+               settings: dict) -> None:
+    runs = []
+    for ev in evals:
+        entry = {"run": ev.run_name, "num_queries": len(ev.qids),
+                 "aggregate": {m.label: float(v) for m, v in zip(ev.measures, ev.aggregate())}}
+        if per_query:
+            entry["per_query"] = {qid: {m.label: float(ev.values[mi, qi]) for mi, m in enumerate(ev.measures)}
+                                  for qi, qid in enumerate(ev.qids)}
+        entry["vs_baseline"] = {c.measure: {"delta": c.delta, "p_value": c.p_value, "wins": c.wins,
+                                            "ties": c.ties, "losses": c.losses, "significant": c.significant}
+                                for c in comparisons if c.run_name == ev.run_name}
+        runs.append(entry)
+    json.dump({"settings": settings, "runs": runs}, out, indent=2)
+    out.write("\n")
+
+
+def _marked(evals, comparisons, latex: bool):
+    sig = {(c.run_name, c.measure) for c in comparisons if c.significant}
+    mark = "\\textsuperscript{$\\dagger$}" if latex else "†"
+    for ev in evals:
+        yield ev.run_name, [_value(m, v) + (mark if (ev.run_name, m.label) in sig else "")
+                            for m, v in zip(ev.measures, ev.aggregate())]
+
+
+def write_latex(evals: list[Evaluation], out: IO[str], comparisons: list[Comparison]) -> None:
+    measures = [m.label for m in evals[0].measures]
+    esc = lambda s: s.replace("_", "\\_").replace("&", "\\&").replace("%", "\\%")  # noqa: E731
+    out.write("\\begin{tabular}{l" + "r" * len(measures) + "}\n\\toprule\n")
+    out.write("Run & " + " & ".join(esc(m) for m in measures) + " \\\\\n\\midrule\n")
+    for name, cells in _marked(evals, comparisons, latex=True):
+        out.write(esc(name) + " & " + " & ".join(cells) + " \\\\\n")
+    out.write("\\bottomrule\n\\end{tabular}\n")
+
+
+def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Comparison], test: str,
+                correction: str, alpha: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False)
+    table = Table(title=f"{len(evals[0].qids)} queries" if len(evals) == 1 else None)
+    table.add_column("run")
+    for m in evals[0].measures:
+        table.add_column(m.label, justify="right")
+    for name, cells in _marked(evals, comparisons, latex=False):
+        table.add_row(name, *cells)
+    console.print(table)
+    if comparisons:
+        detail = Table(title=f"vs baseline {evals[0].run_name}: paired {test} test, {correction} correction, "
+                             f"† p < {alpha}")
+        for col in ("run", "measure", "delta", "p", "win/tie/loss"):
+            detail.add_column(col, justify="left" if col in ("run", "measure") else "right")
+        for c in comparisons:
+            detail.add_row(c.run_name, c.measure, f"{c.delta:+.4f}", f"{c.p_value:.4g}" + (" †" if c.significant else ""),
+                           f"{c.wins}/{c.ties}/{c.losses}")
+        console.print(detail)
+
+
+def render(fmt: str, evals: list[Evaluation], out: IO[str], per_query: bool,
+           comparisons: list[Comparison], settings: dict) -> None:
+    if fmt == "trec":
+        write_trec(evals, out, per_query)
+    elif fmt in ("tsv", "csv"):
+        write_delimited(evals, out, per_query, "\t" if fmt == "tsv" else ",", comparisons)
+    elif fmt == "json":
+        write_json(evals, out, per_query, comparisons, settings)
+    elif fmt == "latex":
+        write_latex(evals, out, comparisons)
+    else:
+        write_table(evals, out, comparisons, settings.get("test", "t"), settings.get("correction", "holm"),
+                    settings.get("alpha", 0.05))

@@ -1,0 +1,13 @@
+"""Every file format llmrank reads or writes, in one place.
+
+Readers take a path, a ``.gz`` path, or ``-`` (stdin) and report bad input as
+``FILE:LINE: problem``; writers are atomic.
+"""
+from .mllm import read_submission, write_submission
+from .qrels import Qrels, read_qrels, write_qrels
+from .runs import RUN_FORMATS, Run, read_run, write_run
+from .topics import TOPIC_FIELDS, TOPIC_FORMATS, Topic, read_topics, write_topics
+
+__all__ = ["Qrels", "RUN_FORMATS", "Run", "TOPIC_FIELDS", "TOPIC_FORMATS", "Topic", "read_qrels",
+           "read_run", "read_submission", "read_topics", "write_qrels", "write_run",
+           "write_submission", "write_topics"]

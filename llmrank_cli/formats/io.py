@@ -1,0 +1,106 @@
+"""Opening inputs and writing outputs the same way everywhere.
+
+Inputs may be a path, a ``.gz`` path, or ``-`` for stdin. Outputs are written
+atomically (a temporary file beside the target, renamed on success), so a
+failed or interrupted job never truncates an existing file; ``-`` is stdout.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+from ..errors import InputError, LlmrankError
+
+STDIO = "-"
+
+
+def display_name(path: str | os.PathLike) -> str:
+    return "<stdin>" if str(path) == STDIO else str(path)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """Whole input as bytes, decompressing ``.gz`` (by name or magic bytes)."""
+    if str(path) == STDIO:
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise InputError(str(path), None, "no such file") from None
+        except IsADirectoryError:
+            raise InputError(str(path), None, "is a directory, expected a file") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(display_name(path), None, f"corrupt gzip data ({exc})") from None
+    return data
+
+
+def read_text(path: str | os.PathLike) -> str:
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(display_name(path), line, "not valid UTF-8") from None
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """(line number, line without newline), streaming — memory does not grow with the file."""
+    if str(path) == STDIO:
+        stream: IO[str] = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise InputError(str(path), None, "no such file")
+        with open(p, "rb") as probe:
+            gz = probe.read(2) == b"\x1f\x8b"
+        stream = gzip.open(p, "rt", encoding="utf-8-sig") if gz else open(p, encoding="utf-8-sig")
+    with stream:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(stream, 1):
+                yield lineno, line.rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InputError(display_name(path), lineno + 1, "not valid UTF-8") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Write to ``path`` all-or-nothing; ``.gz`` compresses; ``-`` is stdout."""
+    if str(path) == STDIO:
+        stream = sys.stdout.buffer if "b" in mode else sys.stdout
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise LlmrankError(f"{target}: is a directory, expected an output file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.chmod(tmp, 0o666 & ~_umask())
+    try:
+        with os.fdopen(fd, "wb") as base:
+            raw = gzip.GzipFile(filename="", mode="wb", fileobj=base, mtime=0) if target.suffix == ".gz" else base
+            stream = raw if "b" in mode else io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+            yield stream
+            stream.close()
+            raw.close()
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
