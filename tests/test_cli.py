@@ -1,0 +1,130 @@
+"""The CLI contract: outputs, exit codes, one-line errors, lazy imports."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+QRELS = "1 0 a 2\n1 0 b 0\n1 0 c 1\n2 0 d 1\n2 0 e 0\n"
+RUN_A = "1 Q0 a 1 3 A\n1 Q0 b 2 2 A\n1 Q0 c 3 1 A\n2 Q0 e 1 2 A\n2 Q0 d 2 1 A\n"
+RUN_B = "1 Q0 b 1 3 B\n1 Q0 c 2 2 B\n1 Q0 a 3 1 B\n2 Q0 d 1 2 B\n2 Q0 e 2 1 B\n"
+
+
+@pytest.fixture
+def files(write):
+    return write("q.txt", QRELS), write("a.run", RUN_A), write("b.run", RUN_B)
+
+
+def test_help_imports_no_heavy_library():
+    code = ("import sys; from llmrank_cli.cli import main; main(['--help']); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'torch', 'transformers', 'pyserini', 'pandas', 'pyarrow', 'scipy', 'ir_measures'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_trec_layout_matches_trec_eval(cli, files):
+    q, a, _ = files
+    r = cli("eval", "-m", "P.1", "-m", "num_q", "-q", "--format", "trec", q, a)
+    assert r.code == 0
+    assert r.out.splitlines() == [
+        "P_1                   \t1\t1.0000", "num_q                 \t1\t1",
+        "P_1                   \t2\t0.0000", "num_q                 \t2\t1",
+        "P_1                   \tall\t0.5000", "num_q                 \tall\t2",
+    ]
+
+
+def test_json_and_baseline_comparison(cli, files):
+    q, a, b = files
+    r = cli("eval", q, a, b, "-m", "nDCG@10", "-m", "RR", "--baseline", a, "--format", "json", "--test", "wilcoxon")
+    data = json.loads(r.out)
+    assert [x["run"] for x in data["runs"]] == [a, b]
+    vs = data["runs"][1]["vs_baseline"]["RR"]
+    assert (vs["wins"], vs["ties"], vs["losses"]) == (1, 0, 1)
+    assert data["runs"][0]["vs_baseline"] == {}
+
+
+def test_table_marks_and_gains_flag(cli, files):
+    q, a, b = files
+    r = cli("eval", q, a, b, "--gains", "0=0,1=1.0,2=0.7", "-m", "nDCG@10")
+    assert r.code == 0 and "nDCG@10" in r.out and "b.run" in r.out
+
+
+def test_stdin_run_and_output_file(cli, files, tmp_path):
+    q, _, _ = files
+    out = tmp_path / "res.tsv"
+    r = cli("eval", q, "-", "-m", "P@1", "--format", "tsv", "-o", out, stdin=RUN_A)
+    assert r.code == 0 and r.out == ""
+    assert out.read_text().splitlines()[1] == "<stdin>\tall\tP@1\t0.5000"
+
+
+def test_bad_input_is_one_line_exit_2(cli, files, write):
+    q, _, _ = files
+    bad = write("bad.run", "1 Q0 a 1 3 A\n1 Q0 b 2 x A\n")
+    r = cli("eval", q, bad)
+    assert r.code == 2
+    assert r.err.strip() == f"llmrank: error: {bad}:2: score: expected a number, got 'x'"
+    assert "Traceback" not in r.err
+
+
+def test_debug_shows_the_exception(cli, files, write):
+    from llmrank_cli.errors import InputError
+    q, _, _ = files
+    with pytest.raises(InputError):
+        cli("--debug", "eval", q, write("bad.run", "1 Q0 a 1 x A\n"))
+
+
+def test_unknown_measure_and_usage_errors(cli, files):
+    q, a, _ = files
+    assert cli("eval", q, a, "-m", "Nope@3").code == 2
+    assert cli("eval").code == 2
+    assert cli("eval", q, a, "--format", "yaml").code == 2
+
+
+def test_validate_findings(cli, write, files):
+    q, a, _ = files
+    assert cli("validate", a, "--qrels", q).code == 0
+    dup = write("dup.run", "1 Q0 a 1 3 A\n1 Q0 a 2 2 A\n")
+    r = cli("validate", dup)
+    assert r.code == 2 and f"{dup}:2: error: docno a repeated for qid 1" in r.err
+    lines = [f"1 Q0 d{i:02d} {i + 1} {1.0 if i >= 8 else 10 - i} T" for i in range(12)]  # ties across 10
+    lines.append("2 Q0 x 2 5 T\n2 Q0 y 1 1 T")  # ranks contradict scores
+    r = cli("validate", write("w.run", "\n".join(lines) + "\n"), "--qrels", q)
+    assert r.code == 0
+    assert "tied scores straddle cutoff 10 in 1 queries (1)" in r.err
+    # query 1's tied block is ranked docno-ascending in the file, but ties go docno-descending
+    assert "rank column disagrees with the scores in 2 queries (1, 2)" in r.err
+    nan = write("nan.run", "1 Q0 a 1 nan A\n")
+    assert "non-finite score" in cli("validate", nan).err
+
+
+def test_fuse_rrf(cli, files, tmp_path):
+    _, a, b = files
+    out = tmp_path / "f.run"
+    assert cli("fuse", a, b, "--method", "rrf", "-o", out).code == 0
+    rows = [line.split() for line in out.read_text().splitlines()]
+    # query 1: b ranks 2,1 -> 1/62+1/61; a 1,3 -> 1/61+1/63; c 3,2 -> 1/63+1/62
+    assert [r[2] for r in rows if r[0] == "1"] == ["b", "a", "c"]
+    assert float(rows[0][4]) == pytest.approx(1 / 62 + 1 / 61)
+    assert all(float(r[4]) > 0 for r in rows)
+
+
+def test_convert_round_trip(cli, files, tmp_path):
+    _, a, _ = files
+    sub, back = tmp_path / "s.csv", tmp_path / "back.run"
+    assert cli("convert", a, "--to", "mllm", "--team-id", "T1", "-o", sub).code == 0
+    assert sub.read_text().splitlines()[1] == "1,a,1,3.0,T1"
+    assert cli("convert", sub, "-o", back).code == 0
+    assert back.read_text().splitlines()[0] == "1 Q0 a 1 3 T1"
+
+
+def test_significance_corrections():
+    from llmrank_cli.evaluation.significance import correct, paired_p_value
+    p = np.array([0.01, 0.04, 0.03])
+    assert correct(p, "bonferroni") == pytest.approx([0.03, 0.12, 0.09])
+    assert correct(p, "holm") == pytest.approx([0.03, 0.06, 0.06])
+    rng = np.random.default_rng(1)
+    base = rng.random(30)
+    assert paired_p_value(base + 0.2, base, "permutation", 2000) < 0.01
+    assert paired_p_value(base, base, "t") == 1.0
