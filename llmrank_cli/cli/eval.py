@@ -37,6 +37,7 @@ def eval_command(
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..errors import LlmrankError
     from ..evaluation import FORMATS, compare_to_baseline, evaluate, parse_gains, parse_measures, render
+    from ..evaluation.engine import trec_gain_order_differs
     from ..evaluation.significance import CORRECTIONS, TESTS
     from ..formats import read_qrels, read_run
     from ..formats.io import atomic_output
@@ -46,6 +47,10 @@ def eval_command(
         if value not in allowed:
             raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
     measures = parse_measures(measure)
+    for m in measures:
+        if m.trec_gains and trec_gain_order_differs(m.trec_gains):
+            note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
+                 f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
     gain_map = parse_gains(gains) if gains else None
     paths = list(runs)
     if baseline is not None:

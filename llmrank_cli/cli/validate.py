@@ -14,6 +14,7 @@ def validate_command(
     qrels: Optional[str] = typer.Option(None, "--qrels", help="Check query coverage against these qrels."),
     topics: Optional[str] = typer.Option(None, "--topics", help="Check coverage and empty texts of these topics."),
     topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl or csv."),
+    topics_field: str = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr."),
     run_format: str = typer.Option("auto", "--run-format", help="auto, trec or msmarco."),
 ) -> int:
     """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
@@ -25,7 +26,7 @@ def validate_command(
     qrels_data = read_qrels(qrels) if qrels else None
     if qrels_data is not None:
         qrels_data.check_unique()
-    topic_list = read_topics(topics, topics_format) if topics else None
+    topic_list = read_topics(topics, topics_format, topics_field) if topics else None
     findings = validate_topics(topic_list, topics) if topic_list is not None else []
     for path in runs:
         findings += validate_run(read_run(path, run_format), qrels_data, topic_list)

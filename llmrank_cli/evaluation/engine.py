@@ -240,8 +240,18 @@ def _trec_param_ndcg(m, r, j):
                 table.append([level, float(level), int(n)])
             else:
                 row[2] = int(n)
-        ideal[q] = _trec_ideal(_glibc_msort(table, lambda a, b: int(a[1] - b[1])))
+        ideal[q] = _trec_ideal(_glibc_msort(table, _trec_cmp))
     return _safe_div(dcg, ideal)
+
+
+def trec_gain_order_differs(params) -> bool:
+    """Whether trec_eval's truncating comparator leaves these gains (and label 0) out of order."""
+    table = [[label, gain, 0] for label, gain in params] + [[0, 0.0, 0]]
+    return [t[1] for t in _glibc_msort(table, _trec_cmp)] != sorted(t[1] for t in table)
+
+
+def _trec_cmp(a, b) -> int:
+    return int(a[1] - b[1])
 
 
 def _trec_ideal(table: list) -> float:

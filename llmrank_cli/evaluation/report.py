@@ -71,11 +71,18 @@ def write_json(evals: list[Evaluation], out: IO[str], per_query: bool, compariso
     out.write("\n")
 
 
+def short_names(names: list[str]) -> dict[str, str]:
+    """File names without directories when that is unambiguous, for tables."""
+    base = [n.rsplit("/", 1)[-1] for n in names]
+    return dict(zip(names, base)) if len(set(base)) == len(base) else {n: n for n in names}
+
+
 def _marked(evals, comparisons, latex: bool):
     sig = {(c.run_name, c.measure) for c in comparisons if c.significant}
     mark = "\\textsuperscript{$\\dagger$}" if latex else "†"
+    short = short_names([ev.run_name for ev in evals])
     for ev in evals:
-        yield ev.run_name, [_value(m, v) + (mark if (ev.run_name, m.label) in sig else "")
+        yield short[ev.run_name], [_value(m, v) + (mark if (ev.run_name, m.label) in sig else "")
                             for m, v in zip(ev.measures, ev.aggregate())]
 
 
@@ -103,12 +110,13 @@ def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Compari
         table.add_row(name, *cells)
     console.print(table)
     if comparisons:
-        detail = Table(title=f"vs baseline {evals[0].run_name}: paired {test} test, {correction} correction, "
-                             f"† p < {alpha}")
+        short = short_names([ev.run_name for ev in evals])
+        detail = Table(title=f"vs baseline {short[evals[0].run_name]}: paired {test} test, {correction} "
+                             f"correction, † p < {alpha}")
         for col in ("run", "measure", "delta", "p", "win/tie/loss"):
             detail.add_column(col, justify="left" if col in ("run", "measure") else "right")
         for c in comparisons:
-            detail.add_row(c.run_name, c.measure, f"{c.delta:+.4f}", f"{c.p_value:.4g}" + (" †" if c.significant else ""),
+            detail.add_row(short[c.run_name], c.measure, f"{c.delta:+.4f}", f"{c.p_value:.4g}" + (" †" if c.significant else ""),
                            f"{c.wins}/{c.ties}/{c.losses}")
         console.print(detail)
 

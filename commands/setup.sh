@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv (unless it exists) and install llmrank into it, with test extras.
+# torch is installed as torch==2.13.0 only when no torch is importable: on this project's
+# machines that resolves to a local CPU wheel. GPU users: install the torch build for your
+# CUDA first (see README), and this script leaves it alone. LLMRANK_TORCH overrides the spec.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --disable-pip-version-check --upgrade pip 2>/dev/null || true
+if ! python -c "import torch" 2>/dev/null; then
+  python -m pip install -q --disable-pip-version-check "${LLMRANK_TORCH:-torch==2.13.0}"
+fi
+python -m pip install -q --disable-pip-version-check -e ".[test]"
