@@ -1,0 +1,31 @@
+"""A small JSON manifest beside every run and model: what made it, with which settings,
+seed and library versions, so a result can be reproduced."""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+
+from .formats.io import atomic_output
+
+_LIBRARIES = ("llmrank", "numpy", "pyarrow", "torch", "transformers", "sentence-transformers", "ir-measures")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_manifest(path, what: str, config: dict) -> None:
+    record = {"what": what, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "command": ["llmrank", *sys.argv[1:]], "config": config, "versions": versions()}
+    with atomic_output(path) as out:
+        json.dump(record, out, indent=2, default=str)
+        out.write("\n")

