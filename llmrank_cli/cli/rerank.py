@@ -27,6 +27,7 @@ def rerank_command(
     topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl or csv."),
     topics_field: str = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr."),
     output: str = typer.Option("-", "-o", "--output", help="Output run (atomic); - for stdout."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary on stderr."),
 ) -> None:
     """Rescore the top-k of a run with a cross-encoder or bi-encoder and write a TREC run."""
     from ..errors import LlmrankError
@@ -37,6 +38,7 @@ def rerank_command(
     from ..progress import PairsProgress
     from ..reranking import parse_shard, rerank
 
+    state.quiet = state.quiet or quiet
     if kind not in kinds():
         raise LlmrankError(f"--kind must be one of {', '.join(kinds())}")
     if output == "-" and (resume or shard):
