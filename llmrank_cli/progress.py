@@ -2,27 +2,30 @@
 from __future__ import annotations
 
 
-class PairsProgress:
-    """A bar counting scored pairs, with pairs/s."""
+class Progress:
+    """A bar counting items (pairs, queries), with items/s."""
 
-    def __init__(self, description: str, quiet: bool):
-        self.description, self.quiet = description, quiet
+    def __init__(self, description: str, quiet: bool, unit: str = "pairs"):
+        self.description, self.quiet, self.unit = description, quiet, unit
         self._progress = self._task = None
 
     def start(self, total: int) -> None:
         if self.quiet:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn
+        from rich.progress import Progress as RichProgress
         from rich.progress import TimeRemainingColumn
         from rich.text import Text
+
+        unit = self.unit
 
         class Rate(ProgressColumn):
             def render(self, task) -> Text:
                 rate = task.completed / task.elapsed if task.elapsed else 0.0
-                return Text(f"{rate:.1f} pairs/s")
+                return Text(f"{rate:.1f} {unit}/s")
 
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+        self._progress = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
                                   TimeRemainingColumn(), console=Console(stderr=True))
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=total)

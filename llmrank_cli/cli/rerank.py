@@ -35,7 +35,7 @@ def rerank_command(
     from ..formats.corpus import read_passages
     from ..manifest import write_manifest
     from ..models import kinds, load_reranker
-    from ..progress import PairsProgress
+    from ..progress import Progress
     from ..reranking import parse_shard, rerank
 
     state.quiet = state.quiet or quiet
@@ -48,7 +48,7 @@ def rerank_command(
     topic_list = read_topics(topics, topics_format, topics_field)
     reranker = load_reranker(kind, model, max_length=max_length, batch_size=batch_size, device=device,
                              dtype=dtype, similarity=similarity)
-    progress = PairsProgress(f"rerank {kind}", state.quiet)
+    progress = Progress(f"rerank {kind}", state.quiet)
     try:
         stats = rerank(candidates, topic_list, lambda wanted: read_passages(corpus, wanted), reranker, output,
                        depth, resume, shard_spec, tag, progress)

@@ -55,6 +55,46 @@ def read_qrels(path) -> Qrels:
     return Qrels(table, display_name(path), Source.of(path, src))
 
 
+QRELS_FORMATS = ("auto", "trec", "cisi", "cranqrel")
+# Cranfield's original relevance codes (1 = complete answer .. 4 = minimal interest, -1 = the
+# question's source document) as graded labels, the mapping of the TREC-format qrels that
+# ship with the collection (QRelsCorrectedforTRECeval).
+CRANFIELD_GRADES = {-1: 5, 1: 4, 2: 3, 3: 2, 4: 1}
+
+
+def read_any_qrels(path, fmt: str = "auto") -> Qrels:
+    """TREC qrels or an old relevance file: CISI.REL (``qid docid 0 0.0``, all relevant) or
+    Cranfield's cranqrel (``qid docid code``, graded by CRANFIELD_GRADES)."""
+    from ..errors import LlmrankError
+    from .io import iter_lines
+
+    name = display_name(path)
+    if fmt == "auto":
+        first = next((l.split() for _, l in iter_lines(path) if l.strip()), [])
+        fmt = "cranqrel" if len(first) == 3 else "cisi" if len(first) == 4 and "." in first[3] else "trec"
+    if fmt == "trec":
+        return read_qrels(path)
+    if fmt not in QRELS_FORMATS:
+        raise LlmrankError(f"unknown qrels format {fmt!r}; choose from {', '.join(QRELS_FORMATS)}")
+    rows = []
+    for lineno, line in iter_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        want = 3 if fmt == "cranqrel" else 4
+        if len(fields) != want:
+            raise InputError(name, lineno, f"expected {want} fields for {fmt}, found {len(fields)}")
+        if fmt == "cisi":
+            rows.append((fields[0], fields[1], 1))
+            continue
+        try:
+            code = int(fields[2])
+            rows.append((fields[0], fields[1], CRANFIELD_GRADES[code]))
+        except (ValueError, KeyError):
+            raise InputError(name, lineno, f"unknown Cranfield relevance code {fields[2]!r}") from None
+    return Qrels.from_columns(*zip(*rows), name=name) if rows else Qrels.from_columns([], [], [], name=name)
+
+
 def write_qrels(qrels: Qrels, path) -> None:
     t = qrels.table
     lines = pc.binary_join_element_wise(t["qid"], "0", t["docno"], pc.cast(t["rel"], pa.string()), " ")

@@ -125,16 +125,22 @@ def read_run(path, fmt: str = "auto") -> Run:
     return Run(table, name, tag, Source.of(path, src))
 
 
-def _run_lines(table: pa.Table, fmt: str, tag: str) -> pa.Array:
+def _run_lines(table: pa.Table, fmt: str, tag: str, decimals: int | None) -> pa.Array:
     rank = pc.cast(table["rank"], pa.string())
     if fmt == "msmarco":
         return pc.binary_join_element_wise(table["qid"], table["docno"], rank, "\t")
-    score = pc.cast(table["score"], pa.string())
+    if decimals is None:
+        score = pc.cast(table["score"], pa.string())
+    else:
+        score = pa.array(np.char.mod(f"%.{decimals}f", table["score"].to_numpy()), pa.string())
     return pc.binary_join_element_wise(table["qid"], "Q0", table["docno"], rank, score, tag, " ")
 
 
-def write_run(run: Run, path, fmt: str = "trec", tag: str | None = None, chunk: int = 1 << 20) -> None:
-    """Write atomically in trec_eval's order with ranks 1..n; scores round-trip exactly."""
+def write_run(run: Run, path, fmt: str = "trec", tag: str | None = None, chunk: int = 1 << 20,
+              decimals: int | None = None) -> None:
+    """Write atomically in trec_eval's order with ranks 1..n; scores round-trip exactly unless
+    ``decimals`` fixes their printed digits (then they are rounded first, so the order written
+    is trec_eval's order of the printed scores)."""
     if fmt not in ("trec", "msmarco"):
         raise LlmrankError(f"unknown run output format {fmt!r}; choose trec or msmarco")
     tag = tag or run.tag or DEFAULT_TAG
@@ -145,9 +151,11 @@ def write_run(run: Run, path, fmt: str = "trec", tag: str | None = None, chunk: 
         row = int(pc.index(finite, False).as_py())
         raise LlmrankError(f"refusing to write a run with a non-finite score "
                            f"(qid {run.table['qid'][row]}, docno {run.table['docno'][row]})")
+    if decimals is not None:
+        run = Run(run.table.set_column(2, "score", pc.round(run.table["score"], decimals)), run.name, run.tag)
     table = run.output_order()
     with atomic_output(path) as out:
         for start in range(0, table.num_rows, chunk):
-            lines = _run_lines(table.slice(start, chunk), fmt, tag).to_pylist()
+            lines = _run_lines(table.slice(start, chunk), fmt, tag, decimals).to_pylist()
             out.write("\n".join(lines))
             out.write("\n")

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from ..errors import InputError, LlmrankError
 from .io import atomic_output, display_name, read_text
 
-TOPIC_FORMATS = ("auto", "tsv", "sgml", "xml", "jsonl", "csv")
+TOPIC_FORMATS = ("auto", "tsv", "sgml", "xml", "jsonl", "csv", "smart")
 TOPIC_FIELDS = ("title", "desc", "narr")
 ID_KEYS = ("qid", "query_id", "topic_id", "id", "_id", "number", "num")
 TEXT_KEYS = ("text", "query", "question", "title")
@@ -38,6 +38,8 @@ def sniff_topics_format(text: str) -> str:
         return "xml"
     if head.startswith("{"):
         return "jsonl"
+    if re.match(r"\.I\s", head):
+        return "smart"
     first = head.splitlines()[0] if head else ""
     if "\t" in first:
         return "tsv"
@@ -46,17 +48,22 @@ def sniff_topics_format(text: str) -> str:
     return "tsv"
 
 
-def read_topics(path, fmt: str = "auto", field: str = "title") -> list[Topic]:
-    """All topics of a file, in file order; empty texts are kept (``validate`` reports them)."""
+def read_topics(path, fmt: str = "auto", field: str = "title", number_by_position: bool = False) -> list[Topic]:
+    """All topics of a file, in file order; empty texts are kept (``validate`` reports them).
+
+    ``number_by_position`` renumbers topics 1..n in file order: Cranfield's qrels number
+    queries that way while its ``.I`` ids skip numbers."""
     name = display_name(path)
     text = read_text(path)
     fmt = sniff_topics_format(text) if fmt == "auto" else fmt
     if field not in TOPIC_FIELDS:
         raise LlmrankError(f"unknown topic field {field!r}; choose from {', '.join(TOPIC_FIELDS)}")
-    readers = {"tsv": _tsv, "sgml": _sgml, "xml": _xml, "jsonl": _jsonl, "csv": _csv}
+    readers = {"tsv": _tsv, "sgml": _sgml, "xml": _xml, "jsonl": _jsonl, "csv": _csv, "smart": _smart}
     if fmt not in readers:
         raise LlmrankError(f"unknown topics format {fmt!r}; choose from {', '.join(TOPIC_FORMATS)}")
     topics = readers[fmt](text, name, field)
+    if number_by_position:
+        topics = [Topic(str(i), t.text) for i, t in enumerate(topics, 1)]
     seen: set[str] = set()
     for t in topics:
         if t.qid in seen:
@@ -144,6 +151,14 @@ def _csv(text: str, name: str, field: str) -> list[Topic]:
     if reader.fieldnames:
         reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
     return [_record(row, name, reader.line_num) for row in reader]
+
+
+def _smart(text: str, name: str, field: str) -> list[Topic]:
+    """SMART query files (.I id, then .W text; .T/.A/.B are ignored as in the documents' .W)."""
+    from .corpus import _smart as smart_blocks
+
+    lines = enumerate(text.splitlines(), 1)
+    return [Topic(qid, body) for qid, body in smart_blocks(lines, name)]
 
 
 def write_topics(topics: list[Topic], path) -> None:

@@ -1,0 +1,116 @@
+"""``llmrank prepare``: normalise corpora, topics and qrels; build Lucene indexes."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from .app import app, note
+
+prepare_app = typer.Typer(help="Normalise corpora, topics and qrels; build BM25 indexes.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
+
+
+@prepare_app.command("corpus")
+def prepare_corpus(
+    inputs: List[str] = typer.Argument(..., help="Collections: JSONL, TSV, TREC SGML, SMART (.gz ok), or irds:<id>."),
+    output: str = typer.Option(..., "-o", "--output", help="pyserini JsonCollection file (atomic)."),
+    fmt: str = typer.Option("auto", "--format", help="auto, jsonl, tsv, trec or smart."),
+) -> None:
+    """Write a pyserini JsonCollection ({"id", "contents"} per line), streaming."""
+    import itertools
+
+    from ..formats.corpus import iter_documents, write_corpus
+
+    n = write_corpus(itertools.chain.from_iterable(_documents(p, fmt, iter_documents) for p in inputs), output)
+    note(f"{n} documents written to {output}")
+
+
+def _documents(path: str, fmt: str, iter_documents):
+    if not path.startswith("irds:"):
+        return iter_documents(path, fmt)
+    from ..errors import LlmrankError, MissingExtra
+
+    try:
+        import ir_datasets
+    except ImportError:
+        raise MissingExtra(f"{path}", "ir_datasets") from None
+    try:
+        dataset = ir_datasets.load(path[5:])
+        return ((d.doc_id, d.default_text()) for d in dataset.docs_iter())
+    except Exception as exc:  # ir_datasets raises many kinds when offline or unknown
+        raise LlmrankError(f"{path}: ir_datasets could not provide it ({str(exc).splitlines()[0][:200]})") from None
+
+
+@prepare_app.command("topics")
+def prepare_topics(
+    source: str = typer.Argument(..., help="Topics: TSV, TREC SGML, XML, JSONL, CSV or SMART queries."),
+    output: str = typer.Option("-", "-o", "--output", help="qid<TAB>text file (atomic); - for stdout."),
+    fmt: str = typer.Option("auto", "--format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
+    field: str = typer.Option("title", "--field", help="SGML/XML field: title, desc or narr."),
+    number_by_position: bool = typer.Option(
+        False, "--number-by-position",
+        help="Number topics 1..n in file order (Cranfield: its qrels count queries by position, "
+             "while cran.qry's .I ids skip numbers)."),
+) -> None:
+    """Write topics as qid<TAB>text, one line each."""
+    from ..formats import read_topics, write_topics
+
+    topics = read_topics(source, fmt, field, number_by_position)
+    write_topics(topics, output)
+    note(f"{len(topics)} topics written")
+
+
+@prepare_app.command("qrels")
+def prepare_qrels(
+    source: str = typer.Argument(..., help="TREC qrels, CISI.REL or Cranfield cranqrel."),
+    output: str = typer.Option("-", "-o", "--output", help="TREC qrels (atomic); - for stdout."),
+    fmt: str = typer.Option("auto", "--format", help="auto, trec, cisi or cranqrel."),
+) -> None:
+    """Write TREC qrels. cranqrel codes map -1->5, 1->4, 2->3, 3->2, 4->1 (as the collection's own
+    TREC-format qrels); CISI.REL pairs are all relevant (1)."""
+    from ..formats.qrels import read_any_qrels, write_qrels
+
+    qrels = read_any_qrels(source, fmt)
+    qrels.check_unique()
+    write_qrels(qrels, output)
+    note(f"{len(qrels)} judgements for {len(qrels.qids())} queries written")
+
+
+@prepare_app.command("index")
+def prepare_index(
+    corpus: str = typer.Argument(..., help="JsonCollection file from `prepare corpus` (or a directory of them)."),
+    output: str = typer.Option(..., "-o", "--output", help="Index directory to create."),
+    threads: int = typer.Option(2, "--threads", min=1, help="Indexing threads."),
+    stemmer: str = typer.Option("porter", "--stemmer", help="porter, krovetz or none."),
+    store_raw: bool = typer.Option(False, "--store-raw", help="Keep document text (rerank can read it)."),
+) -> None:
+    """Build a Lucene index with Anserini (positions and document vectors stored, so RM3 works)."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ..errors import LlmrankError
+    from ..lucene import build_index
+
+    target, source = Path(output), Path(corpus)
+    if target.exists():
+        raise LlmrankError(f"{target}: exists; remove it or choose another --output")
+    if not source.exists():
+        raise LlmrankError(f"{source}: no such file or directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        if source.is_dir():
+            collection = source
+        else:
+            collection = staging / "collection"
+            collection.mkdir()
+            os.symlink(source.resolve(), collection / (source.name if source.suffix in (".jsonl", ".gz", ".json")
+                                                       else source.name + ".jsonl"))
+        build_index(str(collection), str(staging / "index"), threads, stemmer, store_raw)
+        os.replace(staging / "index", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    note(f"index written to {target}")

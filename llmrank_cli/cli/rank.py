@@ -1,0 +1,65 @@
+"""``llmrank rank``: a TREC run (or a Million LLMs submission) from a first-stage model."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import app, note, state
+
+
+@app.command("rank")
+def rank_command(
+    model: str = typer.Option(..., "--model", help="bm25 (Lucene index via --index)."),
+    topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV, SMART)."),
+    index: Optional[str] = typer.Option(None, "--index", help="Lucene index from `prepare index`."),
+    k: int = typer.Option(1000, "--k", min=1, help="Documents per query."),
+    k1: float = typer.Option(0.9, "--k1", help="BM25 k1."),
+    b: float = typer.Option(0.4, "--b", help="BM25 b."),
+    rm3: bool = typer.Option(False, "--rm3", help="RM3 pseudo-relevance feedback (10 terms, 10 docs, 0.5)."),
+    threads: int = typer.Option(2, "--threads", min=1, help="Search threads."),
+    tag: str = typer.Option("bm25", "--tag", help="Run tag (pyserini's CLI uses 'Anserini')."),
+    fmt: str = typer.Option("trec", "--format", help="trec or mllm (Million LLMs submission CSV)."),
+    team_id: Optional[str] = typer.Option(None, "--team-id", help="team_id for --format mllm."),
+    topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
+    topics_field: str = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr."),
+    output: str = typer.Option("-", "-o", "--output", help="Output run (atomic); - for stdout."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar on stderr."),
+) -> None:
+    """Rank with BM25 (optionally RM3): lines identical to pyserini's `python -m pyserini.search.lucene`
+    (scores printed with 6 decimals) and in trec_eval's order."""
+    from ..errors import LlmrankError
+    from ..formats import Run, read_topics, write_run, write_submission
+    from ..lucene import Bm25Searcher
+    from ..manifest import write_manifest
+    from ..progress import Progress
+
+    state.quiet = state.quiet or quiet
+    if model != "bm25":
+        raise LlmrankError(f"--model {model!r}: only bm25 ranks from an index for now")
+    if index is None:
+        raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
+    if fmt not in ("trec", "mllm"):
+        raise LlmrankError("--format must be trec or mllm")
+    topic_list = read_topics(topics, topics_format, topics_field)
+    searcher = Bm25Searcher(index, k1, b, rm3)
+    qid, docno, score = [], [], []
+    progress = Progress("bm25", state.quiet, unit="queries")
+    progress.start(len(topic_list))
+    try:
+        for q, hits in searcher.search([t.qid for t in topic_list], [t.text for t in topic_list], k, threads,
+                                       progress):
+            qid += [q] * len(hits)
+            docno += [d for d, _ in hits]
+            score += [s for _, s in hits]
+    finally:
+        progress.close()
+    run = Run.from_columns(qid, docno, score, tag=tag)
+    if fmt == "mllm":
+        write_submission(run, output, team_id or tag)
+    else:
+        write_run(run, output, tag=tag, decimals=6)
+    if output != "-":
+        write_manifest(output + ".manifest.json", "run", {**searcher.config(), "topics": topics, "k": k})
+    empty = len(topic_list) - len(set(qid))
+    note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
