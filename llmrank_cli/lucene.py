@@ -10,6 +10,7 @@ and imports torch and transformers).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -116,7 +117,7 @@ class Bm25Searcher:
     original_query_weight: float = 0.5
 
     def __post_init__(self):
-        if not (Path(self.index) / "segments_1").exists() and not list(Path(self.index).glob("segments_*")):
+        if not list(Path(self.index).glob("segments_*")):
             raise LlmrankError(f"{self.index}: not a Lucene index (no segments file)")
         self._searcher = autoclass("io.anserini.search.SimpleSearcher")(str(self.index))
         self._searcher.set_bm25(float(self.k1), float(self.b))
@@ -131,21 +132,55 @@ class Bm25Searcher:
                     "original_query_weight": self.original_query_weight} if self.rm3 else {})}
 
     def search(self, qids: list[str], queries: list[str], k: int, threads: int, progress=None):
-        """Yield (qid, [(docid, score)]) per query, in the order given."""
+        """Yield (qid, [(docid, score)]) per query, in the order given.
+
+        Java searches the next batch in a helper thread while Python converts this one's hits
+        (pyjnius lets the JVM run without the GIL), and each batch's results are freed after use."""
+        from concurrent.futures import ThreadPoolExecutor
+
         JArrayList = autoclass("java.util.ArrayList")
-        for start in range(0, len(qids), QUERY_BATCH):
+
+        def run_batch(start):
             batch_q, batch_t = JArrayList(), JArrayList()
             for q, t in zip(qids[start:start + QUERY_BATCH], queries[start:start + QUERY_BATCH]):
                 batch_q.add(q)
                 batch_t.add(t)
-            results = self._searcher.batch_search(batch_t, batch_q, int(k), int(threads))
-            hits = {e.getKey(): [(h.docid, h.score) for h in e.getValue()] for e in results.entrySet().toArray()}
-            del results
-            for q in qids[start:start + QUERY_BATCH]:
-                yield q, hits.get(q, [])
-            if progress:
-                progress.advance(len(qids[start:start + QUERY_BATCH]))
+            return self._searcher.batch_search(batch_t, batch_q, int(k), int(threads))
 
-    def raw(self, docid: str) -> str | None:
-        doc = self._searcher.doc(docid)
-        return None if doc is None else doc.get("raw") or doc.get("contents")
+        starts = list(range(0, len(qids), QUERY_BATCH))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(run_batch, starts[0]) if starts else None
+            for i, start in enumerate(starts):
+                results = pending.result()
+                pending = pool.submit(run_batch, starts[i + 1]) if i + 1 < len(starts) else None
+                hits = {e.getKey(): [(h.docid, h.score) for h in e.getValue()]
+                        for e in results.entrySet().toArray()}
+                del results
+                for q in qids[start:start + QUERY_BATCH]:
+                    yield q, hits.get(q, [])
+                if progress:
+                    progress.advance(len(qids[start:start + QUERY_BATCH]))
+
+def pyserini_order(topics: list) -> list:
+    """Topics in the order pyserini's CLI writes them: by qid, numerically when all are integers."""
+    if all(t.qid.lstrip("-").isdigit() for t in topics):
+        return sorted(topics, key=lambda t: int(t.qid))
+    return sorted(topics, key=lambda t: t.qid)
+
+
+def index_passages(index: str, wanted: set[str]) -> dict[str, str]:
+    """Stored text of the wanted documents (the index must be built with --store-raw)."""
+    if not list(Path(index).glob("segments_*")):
+        raise LlmrankError(f"{index}: not a Lucene index (no segments file)")
+    searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index))
+    out = {}
+    for docid in wanted:
+        doc = searcher.doc(docid)
+        if doc is None:
+            continue
+        raw = doc.get("raw") or doc.get("contents")
+        if raw is None:
+            raise LlmrankError(f"{index}: stores no document text; rebuild it with `prepare index --store-raw`")
+        out[docid] = json.loads(raw).get("contents", raw) if raw.lstrip().startswith("{") else raw
+    searcher.close()
+    return out

@@ -30,7 +30,7 @@ def rank_command(
     (scores printed with 6 decimals) and in trec_eval's order."""
     from ..errors import LlmrankError
     from ..formats import Run, read_topics, write_run, write_submission
-    from ..lucene import Bm25Searcher
+    from ..lucene import Bm25Searcher, pyserini_order
     from ..manifest import write_manifest
     from ..progress import Progress
 
@@ -41,7 +41,7 @@ def rank_command(
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
     if fmt not in ("trec", "mllm"):
         raise LlmrankError("--format must be trec or mllm")
-    topic_list = read_topics(topics, topics_format, topics_field)
+    topic_list = pyserini_order(read_topics(topics, topics_format, topics_field))
     searcher = Bm25Searcher(index, k1, b, rm3)
     qid, docno, score = [], [], []
     progress = Progress("bm25", state.quiet, unit="queries")

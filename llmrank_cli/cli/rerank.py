@@ -12,7 +12,8 @@ from .app import app, note, state
 def rerank_command(
     run: str = typer.Option(..., "--run", help="Input run (TREC or MS MARCO); - for stdin."),
     topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV)."),
-    corpus: str = typer.Option(..., "--corpus", help="Passages: JSONL {id, contents} or TSV id<TAB>text, .gz ok."),
+    corpus: str = typer.Option(..., "--corpus", help="Passages: JSONL/TSV/TREC/SMART file (.gz ok) or a Lucene "
+                                                    "index built with --store-raw."),
     model: str = typer.Option(..., "--model", help="Model directory, hub id, or an installed offline model name."),
     kind: str = typer.Option("cross", "--kind", help="cross (CrossEncoder) or bi (SentenceTransformer)."),
     depth: int = typer.Option(100, "--depth", min=1, help="Rescore the top N; the rest keep their order below."),
@@ -32,7 +33,6 @@ def rerank_command(
     """Rescore the top-k of a run with a cross-encoder or bi-encoder and write a TREC run."""
     from ..errors import LlmrankError
     from ..formats import read_run, read_topics
-    from ..formats.corpus import read_passages
     from ..manifest import write_manifest
     from ..models import kinds, load_reranker
     from ..progress import Progress
@@ -50,8 +50,8 @@ def rerank_command(
                              dtype=dtype, similarity=similarity)
     progress = Progress(f"rerank {kind}", state.quiet)
     try:
-        stats = rerank(candidates, topic_list, lambda wanted: read_passages(corpus, wanted), reranker, output,
-                       depth, resume, shard_spec, tag, progress)
+        stats = rerank(candidates, topic_list, _passage_source(corpus), reranker, output, depth, resume, shard_spec,
+                       tag, progress)
     finally:
         progress.close()
     if output != "-":
@@ -62,6 +62,19 @@ def rerank_command(
     note(f"reranked {stats.pairs} pairs of {stats.queries} queries in {stats.seconds:.1f}s ({rate:.1f} pairs/s)"
          + (f", {stats.skipped_queries} queries already done" if stats.skipped_queries else "")
          + f"; {stats.truncated} inputs truncated at {reranker.max_length} tokens")
+
+
+def _passage_source(corpus: str):
+    """wanted ids -> texts, from a collection file or a Lucene index directory."""
+    from pathlib import Path
+
+    if Path(corpus).is_dir():
+        from ..lucene import index_passages
+
+        return lambda wanted: index_passages(corpus, wanted)
+    from ..formats.corpus import read_passages
+
+    return lambda wanted: read_passages(corpus, wanted)
 
 
 @app.command("merge")
