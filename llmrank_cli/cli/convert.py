@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from . import options
 from .app import app
 
 _FORMATS = ("trec", "msmarco", "mllm")
@@ -13,7 +14,7 @@ _FORMATS = ("trec", "msmarco", "mllm")
 @app.command("convert")
 def convert_command(
     source: str = typer.Argument(..., help="Input run or submission (- for stdin)."),
-    output: str = typer.Option("-", "-o", "--output", help="Output file (atomic); - for stdout."),
+    output: str = options.OUTPUT,
     to: str = typer.Option("trec", "--to", help="trec, msmarco or mllm (Million LLMs submission CSV/TSV)."),
     from_: str = typer.Option("auto", "--from", help="auto, trec, msmarco or mllm."),
     team_id: Optional[str] = typer.Option(None, "--team-id", help="team_id column for --to mllm (default: run tag)."),

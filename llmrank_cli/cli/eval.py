@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from . import options
 from .app import app, note
 
 _MEASURE_HELP = ("Measure in ir_measures syntax (nDCG@10, AP(rel=2), RR(rel=2)@10) or a trec_eval name "
@@ -31,8 +32,8 @@ def eval_command(
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level for the † marker."),
     permutations: int = typer.Option(10000, "--permutations", help="Resamples for the permutation test."),
     seed: int = typer.Option(0, "--seed", help="Seed for the permutation test."),
-    run_format: str = typer.Option("auto", "--run-format", help="auto, trec or msmarco."),
-    output: str = typer.Option("-", "-o", "--output", help="Write here instead of stdout (atomically)."),
+    run_format: str = options.RUN_FORMAT,
+    output: str = options.OUTPUT,
 ) -> None:
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..errors import LlmrankError

@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import typer
 
+from . import options
 from .app import app
 
 
@@ -17,7 +18,7 @@ def fuse_command(
     depth: Optional[int] = typer.Option(None, "--depth", min=1, help="Use only the top N of each run."),
     k: Optional[int] = typer.Option(None, "--k", min=1, help="Keep the top K fused documents per query."),
     tag: str = typer.Option("fused", "--tag", help="Run tag of the output."),
-    output: str = typer.Option("-", "-o", "--output", help="Output run (atomic); - for stdout."),
+    output: str = options.OUTPUT,
 ) -> None:
     """Fuse runs into one TREC run."""
     from ..errors import LlmrankError

@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import typer
 
+from . import options
 from .app import app, note
 
 prepare_app = typer.Typer(help="Normalise corpora, topics and qrels; build BM25 indexes.", no_args_is_help=True)
@@ -45,7 +46,7 @@ def _documents(path: str, fmt: str, iter_documents):
 @prepare_app.command("topics")
 def prepare_topics(
     source: str = typer.Argument(..., help="Topics: TSV, TREC SGML, XML, JSONL, CSV or SMART queries."),
-    output: str = typer.Option("-", "-o", "--output", help="qid<TAB>text file (atomic); - for stdout."),
+    output: str = options.OUTPUT,
     fmt: str = typer.Option("auto", "--format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
     field: str = typer.Option("title", "--field", help="SGML/XML field: title, desc or narr."),
     number_by_position: bool = typer.Option(
@@ -64,7 +65,7 @@ def prepare_topics(
 @prepare_app.command("qrels")
 def prepare_qrels(
     source: str = typer.Argument(..., help="TREC qrels, CISI.REL or Cranfield cranqrel."),
-    output: str = typer.Option("-", "-o", "--output", help="TREC qrels (atomic); - for stdout."),
+    output: str = options.OUTPUT,
     fmt: str = typer.Option("auto", "--format", help="auto, trec, cisi or cranqrel."),
 ) -> None:
     """Write TREC qrels. cranqrel codes map -1->5, 1->4, 2->3, 3->2, 4->1 (as the collection's own

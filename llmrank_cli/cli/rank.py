@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from . import options
 from .app import app, note, state
 
 
@@ -21,10 +22,10 @@ def rank_command(
     tag: str = typer.Option("bm25", "--tag", help="Run tag (pyserini's CLI uses 'Anserini')."),
     fmt: str = typer.Option("trec", "--format", help="trec or mllm (Million LLMs submission CSV)."),
     team_id: Optional[str] = typer.Option(None, "--team-id", help="team_id for --format mllm."),
-    topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
-    topics_field: str = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr."),
-    output: str = typer.Option("-", "-o", "--output", help="Output run (atomic); - for stdout."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar on stderr."),
+    topics_format: str = options.TOPICS_FORMAT,
+    topics_field: str = options.TOPICS_FIELD,
+    output: str = options.OUTPUT,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Rank with BM25 (optionally RM3): lines identical to pyserini's `python -m pyserini.search.lucene`
     (scores printed with 6 decimals) and in trec_eval's order."""

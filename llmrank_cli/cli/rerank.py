@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import typer
 
+from . import options
 from .app import app, note, state
 
 
@@ -25,10 +26,10 @@ def rerank_command(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted job from OUT.partial."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: rerank every N-th query only."),
     tag: Optional[str] = typer.Option(None, "--tag", help="Run tag (default: the input's)."),
-    topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl or csv."),
-    topics_field: str = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr."),
-    output: str = typer.Option("-", "-o", "--output", help="Output run (atomic); - for stdout."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary on stderr."),
+    topics_format: str = options.TOPICS_FORMAT,
+    topics_field: str = options.TOPICS_FIELD,
+    output: str = options.OUTPUT,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Rescore the top-k of a run with a cross-encoder or bi-encoder and write a TREC run."""
     from ..errors import LlmrankError
@@ -81,7 +82,7 @@ def _passage_source(corpus: str):
 def merge_command(
     runs: List[str] = typer.Argument(..., help="Shard outputs to join."),
     topics: Optional[str] = typer.Option(None, "--topics", help="Also check that every topic is present."),
-    output: str = typer.Option("-", "-o", "--output", help="Merged run (atomic); - for stdout."),
+    output: str = options.OUTPUT,
 ) -> None:
     """Join shard runs; every query must come from exactly one shard."""
     from ..formats import read_run, read_topics, write_run

@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import typer
 
+from . import options
 from .app import app
 
 
@@ -13,9 +14,9 @@ def validate_command(
     runs: List[str] = typer.Argument(..., help="Runs to check (TREC or MS MARCO format)."),
     qrels: Optional[str] = typer.Option(None, "--qrels", help="Check query coverage against these qrels."),
     topics: Optional[str] = typer.Option(None, "--topics", help="Check coverage and empty texts of these topics."),
-    topics_format: str = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl or csv."),
-    topics_field: str = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr."),
-    run_format: str = typer.Option("auto", "--run-format", help="auto, trec or msmarco."),
+    topics_format: str = options.TOPICS_FORMAT,
+    topics_field: str = options.TOPICS_FIELD,
+    run_format: str = options.RUN_FORMAT,
 ) -> int:
     """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
     missing queries and empty topics. Exit 2 if any error was found."""

@@ -10,7 +10,7 @@ import re
 from typing import Iterator
 
 from ..errors import InputError, LlmrankError
-from .io import atomic_output, display_name, iter_lines
+from .io import atomic_output, display_name, iter_lines, json_object
 
 CORPUS_FORMATS = ("auto", "jsonl", "tsv", "trec", "smart")
 ID_KEYS = ("id", "docid", "doc_id", "_id", "pid", "docno")
@@ -53,11 +53,8 @@ def _jsonl(lines, name):
     for lineno, line in lines:
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(name, lineno, f"invalid JSON ({exc.msg})") from None
-        docid = next((obj[k] for k in ID_KEYS if k in obj), None) if isinstance(obj, dict) else None
+        obj = json_object(line, name, lineno)
+        docid = next((obj[k] for k in ID_KEYS if k in obj), None)
         if docid is None:
             raise InputError(name, lineno, f"needs an id key ({'/'.join(ID_KEYS)})")
         text = next((obj[k] for k in TEXT_KEYS if k in obj), None)

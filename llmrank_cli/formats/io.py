@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import os
 import sys
 import tempfile
@@ -76,6 +77,17 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def json_object(line: str, name: str, lineno: int) -> dict:
+    """One JSONL line as a dict, or an InputError naming the line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(name, lineno, f"invalid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise InputError(name, lineno, "expected a JSON object")
+    return obj
 
 
 @contextlib.contextmanager

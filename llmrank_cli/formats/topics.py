@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import xml.etree.ElementTree as ET
 from typing import NamedTuple
 
 from ..errors import InputError, LlmrankError
-from .io import atomic_output, display_name, read_text
+from .io import atomic_output, display_name, json_object, read_text
 
 TOPIC_FORMATS = ("auto", "tsv", "sgml", "xml", "jsonl", "csv", "smart")
 TOPIC_FIELDS = ("title", "desc", "narr")
@@ -136,13 +135,7 @@ def _jsonl(text: str, name: str, field: str) -> list[Topic]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(name, lineno, f"invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise InputError(name, lineno, "expected a JSON object")
-        topics.append(_record(obj, name, lineno))
+        topics.append(_record(json_object(line, name, lineno), name, lineno))
     return topics
 
 
