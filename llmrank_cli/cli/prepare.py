@@ -115,3 +115,50 @@ def prepare_index(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     note(f"index written to {target}")
+
+
+def _parse_gain_map(text: Optional[str], default: Optional[dict]) -> Optional[dict]:
+    from ..evaluation import parse_gains
+
+    return dict(parse_gains(text)) if text else default
+
+
+@prepare_app.command("mllm")
+def prepare_mllm(
+    queries: str = typer.Option(..., "--queries", help="Track dev queries, qid<TAB>text (llm_dev_data.tsv)."),
+    qrels: str = typer.Option(..., "--qrels", help="Track qrels: qid 0 llm_id label (1 best, 2 second, 0 other)."),
+    discovery: Optional[List[str]] = typer.Option(None, "--discovery", help="Discovery JSON file(s), streamed."),
+    output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
+    gains: Optional[str] = typer.Option(None, "--gains", help="Label gains (default 0=0,1=1.0,2=0.7)."),
+    folds: int = typer.Option(10, "--folds", min=2, help="Query folds for cross-validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+    encoder: str = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence encoder for queries."),
+) -> None:
+    """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
+    discovery statistics, cached query embeddings)."""
+    from ..datasets import MLLM_GAINS, discovery_statistics, prepare_items
+    from ..formats import read_qrels, read_topics
+
+    stats = discovery_statistics(discovery) if discovery else None
+    out = prepare_items(read_topics(queries, "tsv"), read_qrels(qrels), output, _parse_gain_map(gains, MLLM_GAINS),
+                        folds, seed, encoder, [queries, qrels] + list(discovery or []), stats)
+    note(f"data directory written to {out}")
+
+
+@prepare_app.command("items")
+def prepare_items_command(
+    topics: str = typer.Option(..., "--topics", help="Topics (any format llmrank reads)."),
+    qrels: str = typer.Option(..., "--qrels", help="TREC qrels whose documents are a fixed item pool."),
+    output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
+    gains: Optional[str] = typer.Option(None, "--gains", help="Label gains (default: the labels)."),
+    folds: int = typer.Option(10, "--folds", min=2, help="Query folds for cross-validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+    encoder: str = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence encoder for queries."),
+) -> None:
+    """Any topics + qrels over a fixed item pool (routing data) as a data directory."""
+    from ..datasets import prepare_items
+    from ..formats import read_qrels, read_topics
+
+    out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
+                        encoder, [topics, qrels])
+    note(f"data directory written to {out}")

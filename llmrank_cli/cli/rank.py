@@ -11,7 +11,7 @@ from .app import app, note, state
 
 @app.command("rank")
 def rank_command(
-    model: str = typer.Option(..., "--model", help="bm25 (Lucene index via --index)."),
+    model: str = typer.Option(..., "--model", help="bm25 (with --index) or a model directory from `llmrank train`."),
     topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV, SMART)."),
     index: Optional[str] = typer.Option(None, "--index", help="Lucene index from `prepare index`."),
     k: int = typer.Option(1000, "--k", min=1, help="Documents per query."),
@@ -36,12 +36,13 @@ def rank_command(
     from ..progress import Progress
 
     state.quiet = state.quiet or quiet
-    if model != "bm25":
-        raise LlmrankError(f"--model {model!r}: only bm25 ranks from an index for now")
-    if index is None:
-        raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
     if fmt not in ("trec", "mllm"):
         raise LlmrankError("--format must be trec or mllm")
+    if model != "bm25":
+        _rank_items(model, read_topics(topics, topics_format, topics_field), tag, fmt, team_id, output)
+        return
+    if index is None:
+        raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
     topic_list = pyserini_order(read_topics(topics, topics_format, topics_field))
     searcher = Bm25Searcher(index, k1, b, rm3)
     qid, docno, score = [], [], []
@@ -64,3 +65,21 @@ def rank_command(
         write_manifest(output + ".manifest.json", "run", {**searcher.config(), "topics": topics, "k": k})
     empty = len(topic_list) - len(set(qid))
     note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
+
+
+def _rank_items(model_dir: str, topics, tag: str, fmt: str, team_id, output: str) -> None:
+    """Every item (LLM) for every topic, scored by a trained item ranker."""
+    from pathlib import Path
+
+    from ..errors import LlmrankError
+    from ..formats import write_run, write_submission
+    from ..item_ranking import rank_topics
+
+    if not (Path(model_dir) / "model.json").exists():
+        raise LlmrankError(f"--model {model_dir!r}: neither bm25 nor a model directory from `llmrank train`")
+    run = rank_topics(model_dir, topics, None if tag == "bm25" else tag)
+    if fmt == "mllm":
+        write_submission(run, output, team_id or run.tag)
+    else:
+        write_run(run, output)
+    note(f"{len(topics)} queries ranked over {len(set(run.table['docno'].to_pylist()))} items")

@@ -1,0 +1,153 @@
+"""Item-ranking datasets (rank a fixed pool of items, e.g. LLMs, per query) and their folds.
+
+A data directory is self-describing: ``topics.tsv``, ``qrels.txt`` (original labels),
+``items.txt``, ``folds.tsv`` (qid -> fold, seeded, by query), ``embeddings.npy`` (one row per
+topic from a frozen sentence encoder, computed once), optional ``discovery.json`` statistics,
+and ``data.json`` recording the gain map, encoder, seed and a fingerprint of the inputs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, LlmrankError
+from .formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
+from .formats.io import atomic_output, display_name
+
+MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+REFUSAL = re.compile(r"\b(I (?:can(?:no|')t|am unable to|won't)|as an AI|I'm sorry, but)\b", re.I)
+
+
+@dataclass
+class ItemData:
+    """A loaded data directory: labels as a dense (queries x items) gain matrix."""
+
+    path: Path
+    qids: list[str]
+    texts: list[str]
+    items: list[str]
+    gains: np.ndarray        # float32 [n_queries, n_items], 0 where unjudged
+    embeddings: np.ndarray   # float32 [n_queries, dim]
+    folds: np.ndarray        # int [n_queries]
+    meta: dict
+
+    @property
+    def gain_map(self) -> dict[int, float]:
+        return {int(k): float(v) for k, v in self.meta["gains"].items()}
+
+
+def _fingerprint(*paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def encode_texts(texts: list[str], encoder: str = DEFAULT_ENCODER, batch_size: int = 64) -> np.ndarray:
+    """Frozen sentence-encoder embeddings (normalised), the query tower's input."""
+    from .models.bi_encoder import BiEncoderReranker
+
+    model = BiEncoderReranker.load(encoder, batch_size=batch_size, device="auto")
+    return model.st.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
+                           normalize_embeddings=True).astype(np.float32)
+
+
+def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,
+                  seed: int, encoder: str, sources: list[str], discovery: dict | None = None) -> Path:
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    judged = set(qrels.qids())
+    topics = [t for t in topics if t.qid in judged]
+    if len(topics) < folds:
+        raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
+    items = sorted(set(qrels.table["docno"].to_pylist()))
+    fold_of = assign_folds(len(topics), folds, seed)
+    write_topics(topics, out_dir / "topics.tsv")
+    write_qrels(qrels, out_dir / "qrels.txt")
+    with atomic_output(out_dir / "items.txt") as f:
+        f.write("".join(f"{i}\n" for i in items))
+    with atomic_output(out_dir / "folds.tsv") as f:
+        f.write("".join(f"{t.qid}\t{k}\n" for t, k in zip(topics, fold_of)))
+    embeddings = encode_texts([t.text for t in topics], encoder)
+    with atomic_output(out_dir / "embeddings.npy", "wb") as f:
+        np.save(f, embeddings)
+    if discovery is not None:
+        with atomic_output(out_dir / "discovery.json") as f:
+            json.dump(discovery, f, indent=2)
+    label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
+    meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
+            "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
+            "gains": {str(k): v for k, v in sorted(label_gains.items())},
+            "fingerprint": _fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt")}
+    with atomic_output(out_dir / "data.json") as f:
+        json.dump(meta, f, indent=2)
+    return out_dir
+
+
+def assign_folds(n: int, k: int, seed: int) -> np.ndarray:
+    """Fold of each query: a seeded permutation dealt round-robin, so folds never share a query."""
+    fold_of = np.empty(n, dtype=np.int64)
+    fold_of[np.random.default_rng(seed).permutation(n)] = np.arange(n) % k
+    return fold_of
+
+
+def load_items(path: str) -> ItemData:
+    d = Path(path)
+    if not (d / "data.json").exists():
+        raise LlmrankError(f"{d}: not a data directory (no data.json); make one with `llmrank prepare items|mllm`")
+    meta = json.loads((d / "data.json").read_text())
+    topics = read_topics(d / "topics.tsv", "tsv")
+    qids = [t.qid for t in topics]
+    items = (d / "items.txt").read_text().split()
+    qrels = read_qrels(d / "qrels.txt")
+    gain = {int(k): float(v) for k, v in meta["gains"].items()}
+    q_index, i_index = {q: n for n, q in enumerate(qids)}, {it: n for n, it in enumerate(items)}
+    matrix = np.zeros((len(qids), len(items)), dtype=np.float32)
+    for q, it, rel in zip(*(qrels.table[c].to_pylist() for c in ("qid", "docno", "rel"))):
+        if q in q_index:
+            matrix[q_index[q], i_index[it]] = gain.get(rel, float(max(rel, 0)))
+    folds = dict(line.split("\t") for line in (d / "folds.tsv").read_text().splitlines())
+    return ItemData(d, qids, [t.text for t in topics], items, matrix, np.load(d / "embeddings.npy"),
+                    np.array([int(folds[q]) for q in qids]), meta)
+
+
+def discovery_statistics(paths: list[str]) -> dict:
+    """Stream the track's discovery JSON ({qid: {"query", "responses": {llm: text}}}, or a list of
+    such records, extra fields tolerated): per-LLM response and substantive-answer counts."""
+    import ijson
+
+    per_llm: dict[str, list[int]] = {}
+    n_queries = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            first = f.read(64).lstrip()[:1]
+            f.seek(0)
+            if first not in (b"{", b"["):
+                raise InputError(display_name(path), 1, "expected a JSON object or list")
+            records = (v for _, v in ijson.kvitems(f, "")) if first == b"{" else ijson.items(f, "item")
+            try:
+                for record in records:
+                    responses = record.get("responses", {}) if isinstance(record, dict) else {}
+                    if isinstance(responses, list):  # [{"llm"/"llm_id"/"model": ..., "response"/"text": ...}]
+                        responses = {r.get("llm") or r.get("llm_id") or r.get("model"): r.get("response") or
+                                     r.get("text") or "" for r in responses if isinstance(r, dict)}
+                    n_queries += 1
+                    for llm, text in responses.items():
+                        counts = per_llm.setdefault(str(llm), [0, 0])
+                        counts[0] += 1
+                        counts[1] += int(substantive(str(text or "")))
+            except ijson.JSONError as exc:
+                raise InputError(display_name(path), None, f"invalid JSON ({exc})") from None
+    return {"queries": n_queries, "llms": {k: {"responses": v[0], "substantive": v[1]}
+                                           for k, v in sorted(per_llm.items())}}
+
+
+def substantive(text: str) -> bool:
+    """A non-refusal answer of some length: the weak signal discovery data offers."""
+    return len(text.strip()) >= 20 and not REFUSAL.search(text[:300])

@@ -1,0 +1,97 @@
+"""Item rankers (LLMs per query) on the embedded LLM sample: folds, OOF coverage, every
+preset beating random on held-out queries, reload, submission round-trip, the track's files."""
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from .conftest import shared  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from llmrank_cli.cli import main
+    d = tmp_path_factory.mktemp("llm")
+    assert main(["sample", str(d / "s")]) == 0
+    assert main(["--quiet", "prepare", "items", "--topics", str(d / "s" / "llm" / "topics.tsv"), "--qrels",
+                 str(d / "s" / "llm" / "qrels.txt"), "-o", str(d / "data"), "--folds", "5"]) == 0
+    return d
+
+
+def test_folds_are_disjoint_and_cover_all_queries(data_dir):
+    from llmrank_cli.datasets import load_items
+    d = load_items(data_dir / "data")
+    assert len(d.qids) == 30 and len(d.items) == 12 and d.embeddings.shape == (30, 384)
+    assert sorted(np.bincount(d.folds).tolist()) == [6, 6, 6, 6, 6]  # each query in exactly one fold
+
+
+def _random_ndcg(data_dir, seed=0):
+    """nDCG@10 of random item orders on the same queries (mean over 20 draws)."""
+    from llmrank_cli.datasets import load_items
+    from llmrank_cli.evaluation import evaluate, parse_measures
+    from llmrank_cli.formats import Run, read_qrels
+    d = load_items(data_dir / "data")
+    rng = np.random.default_rng(seed)
+    qrels = read_qrels(data_dir / "data" / "qrels.txt")
+    values = []
+    for _ in range(20):
+        run = Run.from_columns(np.repeat(d.qids, 12), np.tile(d.items, 30), rng.random(360))
+        values.append(evaluate(qrels, run, parse_measures(["nDCG@10"])).aggregate()[0])
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("arch", ["prior", "baseline", "tier1", "tier2"])
+def test_cv_beats_random_and_matches_eval(cli, data_dir, arch):
+    out = data_dir / "cv"
+    assert cli("--quiet", "cv", arch, "--data", data_dir / "data", "-o", out, "--epochs", "15").code == 0
+    name = {"baseline": "two-tower-baseline", "tier1": "two-tower-tier1", "tier2": "two-tower-tier2"}.get(arch, arch)
+    result = json.loads((out / f"{name}.cv.json").read_text())
+    run = out / f"{name}.run"
+    qids = [line.split()[0] for line in run.read_text().splitlines()]
+    assert sorted(set(qids)) == sorted(set(qids)) and len(qids) == 30 * 12  # OOF: every query once, all items
+    assert result["measures"]["nDCG@10"]["mean"] > _random_ndcg(data_dir) + 0.05
+    ev = json.loads(cli("eval", data_dir / "data" / "qrels.txt", run, "-m", "nDCG@10", "-m", "RR",
+                        "--format", "json").out)["runs"][0]["aggregate"]
+    assert ev["nDCG@10"] == pytest.approx(result["measures"]["nDCG@10"]["mean"], abs=1e-12)
+    assert ev["RR"] == pytest.approx(result["measures"]["RR"]["mean"], abs=1e-12)
+    lo, hi = result["measures"]["nDCG@10"]["ci95"]
+    assert lo <= result["measures"]["nDCG@10"]["mean"] <= hi and len(result["measures"]["nDCG@10"]["per_fold"]) == 5
+
+
+def test_model_dir_reloads_and_ranks_identically(cli, data_dir, tmp_path):
+    model = tmp_path / "m"
+    assert cli("--quiet", "train", "tier2", "--data", data_dir / "data", "--fold", "0", "--epochs", "5",
+               "-o", model).code == 0
+    manifest = json.loads((model / "model.json").read_text())
+    assert manifest["architecture"] == "two-tower-tier2" and manifest["config"]["heads"] == 3
+    assert manifest["data_fingerprint"] and "torch" in manifest["versions"]
+    topics = data_dir / "s" / "llm" / "topics.tsv"
+    a, b, sub = tmp_path / "a.run", tmp_path / "b.run", tmp_path / "sub.csv"
+    assert cli("rank", "--model", model, "--topics", topics, "-o", a).code == 0
+    assert cli("rank", "--model", model, "--topics", topics, "-o", b).code == 0
+    assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) == 360
+    assert cli("rank", "--model", model, "--topics", topics, "--format", "mllm", "--team-id", "t1", "-o", sub).code == 0
+    back = tmp_path / "back.run"
+    assert cli("convert", sub, "-o", back).code == 0
+    assert [line.split()[:3] for line in back.read_text().splitlines()] == \
+        [line.split()[:3] for line in a.read_text().splitlines()]
+
+
+def test_train_needs_fold_or_all(cli, data_dir, tmp_path):
+    assert cli("train", "tier1", "--data", data_dir / "data", "-o", tmp_path / "m").code == 2
+    assert cli("train", "nope", "--data", data_dir / "data", "--all", "-o", tmp_path / "m").code == 2
+
+
+@pytest.mark.slow
+def test_million_llms_track_files(cli, tmp_path):
+    d = shared("llm-ranking", "mllm-format-arena")
+    out = tmp_path / "data"
+    assert cli("--quiet", "prepare", "mllm", "--queries", d / "llm_dev_data.tsv", "--qrels", d / "llm_dev_qrels.txt",
+               "--discovery", d / "llm_discovery_data.json", "-o", out).code == 0
+    meta = json.loads((out / "data.json").read_text())
+    assert meta["gains"] == {"0": 0.0, "1": 1.0, "2": 0.7} and meta["queries"] == 100 and meta["items"] == 16
+    stats = json.loads((out / "discovery.json").read_text())
+    assert stats["queries"] == 200 and len(stats["llms"]) == 16
+    assert all(0 < v["substantive"] <= v["responses"] for v in stats["llms"].values())
