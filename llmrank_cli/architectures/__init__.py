@@ -17,7 +17,7 @@ def register(*names: str):
 
 
 def _load_modules() -> None:
-    from . import prior, two_tower  # noqa: F401
+    from . import prior, random_order, two_tower  # noqa: F401
 
 
 def names() -> list[str]:

@@ -129,10 +129,10 @@ def prepare_mllm(
     qrels: str = typer.Option(..., "--qrels", help="Track qrels: qid 0 llm_id label (1 best, 2 second, 0 other)."),
     discovery: Optional[List[str]] = typer.Option(None, "--discovery", help="Discovery JSON file(s), streamed."),
     output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
-    gains: Optional[str] = typer.Option(None, "--gains", help="Label gains (default 0=0,1=1.0,2=0.7)."),
-    folds: int = typer.Option(10, "--folds", min=2, help="Query folds for cross-validation."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
-    encoder: str = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence encoder for queries."),
+    gains: Optional[str] = options.GAINS,
+    folds: int = options.FOLDS,
+    seed: int = options.SEED,
+    encoder: str = options.ENCODER,
 ) -> None:
     """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
     discovery statistics, cached query embeddings)."""
@@ -150,10 +150,10 @@ def prepare_items_command(
     topics: str = typer.Option(..., "--topics", help="Topics (any format llmrank reads)."),
     qrels: str = typer.Option(..., "--qrels", help="TREC qrels whose documents are a fixed item pool."),
     output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
-    gains: Optional[str] = typer.Option(None, "--gains", help="Label gains (default: the labels)."),
-    folds: int = typer.Option(10, "--folds", min=2, help="Query folds for cross-validation."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
-    encoder: str = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence encoder for queries."),
+    gains: Optional[str] = options.GAINS,
+    folds: int = options.FOLDS,
+    seed: int = options.SEED,
+    encoder: str = options.ENCODER,
 ) -> None:
     """Any topics + qrels over a fixed item pool (routing data) as a data directory."""
     from ..datasets import prepare_items

@@ -8,7 +8,7 @@ import typer
 from . import options
 from .app import app, note, state
 
-_ARCH_HELP = ("prior, two-tower-baseline, two-tower-tier1, two-tower-tier2 (aliases baseline, tier1, tier2).")
+_ARCH_HELP = ("prior, random, two-tower-baseline, two-tower-tier1, two-tower-tier2 (aliases baseline, tier1, tier2).")
 
 
 def _overrides(epochs, lr, batch_size, optimizer) -> dict:
@@ -18,14 +18,14 @@ def _overrides(epochs, lr, batch_size, optimizer) -> dict:
 @app.command("train")
 def train_command(
     arch: str = typer.Argument(..., help=_ARCH_HELP),
-    data: str = typer.Option(..., "--data", help="Data directory from `prepare mllm|items`."),
+    data: str = options.DATA,
     fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
     all_: bool = typer.Option(False, "--all", help="Train on every query."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adamw or lion."),
-    seed: int = typer.Option(0, "--seed"),
+    epochs: Optional[int] = options.EPOCHS,
+    lr: Optional[float] = options.LR,
+    batch_size: Optional[int] = options.BATCH_SIZE,
+    optimizer: Optional[str] = options.OPTIMIZER,
+    seed: int = options.SEED,
     output: str = typer.Option(..., "-o", "--output", help="Model directory."),
     quiet: bool = options.QUIET,
 ) -> None:
@@ -56,13 +56,13 @@ def train_command(
 @app.command("cv")
 def cv_command(
     arch: str = typer.Argument(..., help=_ARCH_HELP),
-    data: str = typer.Option(..., "--data", help="Data directory from `prepare mllm|items`."),
+    data: str = options.DATA,
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="Folds (default: the data directory's)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adamw or lion."),
-    seed: int = typer.Option(0, "--seed"),
+    epochs: Optional[int] = options.EPOCHS,
+    lr: Optional[float] = options.LR,
+    batch_size: Optional[int] = options.BATCH_SIZE,
+    optimizer: Optional[str] = options.OPTIMIZER,
+    seed: int = options.SEED,
     output: str = typer.Option(..., "-o", "--output", help="Directory for the OOF run and the metrics JSON."),
     quiet: bool = options.QUIET,
 ) -> None:
@@ -80,7 +80,7 @@ def cv_command(
     k = folds or d.meta["folds"]
     overrides = _overrides(epochs, lr, batch_size, optimizer)
     progress = Progress(f"cv {arch}", state.quiet, unit="epochs")
-    per_fold = 1 if arch == "prior" else (overrides["epochs"] or 30)
+    per_fold = 1 if arch in ("prior", "random") else (overrides["epochs"] or 30)
     progress.start(k * per_fold)
     try:
         result = item_ranking.cross_validate(arch, d, k, seed, overrides, output, progress)
