@@ -113,20 +113,22 @@ def rerank(run: Run, topics: list[Topic], passages: Callable[[set[str]], dict[st
         progress.start(total_pairs)
     began = time.perf_counter()
     chunk: list[str] = []
+    chunk_pairs = 0
     for n, q in enumerate(todo):
         chunk.append(q)
-        if sum(min(depth, counts[c]) for c in chunk) < CHUNK_PAIRS and n + 1 < len(todo):
+        chunk_pairs += min(depth, counts[q])
+        if chunk_pairs < CHUNK_PAIRS and n + 1 < len(todo):
             continue
         lines = _score_chunk(chunk, text, corpus, docno, starts, counts, depth, reranker, tag or run.tag)
-        stats.pairs += sum(min(depth, counts[c]) for c in chunk)
+        stats.pairs += chunk_pairs
         if partial:
             partial.add(lines, chunk)
         else:
             kept_lines += lines
         if progress:
-            progress.advance(sum(min(depth, counts[c]) for c in chunk))
+            progress.advance(chunk_pairs)
         stats.done_qids += chunk
-        chunk = []
+        chunk, chunk_pairs = [], 0
     stats.queries, stats.seconds = len(todo), time.perf_counter() - began
     stats.truncated = reranker.truncated
     result = partial.finish() if partial else _run_from_lines(kept_lines)

@@ -99,8 +99,8 @@ def evaluate(qrels: Qrels, run: Run, measures: list[Measure], rel_level: int = 1
     table = table.take(pc.sort_indices(table, sort_keys=[("qid", "ascending"), ("score", "descending"),
                                                          ("docno", "descending")]))
     run_qids = pc.unique(table["qid"])
-    qids = pc.sort_indices(qrel_qids) if complete else None
-    eval_qids = qrel_qids.take(qids) if complete else run_qids  # run_qids is sorted already
+    # queries in both (run_qids is sorted already), or with -c every qrels query, sorted
+    eval_qids = qrel_qids.take(pc.sort_indices(qrel_qids)) if complete else run_qids
     ranked = _rank(table, eval_qids, max_docs, qrels)
     judged = _judgements(qrels, eval_qids)
     present = np.zeros(len(eval_qids), bool)
