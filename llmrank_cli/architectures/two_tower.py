@@ -84,7 +84,7 @@ class TwoTower:
         return dict(self.cfg)
 
     def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "TwoTower":
-        from ..training import train_scorer
+        from ..training.items import train_scorer
 
         self.items = list(data.items)
         self.net = build_network(self.cfg, data.embeddings.shape[1], len(self.items))

@@ -1,4 +1,4 @@
-"""Training loops, losses and optimizers.
+"""Item-ranker losses and training loop.
 
 Item rankers train on tensors built once: the frozen encoder ran when the data was prepared,
 so an epoch is only small matrix products over (queries x items) gains.
@@ -7,25 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LlmrankError, MissingExtra
-
-OPTIMIZERS = ("adamw", "lion")
-
-
-def make_optimizer(name: str, params, lr: float, weight_decay: float):
-    """AdamW with betas (0.9, 0.999), eps 1e-8; Lion (lion-pytorch) with betas (0.9, 0.99)."""
-    import torch
-
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
-    if name == "lion":
-        try:
-            from lion_pytorch import Lion
-        except ImportError:
-            raise MissingExtra("--optimizer lion", "lion-pytorch") from None
-        return Lion(params, lr=lr, betas=(0.9, 0.99), weight_decay=weight_decay)
-    raise LlmrankError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
-
+from ..errors import LlmrankError
+from .optimizers import make_optimizer
 
 def _negative_mask(scores, gains, cfg: dict, epoch: int, generator):
     """Which non-positive items compete in the softmax: all of them, or (hard-negative mining)

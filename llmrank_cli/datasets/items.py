@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, LlmrankError
-from .formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
-from .formats.io import atomic_output, display_name
+from ..errors import InputError, LlmrankError
+from ..formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
+from ..formats.io import atomic_output, display_name
 
 MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -51,7 +51,7 @@ def _fingerprint(*paths) -> str:
 
 def encode_texts(texts: list[str], encoder: str = DEFAULT_ENCODER, batch_size: int = 64) -> np.ndarray:
     """Frozen sentence-encoder embeddings (normalised), the query tower's input."""
-    from .models.bi_encoder import BiEncoderReranker
+    from ..models.bi_encoder import BiEncoderReranker
 
     model = BiEncoderReranker.load(encoder, batch_size=batch_size, device="auto")
     return model.st.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,

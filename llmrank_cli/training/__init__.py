@@ -1,0 +1,1 @@
+"""Training: optimizers, item-ranker losses and loop, passage cross-encoder fine-tuning."""
