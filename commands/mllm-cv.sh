@@ -1,29 +1,47 @@
 #!/usr/bin/env bash
-# Real check for the LLM rankers: 10-fold CV (folds by query) of prior, random, baseline, tier1
-# and tier2 on ../shared/data/llm-ranking: the Million LLMs track layout (mllm-format-arena),
-# MMLU-Pro, RouterBench slice and Arena. Prints OOF nDCG@10 / nDCG@5 / MRR per model and a
-# paired t-test of each model against the prior. Work files in out/mllm/.
+# Real check for the LLM rankers: 10-fold CV (folds by query) of prior, random, baseline, tier1,
+# tier2 and tier3 (the query+LLM-id cross-encoder) on ../shared/data/llm-ranking: the Million
+# LLMs track layout (mllm-format-arena), MMLU-Pro, RouterBench slice and Arena. Prints OOF
+# nDCG@10 / nDCG@5 / MRR per model and a paired t-test of each model against the prior. On the
+# track layout, prior and tier2 are also trained with discovery weak labels (--weak-labels).
+# SETS and TIER3_SETS choose the sets (tier3 fine-tunes MiniLM per fold: about 1 h on
+# routerbench-slice and 4 h on mmlu-pro on 2 cores, so by default only the two arena sets).
+# Work files in out/mllm/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 L=${DATA:-../shared/data/llm-ranking}
+SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
+TIER3_SETS=${TIER3_SETS:-mllm-format-arena arena-bench-v1}
+WEAK=${WEAK:-0.5}
 OUT=out/mllm
 mkdir -p "$OUT"
-[ -d "$OUT/mllm-format-arena" ] || llmrank --quiet prepare mllm --queries "$L/mllm-format-arena/llm_dev_data.tsv" \
-  --qrels "$L/mllm-format-arena/llm_dev_qrels.txt" --discovery "$L/mllm-format-arena/llm_discovery_data.json" \
-  -o "$OUT/mllm-format-arena"
-for set in mmlu-pro routerbench-slice arena-bench-v1; do
-  [ -d "$OUT/$set" ] || llmrank --quiet prepare items --topics "$L/$set/topics.tsv" --qrels "$L/$set/qrels.txt" -o "$OUT/$set"
-done
-for set in mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1; do
+for set in $SETS; do
+  if [ "$set" = mllm-format-arena ]; then
+    [ -d "$OUT/$set" ] || llmrank --quiet prepare mllm --queries "$L/$set/llm_dev_data.tsv" \
+      --qrels "$L/$set/llm_dev_qrels.txt" --discovery "$L/$set/llm_discovery_data.json" -o "$OUT/$set"
+  else
+    [ -d "$OUT/$set" ] || llmrank --quiet prepare items --topics "$L/$set/topics.tsv" --qrels "$L/$set/qrels.txt" \
+      -o "$OUT/$set"
+  fi
+  archs=(prior random two-tower-baseline two-tower-tier1 two-tower-tier2)
+  [[ " $TIER3_SETS " == *" $set "* ]] && archs+=(llm-cross-encoder)
   runs=()
-  for arch in prior random baseline tier1 tier2; do
+  for arch in "${archs[@]}"; do
     /usr/bin/time -f "$set $arch cv: %e s" llmrank --quiet cv "$arch" --data "$OUT/$set" -o "$OUT/$set/cv" > /dev/null
+    runs+=("$OUT/$set/cv/$arch.run")
   done
-  gains=$(python3 -c "import json,sys; g=json.load(open('$OUT/$set/data.json'))['gains']; print(','.join(f'{k}={v}' for k,v in g.items()))")
+  if [ -f "$OUT/$set/discovery.npz" ]; then
+    for arch in prior two-tower-tier2; do
+      /usr/bin/time -f "$set $arch weak-labels $WEAK cv: %e s" llmrank --quiet cv "$arch" --data "$OUT/$set" \
+        --weak-labels "$WEAK" -o "$OUT/$set/cv-weak" > /dev/null
+      cp "$OUT/$set/cv-weak/$arch.run" "$OUT/$set/cv/$arch+weak.run"
+      runs+=("$OUT/$set/cv/$arch+weak.run")
+    done
+  fi
+  gains=$(python3 -c "import json; g=json.load(open('$OUT/$set/data.json'))['gains']; print(','.join(f'{k}={v}' for k,v in g.items()))")
   echo "== $set"
-  llmrank eval "$OUT/$set/qrels.txt" "$OUT/$set/cv/prior.run" "$OUT/$set/cv/random.run" \
-    "$OUT/$set/cv/two-tower-baseline.run" "$OUT/$set/cv/two-tower-tier1.run" "$OUT/$set/cv/two-tower-tier2.run" \
-    --baseline "$OUT/$set/cv/prior.run" --gains "$gains" -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$OUT/$set/cv/eval.csv"
+  llmrank eval "$OUT/$set/qrels.txt" "${runs[@]}" --baseline "$OUT/$set/cv/prior.run" --gains "$gains" \
+    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$OUT/$set/cv/eval.csv"
 done

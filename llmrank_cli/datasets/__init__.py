@@ -1,6 +1,6 @@
 """Datasets: item-ranking data directories with their folds, and passage training examples."""
-from .items import (DEFAULT_ENCODER, MLLM_GAINS, ItemData, assign_folds, discovery_statistics, encode_texts,
-                    load_items, prepare_items, substantive)
+from .items import (DEFAULT_ENCODER, MLLM_GAINS, ItemData, assign_folds, encode_texts,
+                    load_items, prepare_items)
 
-__all__ = ["DEFAULT_ENCODER", "MLLM_GAINS", "ItemData", "assign_folds", "discovery_statistics", "encode_texts",
-           "load_items", "prepare_items", "substantive"]
+__all__ = ["DEFAULT_ENCODER", "MLLM_GAINS", "ItemData", "assign_folds", "encode_texts",
+           "load_items", "prepare_items"]

@@ -2,26 +2,24 @@
 
 A data directory is self-describing: ``topics.tsv``, ``qrels.txt`` (original labels),
 ``items.txt``, ``folds.tsv`` (qid -> fold, seeded, by query), ``embeddings.npy`` (one row per
-topic from a frozen sentence encoder, computed once), optional ``discovery.json`` statistics,
-and ``data.json`` recording the gain map, encoder, seed and a fingerprint of the inputs.
+topic from a frozen sentence encoder, computed once), optional discovery data
+(``discovery.json`` statistics, ``discovery.npz`` embeddings and answer flags), and ``data.json`` recording the gain map, encoder, seed and a fingerprint of the inputs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, LlmrankError
+from ..errors import LlmrankError
 from ..formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
-from ..formats.io import atomic_output, display_name
+from ..formats.io import atomic_output
+from ..manifest import fingerprint
 
 MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-REFUSAL = re.compile(r"\b(I (?:can(?:no|')t|am unable to|won't)|as an AI|I'm sorry, but)\b", re.I)
 
 
 @dataclass
@@ -41,12 +39,15 @@ class ItemData:
     def gain_map(self) -> dict[int, float]:
         return {int(k): float(v) for k, v in self.meta["gains"].items()}
 
+    def with_weak_labels(self, weight: float) -> "ItemData":
+        """A copy whose training gains add ``weight`` x the discovery data's weak credit."""
+        from dataclasses import replace
 
-def _fingerprint(*paths) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).read_bytes())
-    return h.hexdigest()[:16]
+        from .discovery import weak_credit
+
+        if not (self.path / "discovery.npz").exists():
+            raise LlmrankError(f"{self.path}: --weak-labels needs discovery data (prepare mllm --discovery FILE)")
+        return replace(self, gains=self.gains + weight * weak_credit(self.embeddings, self.path))
 
 
 def encode_texts(texts: list[str], encoder: str = DEFAULT_ENCODER, batch_size: int = 64) -> np.ndarray:
@@ -59,7 +60,7 @@ def encode_texts(texts: list[str], encoder: str = DEFAULT_ENCODER, batch_size: i
 
 
 def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,
-                  seed: int, encoder: str, sources: list[str], discovery: dict | None = None) -> Path:
+                  seed: int, encoder: str, sources: list[str], discovery: list | None = None) -> Path:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     judged = set(qrels.qids())
@@ -77,14 +78,19 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     embeddings = encode_texts([t.text for t in topics], encoder)
     with atomic_output(out_dir / "embeddings.npy", "wb") as f:
         np.save(f, embeddings)
-    if discovery is not None:
+    if discovery:
+        from . import discovery as disc
+
         with atomic_output(out_dir / "discovery.json") as f:
-            json.dump(discovery, f, indent=2)
+            json.dump(disc.statistics(discovery), f, indent=2)
+        with atomic_output(out_dir / "discovery.npz", "wb") as f:
+            np.savez(f, qids=np.array([q.qid for q in discovery]), flags=disc.flag_matrix(discovery, items),
+                     embeddings=encode_texts([q.text for q in discovery], encoder))
     label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
     meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
             "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
             "gains": {str(k): v for k, v in sorted(label_gains.items())},
-            "fingerprint": _fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt")}
+            "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt")}
     with atomic_output(out_dir / "data.json") as f:
         json.dump(meta, f, indent=2)
     return out_dir
@@ -115,39 +121,3 @@ def load_items(path: str) -> ItemData:
     folds = dict(line.split("\t") for line in (d / "folds.tsv").read_text().splitlines())
     return ItemData(d, qids, [t.text for t in topics], items, matrix, np.load(d / "embeddings.npy"),
                     np.array([int(folds[q]) for q in qids]), meta)
-
-
-def discovery_statistics(paths: list[str]) -> dict:
-    """Stream the track's discovery JSON ({qid: {"query", "responses": {llm: text}}}, or a list of
-    such records, extra fields tolerated): per-LLM response and substantive-answer counts."""
-    import ijson
-
-    per_llm: dict[str, list[int]] = {}
-    n_queries = 0
-    for path in paths:
-        with open(path, "rb") as f:
-            first = f.read(64).lstrip()[:1]
-            f.seek(0)
-            if first not in (b"{", b"["):
-                raise InputError(display_name(path), 1, "expected a JSON object or list")
-            records = (v for _, v in ijson.kvitems(f, "")) if first == b"{" else ijson.items(f, "item")
-            try:
-                for record in records:
-                    responses = record.get("responses", {}) if isinstance(record, dict) else {}
-                    if isinstance(responses, list):  # [{"llm"/"llm_id"/"model": ..., "response"/"text": ...}]
-                        responses = {r.get("llm") or r.get("llm_id") or r.get("model"): r.get("response") or
-                                     r.get("text") or "" for r in responses if isinstance(r, dict)}
-                    n_queries += 1
-                    for llm, text in responses.items():
-                        counts = per_llm.setdefault(str(llm), [0, 0])
-                        counts[0] += 1
-                        counts[1] += int(substantive(str(text or "")))
-            except ijson.JSONError as exc:
-                raise InputError(display_name(path), None, f"invalid JSON ({exc})") from None
-    return {"queries": n_queries, "llms": {k: {"responses": v[0], "substantive": v[1]}
-                                           for k, v in sorted(per_llm.items())}}
-
-
-def substantive(text: str) -> bool:
-    """A non-refusal answer of some length: the weak signal discovery data offers."""
-    return len(text.strip()) >= 20 and not REFUSAL.search(text[:300])

@@ -86,6 +86,11 @@ class Run:
             ranks -= np.repeat(starts, np.diff(np.r_[starts, len(q)]))
         return ordered.drop_columns(["_q"]).set_column(3, "rank", pa.array(ranks))
 
+    def for_queries(self, qids) -> "Run":
+        """Only the rows of these queries."""
+        keep = pc.is_in(self.table["qid"], value_set=pa.array(sorted(set(qids)), pa.string()))
+        return Run(self.table.filter(keep), self.name, self.tag, self.source)
+
     def truncated(self, depth: int) -> "Run":
         """Keep the first ``depth`` documents of every query (in written order)."""
         table = self.output_order()

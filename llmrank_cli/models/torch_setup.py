@@ -34,7 +34,8 @@ def pick_dtype(dtype: str, device: str):
 
 
 def use_all_cores() -> None:
-    """All cores for torch, and no library progress bars or warnings mixed into ours."""
+    """All cores for torch (unless OMP_NUM_THREADS says otherwise, e.g. for jobs sharing a
+    machine), and no library progress bars or warnings mixed into ours."""
     import torch
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -46,4 +47,6 @@ def use_all_cores() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
     torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

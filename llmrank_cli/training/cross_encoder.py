@@ -1,0 +1,296 @@
+"""Fine-tune a passage cross-encoder with sentence-transformers' CrossEncoderTrainer (the HF
+Trainer underneath, so ``torchrun``/``accelerate launch`` spread it over GPUs unchanged).
+
+llmrank adds what the Lion-vs-AdamW experiment needs: the optimizer by name, an evaluation
+after every epoch through llmrank's own rerank and eval (the numbers ``llmrank eval`` gives on
+``eval/epoch-N.run``), a per-epoch log, loss/lr/gradient-norm curves as PNG, resumable
+checkpoints and a rich progress bar instead of the trainer's printing.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import LlmrankError
+from ..formats.io import atomic_output
+from .optimizers import optimizer_class_and_kwargs
+
+LOSS_SHAPES = {"bce": "pointwise", "lambda": "listwise", "listnet": "listwise"}
+SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
+CHECKPOINTS = "checkpoints"
+# the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
+EVAL_MEASURES = ["nDCG@10", "AP(rel=2)", "R(rel=2)@10", "Rprec(rel=2)", "P(rel=2)@10", "RR(rel=2)@10"]
+
+
+@dataclass
+class Settings:
+    """Hyper-parameters; defaults are the thesis' (AdamW/Lion, lr 2e-5, wd 0.01, warmup 1000,
+    clipping 1.0, batch 16, 3 epochs)."""
+
+    base: str
+    optimizer: str = "adamw"
+    lr: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_steps: int = 1000
+    scheduler: str = "linear"
+    epochs: int = 3
+    batch_size: int = 16
+    max_length: int = 512
+    grad_clip: float = 1.0
+    loss: str = "bce"
+    seed: int = 0
+    keep_best: bool = False
+
+    def check(self) -> None:
+        if self.loss not in LOSS_SHAPES:
+            raise LlmrankError(f"--loss must be one of {', '.join(LOSS_SHAPES)}")
+        if self.scheduler not in SCHEDULERS:
+            raise LlmrankError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
+        optimizer_class_and_kwargs(self.optimizer, self.lr, self.weight_decay)
+
+
+def _loss(name: str, model):
+    from sentence_transformers.cross_encoder import losses
+
+    return {"bce": losses.BinaryCrossEntropyLoss, "lambda": losses.LambdaLoss,
+            "listnet": losses.ListNetLoss}[name](model)
+
+
+def _dataset(examples, loss: str):
+    from datasets import Dataset
+
+    rows = examples.pointwise() if LOSS_SHAPES[loss] == "pointwise" else examples.listwise()
+    return Dataset.from_dict(rows)
+
+
+def _epoch_evaluator(evaluation, out: Path):
+    """An ST evaluator that reranks the eval run with the model being trained and scores it."""
+    from sentence_transformers.base.evaluation import BaseEvaluator
+
+    class EpochEvaluator(BaseEvaluator):
+        def __init__(self):
+            super().__init__()
+            self.primary_metric = evaluation.measures[0].label
+
+        def __call__(self, model, output_path=None, epoch: float = -1, steps: int = -1) -> dict:
+            return evaluation.score(model, out / "eval" / f"epoch-{max(1, round(epoch))}.run")
+
+    return EpochEvaluator()
+
+
+def _progress_callback(progress):
+    from transformers import TrainerCallback
+
+    class RichProgress(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            progress.start(state.max_steps)
+            progress.advance(state.global_step)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            progress.advance(1)
+
+    return RichProgress()
+
+
+def last_checkpoint(out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = out / CHECKPOINTS
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def _check_resume(out: Path, settings: Settings, resume: bool) -> str | None:
+    """The checkpoint to continue from, refusing to mix runs with different settings."""
+    started = out / CHECKPOINTS / "settings.json"
+    checkpoint = last_checkpoint(out)
+    if not resume:
+        if checkpoint or started.exists():
+            raise LlmrankError(f"{out} holds checkpoints of an earlier training: pass --resume to continue it, "
+                               f"or choose another output directory")
+        return None
+    if started.exists():
+        before = json.loads(started.read_text())
+        changed = sorted(k for k, v in asdict(settings).items() if before.get(k) != v)
+        if changed:
+            raise LlmrankError(f"--resume with different settings than the interrupted training: {', '.join(changed)}")
+    return checkpoint
+
+
+def train(settings: Settings, examples, out: str, evaluation=None, resume: bool = False, progress=None,
+          note=lambda message: None, callbacks=()) -> dict:
+    """Train, save a CrossEncoder directory at ``out``, and return the per-epoch log."""
+    import transformers
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from ..models.resolve import load_error, resolve_model
+    from ..models.torch_setup import use_all_cores
+
+    settings.check()
+    if settings.keep_best and evaluation is None:
+        raise LlmrankError("--keep-best needs an evaluation set (--eval-topics/--eval-qrels/--eval-run)")
+    directory = Path(out)
+    checkpoint = _check_resume(directory, settings, resume)
+    transformers.logging.set_verbosity_error()
+    use_all_cores()
+    transformers.set_seed(settings.seed)  # a base without a scoring head gets a seeded one
+    try:
+        model = CrossEncoder(resolve_model(settings.base), num_labels=1, max_length=settings.max_length)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise load_error(settings.base, exc) from None
+    train_data = _dataset(examples, settings.loss)
+    steps = math.ceil(len(train_data) / settings.batch_size) * settings.epochs
+    if settings.warmup_steps >= steps:
+        note(f"warmup ({settings.warmup_steps} steps) is not shorter than training ({steps} steps): the learning "
+             f"rate never reaches --lr {settings.lr:g}; consider --warmup-steps {max(1, steps // 10)}")
+    (directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    with atomic_output(directory / CHECKPOINTS / "settings.json") as fh:
+        json.dump(asdict(settings), fh, indent=2)
+    primary = f"eval_{evaluation.measures[0].label}" if evaluation else None
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(directory / CHECKPOINTS), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, per_device_eval_batch_size=settings.batch_size,
+        learning_rate=settings.lr, weight_decay=settings.weight_decay, warmup_steps=settings.warmup_steps,
+        lr_scheduler_type=SCHEDULERS[settings.scheduler], max_grad_norm=settings.grad_clip, seed=settings.seed,
+        data_seed=settings.seed, eval_strategy="epoch" if evaluation else "no",
+        save_strategy="epoch", save_total_limit=1, load_best_model_at_end=settings.keep_best,
+        metric_for_best_model=primary if settings.keep_best else None, greater_is_better=True,
+        logging_steps=max(1, steps // settings.epochs // 20), report_to="none", disable_tqdm=True,
+        dataloader_pin_memory=_has_accelerator())
+    trainer = CrossEncoderTrainer(
+        model=model, args=args, train_dataset=train_data, loss=_loss(settings.loss, model),
+        evaluator=_epoch_evaluator(evaluation, directory) if evaluation else None,
+        optimizer_cls_and_kwargs=optimizer_class_and_kwargs(settings.optimizer, settings.lr, settings.weight_decay),
+        callbacks=[*([_progress_callback(progress)] if progress else []), *callbacks])
+    for noisy in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(noisy)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    model.save_pretrained(str(directory))
+    history = trainer.state.log_history
+    epochs = epoch_log(history)
+    _write_log(directory, epochs, history)
+    plot_curves(history, epochs, directory / "curves.png")
+    best = max(epochs, key=lambda e: e.get(primary, float("-inf"))) if primary and epochs else None
+    return {"epochs": epochs, "best_epoch": best["epoch"] if best else None, "primary_measure": primary,
+            "steps": trainer.state.global_step, "saved": "best epoch" if settings.keep_best else "last epoch",
+            "train_examples": len(train_data)}
+
+
+def epoch_log(history: list[dict]) -> list[dict]:
+    """One row per epoch: mean training loss over the epoch, eval loss and measures."""
+    rows: dict[int, dict] = {}
+    for entry in history:
+        if "epoch" not in entry:
+            continue
+        epoch = max(1, math.ceil(entry["epoch"] - 1e-9))
+        row = rows.setdefault(epoch, {"epoch": epoch, "_losses": []})
+        if "loss" in entry:
+            row["_losses"].append(entry["loss"])
+        for key, value in entry.items():
+            if key.startswith("eval_") and not key.endswith(("_runtime", "_per_second")):
+                row[key] = value
+        row["step"] = max(row.get("step", 0), entry.get("step", 0))
+    out = []
+    for epoch in sorted(rows):
+        row = rows[epoch]
+        losses = row.pop("_losses")
+        out.append({"epoch": epoch, "step": row.pop("step"),
+                    "train_loss": sum(losses) / len(losses) if losses else None, **row})
+    return out
+
+
+def _write_log(directory: Path, epochs: list[dict], history: list[dict]) -> None:
+    with atomic_output(directory / "epochs.json") as fh:
+        json.dump(epochs, fh, indent=2)
+    columns = list(dict.fromkeys(k for row in epochs for k in row))
+    with atomic_output(directory / "epochs.csv") as fh:
+        writer = csv.DictWriter(fh, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(epochs)
+    with atomic_output(directory / "trainer_log.json") as fh:
+        json.dump(history, fh, indent=2)
+
+
+def plot_curves(history: list[dict], epochs: list[dict], path: Path) -> None:
+    """Training/eval loss, learning rate, gradient norm and eval measures by step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    series = {key: [(e["step"], e[key]) for e in history if key in e] for key in ("loss", "learning_rate", "grad_norm")}
+    for ax, key, title in zip(axes.flat, ("loss", "learning_rate", "grad_norm"),
+                              ("loss", "learning rate", "gradient norm (before clipping)")):
+        if series[key]:
+            ax.plot(*zip(*series[key]), label="train" if key == "loss" else None)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    eval_loss = [(e["step"], e["eval_loss"]) for e in epochs if e.get("eval_loss") is not None]
+    if eval_loss:
+        axes[0, 0].plot(*zip(*eval_loss), "o-", label="eval")
+    axes[0, 0].legend()
+    measures = [k for k in dict.fromkeys(k for e in epochs for k in e) if k.startswith("eval_") and k != "eval_loss"]
+    for key in measures:
+        axes[1, 1].plot([e["epoch"] for e in epochs if key in e], [e[key] for e in epochs if key in e], "o-",
+                        label=key[len("eval_"):])
+    axes[1, 1].set_title("evaluation per epoch")
+    axes[1, 1].set_xlabel("epoch")
+    if measures:
+        axes[1, 1].legend(fontsize="small")
+    fig.tight_layout()
+    with atomic_output(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+
+
+@dataclass
+class RerankEvaluation:
+    """Rerank ``run``'s top ``depth`` for ``topics`` with the model in training and score it
+    with llmrank's trec_eval-exact engine; the run stays on disk for ``llmrank eval``. The eval
+    loss is the binary cross-entropy of the reranked pairs' probabilities against relevance
+    (label >= rel_level, unjudged = not relevant): one forward pass serves both."""
+
+    topics: list
+    qrels: object
+    run: object
+    passages: dict
+    measures: list
+    depth: int = 100
+    rel_level: int = 2
+    batch_size: int = 64
+
+    def score(self, model, path: Path) -> dict[str, float]:
+        from ..evaluation import evaluate
+        from ..formats import read_run
+        from ..models.cross_encoder import CrossEncoderReranker
+        from ..reranking import rerank
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (".partial", ".partial.done"):  # an evaluation cut short by a kill
+            Path(f"{path}{stale}").unlink(missing_ok=True)
+        reranker = CrossEncoderReranker(model, "in-training", self.batch_size, str(model.device))
+        rerank(self.run, self.topics, lambda wanted: self.passages, reranker, str(path), self.depth)
+        run = read_run(path)
+        result = evaluate(self.qrels, run, self.measures)
+        return {"loss": self._bce(run), **{m.label: float(v) for m, v in zip(self.measures, result.aggregate())}}
+
+    def _bce(self, run) -> float:
+        import numpy as np
+
+        top = run.truncated(self.depth).table
+        labels = {(q, d): r for q, d, r in zip(*(self.qrels.table[c].to_pylist() for c in ("qid", "docno", "rel")))}
+        y = np.array([labels.get(k, 0) >= self.rel_level for k in zip(top["qid"].to_pylist(),
+                                                                        top["docno"].to_pylist())], dtype=float)
+        p = np.clip(top["score"].to_numpy(), 1e-7, 1 - 1e-7)
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
