@@ -3,7 +3,8 @@
 # CPU): fine-tune all-MiniLM-L6-v2 as a cross-encoder on TREC DL 2020 (judged passages of the
 # BM25 top-100, hard negatives from that run), evaluate on DL 2019's BM25 top-100 after every
 # epoch, once with AdamW and once with Lion. Writes models/ (not committed) and runs/, and
-# prints the per-epoch table quoted in the README. About 20 minutes per optimizer on 2 cores.
+# prints the per-epoch table quoted in the README. About 35 minutes per optimizer on one core
+# (OMP_NUM_THREADS=1 OPTIMIZERS=adamw and ...=lion side by side), resumable if interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
