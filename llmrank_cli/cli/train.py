@@ -123,8 +123,10 @@ def train_cross_encoder_command(
     output: str = typer.Option(..., "-o", "--output", help="Model directory (a CrossEncoder directory)."),
     quiet: bool = options.QUIET,
 ) -> None:
-    """Fine-tune a passage cross-encoder (sentence-transformers' CrossEncoderTrainer) with AdamW or Lion,
-    evaluating every epoch; the directory works with `llmrank rerank --model DIR`."""
+    """Fine-tune a passage cross-encoder with AdamW or Lion, evaluating every epoch.
+
+    Runs on sentence-transformers' CrossEncoderTrainer; the output directory works with
+    `llmrank rerank --model DIR`."""
     from ..datasets import passages as examples_from
     from ..errors import LlmrankError
     from ..evaluation import parse_measures
