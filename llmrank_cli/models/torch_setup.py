@@ -1,6 +1,7 @@
 """Device, dtype and thread choices shared by every model kind."""
 from __future__ import annotations
 
+import logging
 import os
 
 from ..errors import LlmrankError
@@ -40,6 +41,7 @@ def use_all_cores() -> None:
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
     try:
         from transformers.utils import logging as hf_logging
 
