@@ -129,9 +129,7 @@ def train_cross_encoder_command(
     `llmrank rerank --model DIR`."""
     from ..datasets import passages as examples_from
     from ..errors import LlmrankError
-    from ..evaluation import parse_measures
     from ..formats import read_qrels, read_run, read_topics
-    from ..formats.corpus import read_passages
     from ..manifest import fingerprint, write_manifest
     from ..progress import Progress
     from ..training import cross_encoder
@@ -149,19 +147,12 @@ def train_cross_encoder_command(
         train_examples = examples_from.from_judgements(topic_list, read_qrels(qrels), read_run(candidates), corpus,
                                                        negatives, per_positive, rel_level, negatives_depth, seed)
     evaluation = None
-    eval_inputs = (eval_topics, eval_qrels, eval_run)
-    if any(eval_inputs):
-        if not all(eval_inputs) or not (eval_corpus or corpus):
+    if any((eval_topics, eval_qrels, eval_run)):
+        if not all((eval_topics, eval_qrels, eval_run)) or not (eval_corpus or corpus):
             raise LlmrankError("evaluation needs --eval-topics, --eval-qrels, --eval-run and a corpus")
-        e_topics, e_qrels = read_topics(eval_topics), read_qrels(eval_qrels)
-        e_run = read_run(eval_run).for_queries(t.qid for t in e_topics)  # the eval topics may be a subset
-        if not len(e_run):
-            raise LlmrankError(f"{eval_run}: no query of --eval-topics {eval_topics} is in this run")
-        e_corpus = eval_corpus or corpus
-        top = e_run.truncated(eval_depth)
-        evaluation = cross_encoder.RerankEvaluation(
-            e_topics, e_qrels, e_run, read_passages(e_corpus, set(top.table["docno"].to_pylist())),
-            parse_measures(measures or cross_encoder.EVAL_MEASURES), eval_depth, rel_level)
+        evaluation = cross_encoder.RerankEvaluation.from_files(
+            eval_topics, eval_qrels, eval_run, eval_corpus or corpus, measures or cross_encoder.EVAL_MEASURES,
+            eval_depth, rel_level)
     note(f"training on {train_examples.stats['groups']} positives with their negatives "
          f"({train_examples.stats['pairs']} pairs, {train_examples.stats['queries']} queries)")
     progress = Progress(f"train cross-encoder ({optimizer})", state.quiet, unit="steps")

@@ -264,6 +264,23 @@ class RerankEvaluation:
     rel_level: int = 2
     batch_size: int = 64
 
+    @classmethod
+    def from_files(cls, topics: str, qrels: str, run: str, corpus: str, measures: list[str], depth: int,
+                   rel_level: int) -> "RerankEvaluation":
+        """Read the eval set; the run keeps only the queries of ``topics`` (they may be a subset)
+        and only its top ``depth`` passages are read from ``corpus``."""
+        from ..evaluation import parse_measures
+        from ..formats import read_qrels, read_run, read_topics
+        from ..formats.corpus import read_passages
+
+        topic_list = read_topics(topics)
+        candidates = read_run(run).for_queries(t.qid for t in topic_list)
+        if not len(candidates):
+            raise LlmrankError(f"{run}: no query of the eval topics {topics} is in this run")
+        wanted = set(candidates.truncated(depth).table["docno"].to_pylist())
+        return cls(topic_list, read_qrels(qrels), candidates, read_passages(corpus, wanted),
+                   parse_measures(measures), depth, rel_level)
+
     def score(self, model, path: Path) -> dict[str, float]:
         from ..evaluation import evaluate
         from ..formats import read_run
