@@ -1,5 +1,5 @@
-"""train cross-encoder: examples from qrels+run+corpus and from triples; a tiny random-weight
-base trains with both optimizers, its loss falls, resume after an interruption gives the
+"""train cross-encoder: examples from qrels+run+corpus, from triples and from a teacher run to
+distil; a tiny random-weight base trains with both optimizers, its loss falls, resume after an interruption gives the
 weights of an uninterrupted run; the real all-MiniLM-L6-v2 fine-tuned on the sample beats
 the untrained model on held-out queries."""
 import json
@@ -66,6 +66,56 @@ def test_triples_by_id_and_by_text(write):
     unknown = write("unknown.tsv", "q1\tp1\tp9\n")
     with pytest.raises(InputError, match=r"unknown.tsv:1: pid p9 is not in the corpus"):
         examples.from_triples(unknown, [Topic("q1", "x")], corpus)
+
+
+def test_teacher_examples_are_the_teacher_scores_on_its_top_pairs(write):
+    corpus = write("c.tsv", "p1\tthe moon pulls the sea\np2\tbread recipes\np3\ttide tables\n")
+    teacher = write("t.run", "q1 Q0 p1 1 0.9 t\nq1 Q0 p3 2 0.5 t\nq1 Q0 p2 3 0.1 t\nq2 Q0 p2 1 0.7 t\n"
+                             "q9 Q0 p1 1 0.3 t\n")
+    topics = [Topic("q1", "what causes tides"), Topic("q2", "how to bake bread")]
+    ex = examples.from_teacher(topics, read_run(teacher), corpus, depth=2)
+    assert ex.groups == [("what causes tides", ["the moon pulls the sea", "tide tables"], [0.9, 0.5]),
+                         ("how to bake bread", ["bread recipes"], [0.7])]  # top 2 per topic, q9 not a topic
+    assert ex.pointwise()["label"] == [0.9, 0.5, 0.7] and ex.stats["pairs"] == 3
+    with pytest.raises(LlmrankError, match="no query of the 1 training topics is in the teacher run"):
+        examples.from_teacher([Topic("q7", "x")], read_run(teacher), corpus)
+
+
+def test_distillation_teaches_the_student_the_teachers_order(cli, tiny_cross_encoder, tmp_path):
+    """The sample's BM25 run as teacher: after training on its scores, the student ranks the
+    training pairs much more like the teacher than the random-weight model did."""
+    from scipy.stats import kendalltau
+
+    from llmrank_cli.formats import read_topics
+
+    def agreement(model) -> float:
+        out = tmp_path / f"{Path(model).name}.run"
+        assert cli("--quiet", "rerank", "--run", SAMPLE / "bm25.run", "--topics", SAMPLE / "topics.tsv", "--corpus",
+                   SAMPLE / "corpus.jsonl", "--model", model, "-o", out).code == 0
+        student, teacher = (read_run(p).table for p in (out, SAMPLE / "bm25.run"))
+        mine = dict(zip(zip(student["qid"].to_pylist(), student["docno"].to_pylist()), student["score"].to_pylist()))
+        taus = []
+        for q in {t.qid for t in read_topics(SAMPLE / "topics.tsv")}:
+            keys = [(q, d) for qq, d in zip(teacher["qid"].to_pylist(), teacher["docno"].to_pylist()) if qq == q]
+            taus.append(kendalltau([mine[k] for k in keys], list(range(len(keys), 0, -1)))[0])
+        return float(np.mean(taus))
+
+    out = tmp_path / "student"
+    r = cli("--quiet", "train", "cross-encoder", "--base", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
+            "--corpus", SAMPLE / "corpus.jsonl", "--teacher-run", SAMPLE / "bm25.run",
+            "--epochs", "12", "--lr", "1e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
+            "-o", out)
+    assert r.code == 0, r.err
+    log = json.loads((out / "epochs.json").read_text())
+    assert log[-1]["train_loss"] < log[0]["train_loss"]
+    manifest = json.loads((out / "llmrank.json").read_text())["config"]
+    assert manifest["loss"] == "mse" and manifest["inputs"]["teacher_run"].endswith("bm25.run")
+    before, after = agreement(tiny_cross_encoder), agreement(out)
+    assert after > before + 0.3, (before, after)
+    r = cli("--quiet", "train", "cross-encoder", "--base", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
+            "--corpus", SAMPLE / "corpus.jsonl", "--loss", "mse", "--triples", SAMPLE / "qrels.txt",
+            "-o", tmp_path / "x")
+    assert r.code == 2 and "--loss mse learns a teacher's scores" in r.err
 
 
 def _weights(directory) -> dict:

@@ -95,7 +95,13 @@ def train_cross_encoder_command(
     per_positive: int = typer.Option(4, "--negatives-per-positive", min=1, help="Negatives sampled per positive."),
     negatives_depth: int = typer.Option(100, "--negatives-depth", min=1, help="Hard negatives come from this top."),
     rel_level: int = typer.Option(2, "--rel-level", help="Lowest relevant label (2 for TREC DL passages)."),
-    loss: str = typer.Option("bce", "--loss", help="bce (pointwise), lambda (LambdaLoss) or listnet (listwise)."),
+    teacher_run: Optional[str] = typer.Option(None, "--teacher-run", help="Distil this run's scores (e.g. a "
+                                              "bi-encoder's from `llmrank rerank`) on the topics' top --teacher-depth "
+                                              "instead of learning from qrels."),
+    teacher_depth: int = typer.Option(100, "--teacher-depth", min=1, help="Teacher pairs per topic."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="bce (pointwise), lambda (LambdaLoss) or listnet "
+                                       "(listwise); mse against the teacher's scores with --teacher-run. "
+                                       "Default: bce, or mse with --teacher-run."),
     optimizer: str = typer.Option("adamw", "--optimizer", help="adamw (betas 0.9/0.999, eps 1e-8) or lion "
                                                                 "(betas 0.9/0.99)."),
     lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (the thesis: 2e-6 with cosine for ModernBERT)."),
@@ -135,11 +141,18 @@ def train_cross_encoder_command(
     from ..training import cross_encoder
 
     state.quiet = state.quiet or quiet
+    loss = loss or ("mse" if teacher_run else "bce")
+    if (loss == "mse") != bool(teacher_run):
+        raise LlmrankError("--loss mse learns a teacher's scores: it goes with --teacher-run, and only with it")
     settings = cross_encoder.Settings(base, optimizer, lr, weight_decay, warmup_steps, scheduler, epochs, batch_size,
                                       max_length, grad_clip, loss, seed, keep_best)
     settings.check()
     topic_list = read_topics(topics) if topics else None
-    if triples:
+    if teacher_run:
+        if topic_list is None or not corpus:
+            raise LlmrankError("--teacher-run needs --topics and --corpus")
+        train_examples = examples_from.from_teacher(topic_list, read_run(teacher_run), corpus, teacher_depth)
+    elif triples:
         train_examples = examples_from.from_triples(triples, topic_list, corpus)
     elif topic_list is None or not (qrels and candidates and corpus):
         raise LlmrankError("give --topics, --qrels, --candidates and --corpus (or --triples)")
@@ -153,18 +166,22 @@ def train_cross_encoder_command(
         evaluation = cross_encoder.RerankEvaluation.from_files(
             eval_topics, eval_qrels, eval_run, eval_corpus or corpus, measures or cross_encoder.EVAL_MEASURES,
             eval_depth, rel_level)
-    note(f"training on {train_examples.stats['groups']} positives with their negatives "
-         f"({train_examples.stats['pairs']} pairs, {train_examples.stats['queries']} queries)")
+    stats = train_examples.stats
+    note(f"distilling {teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if teacher_run else
+         f"training on {stats['groups']} positives with their negatives ({stats['pairs']} pairs, "
+         f"{stats['queries']} queries)")
     progress = Progress(f"train cross-encoder ({optimizer})", state.quiet, unit="steps")
     try:
         summary = cross_encoder.train(settings, train_examples, output, evaluation, resume, progress, note)
     finally:
         progress.close()
     inputs = {"topics": topics, "qrels": qrels, "candidates": candidates, "corpus": corpus, "triples": triples,
+              "teacher_run": teacher_run,
               "eval_topics": eval_topics, "eval_qrels": eval_qrels, "eval_run": eval_run, "eval_corpus": eval_corpus}
     write_manifest(f"{output}/llmrank.json", "cross-encoder", {
         **vars(settings), "negatives": negatives, "negatives_per_positive": per_positive,
         "negatives_depth": negatives_depth, "rel_level": rel_level, "eval_depth": eval_depth,
+        **({"teacher_depth": teacher_depth} if teacher_run else {}),
         "inputs": inputs, "data_fingerprint": fingerprint(*(p for p in inputs.values() if p)),
         "examples": train_examples.stats, **summary})
     if summary["best_epoch"] is not None:

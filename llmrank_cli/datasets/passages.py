@@ -1,5 +1,6 @@
 """Passage-relevance training examples for cross-encoders, from what users have: qrels with
-a candidate run (hard negatives come from the run) and a corpus, or MS MARCO triples.
+a candidate run (hard negatives come from the run) and a corpus, MS MARCO triples, or a
+teacher's run to distil (its scores are the targets).
 
 Examples come in two shapes, matching sentence-transformers' losses: pointwise rows
 ``(query, passage, label)`` and listwise rows ``(query, [passages], [labels])``, one list per
@@ -20,17 +21,20 @@ NEGATIVE_SOURCES = ("hard", "random")
 
 @dataclass
 class Examples:
-    """Listwise groups: ``groups[i]`` is (query, passages, labels), the positive first."""
+    """Listwise groups: ``groups[i]`` is (query, passages, labels), the positive first. Pointwise
+    targets are 1 for the positive and 0 for its negatives, or the labels themselves when they
+    are a teacher's scores (``scored``)."""
 
     groups: list[tuple[str, list[str], list[float]]] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    scored: bool = False
 
     def pointwise(self) -> dict[str, list]:
         rows = {"query": [], "passage": [], "label": []}
         for query, passages, labels in self.groups:
             rows["query"] += [query] * len(passages)
             rows["passage"] += passages
-            rows["label"] += [1.0 if i == 0 else 0.0 for i in range(len(passages))]
+            rows["label"] += labels if self.scored else [1.0 if i == 0 else 0.0 for i in range(len(passages))]
         return rows
 
     def listwise(self) -> dict[str, list]:
@@ -87,6 +91,33 @@ def from_judgements(topics: list[Topic], qrels: Qrels, candidates: Run, corpus: 
                            f"{qrels.name} that is in {display_name(corpus)} together with a negative")
     examples.stats = {"queries": len({g[0] for g in examples.groups}), "groups": len(examples.groups),
                       "pairs": sum(len(g[1]) for g in examples.groups), "positives_without_text": missing}
+    return examples
+
+
+def from_teacher(topics: list[Topic], teacher: Run, corpus: str, depth: int = 100) -> Examples:
+    """Distillation: every (topic, passage) pair in the teacher run's top ``depth`` with the
+    teacher's score as its target, one group per topic. The teacher is any run, e.g. a
+    bi-encoder's or a larger cross-encoder's from ``llmrank rerank``."""
+    text = {t.qid: t.text for t in topics}
+    table = teacher.for_queries(text).truncated(depth).table
+    if not table.num_rows:
+        raise LlmrankError(f"{teacher.name}: no query of the {len(text)} training topics is in the teacher run")
+    scored: dict[str, list[tuple[str, float]]] = {}
+    for q, d, s in zip(*(table[c].to_pylist() for c in ("qid", "docno", "score"))):
+        scored.setdefault(q, []).append((d, s))
+    passages = read_passages(corpus, set(table["docno"].to_pylist()))
+    examples = Examples(scored=True)
+    missing = 0
+    for q, hits in scored.items():
+        kept = [(d, s) for d, s in hits if d in passages]
+        missing += len(hits) - len(kept)
+        if kept:
+            examples.groups.append((text[q], [passages[d] for d, _ in kept], [s for _, s in kept]))
+    if not examples.groups:
+        raise LlmrankError(f"no training example: no passage of {teacher.name}'s top {depth} "
+                           f"is in {display_name(corpus)}")
+    examples.stats = {"queries": len(examples.groups), "groups": len(examples.groups),
+                      "pairs": sum(len(g[1]) for g in examples.groups), "passages_without_text": missing}
     return examples
 
 

@@ -18,7 +18,7 @@ from ..errors import LlmrankError
 from ..formats.io import atomic_output
 from .optimizers import optimizer_class_and_kwargs
 
-LOSS_SHAPES = {"bce": "pointwise", "lambda": "listwise", "listnet": "listwise"}
+LOSS_SHAPES = {"bce": "pointwise", "mse": "pointwise", "lambda": "listwise", "listnet": "listwise"}
 SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 CHECKPOINTS = "checkpoints"
 # the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
@@ -55,7 +55,7 @@ class Settings:
 def _loss(name: str, model):
     from sentence_transformers.cross_encoder import losses
 
-    return {"bce": losses.BinaryCrossEntropyLoss, "lambda": losses.LambdaLoss,
+    return {"bce": losses.BinaryCrossEntropyLoss, "mse": losses.MSELoss, "lambda": losses.LambdaLoss,
             "listnet": losses.ListNetLoss}[name](model)
 
 
