@@ -2,11 +2,12 @@
 """BM25 at k=1000 for 1,000 queries: ``llmrank rank`` vs pyserini on the same index, one run.
 
 Index: the DL19 + DL20 passages (``../shared/data/trec-dl``), built with ``llmrank prepare``.
-Queries: the first 1,000 MS MARCO dev-small queries. Three measurements, each its own process:
+Queries: the first 1,000 MS MARCO dev-small queries. Four measurements, each its own process:
 ``llmrank rank`` end to end (start-up, search, writing the run); pyserini's CLI
-(``python -m pyserini.search.lucene``) end to end; and Anserini's ``batch_search`` alone inside
-a started JVM ("direct Java"). The goal: llmrank within 1.2x of direct Java plus writing.
-The two runs must be byte-identical.
+(``python -m pyserini.search.lucene``) end to end; Anserini's own Java CLI
+(``io.anserini.search.SearchCollection``: JVM start, search, writing the run, all in Java) end
+to end; and Anserini's ``batch_search`` alone inside a started JVM ("direct Java"). The goal:
+llmrank within 1.2x of direct Java. The three runs must be byte-identical.
 
 Usage: python benchmarks/bm25_speed.py [--queries 1000] [--workdir DIR]
 """
@@ -17,6 +18,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from llmrank_cli import lucene
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JAVA_ONLY = """
@@ -37,6 +40,12 @@ print(time.perf_counter() - start, hits)
 """
 PYSERINI_CLI = ("import sys, runpy; from llmrank_cli import lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
                 "runpy.run_module('pyserini.search.lucene', run_name='__main__')")
+
+
+def anserini_jar() -> str:
+    import pyserini
+
+    return str(next((Path(pyserini.__file__).parent / "resources" / "jars").glob("anserini-*-fatjar.jar")))
 
 
 def timed(cmd, **kw) -> tuple[float, str]:
@@ -73,12 +82,18 @@ def main() -> None:
     t_cli, _ = timed([sys.executable, "-c", PYSERINI_CLI, "x", "--index", str(index), "--topics", str(topics),
                       "--output", str(theirs), "--bm25", "--hits", "1000", "--threads", "2", "--batch-size", "200"],
                      env={**os.environ, "OPENAI_API_KEY": "unused"})
+    anserini = work / "anserini.run"
+    t_anserini, _ = timed([str(Path(lucene.java_home()) / "bin" / "java"), "-Xmx4g", "-cp", anserini_jar(),
+                           "io.anserini.search.SearchCollection", "-index", str(index),
+                           "-topics", str(topics), "-topicReader", "TsvInt", "-output", str(anserini), "-bm25",
+                           "-hits", "1000", "-threads", "2"])
     _, java = timed([sys.executable, "-c", JAVA_ONLY, str(index), str(topics)])
     t_java, hits = float(java.split()[0]), int(java.split()[1])
-    identical = ours.read_bytes() == theirs.read_bytes()
+    identical = ours.read_bytes() == theirs.read_bytes() == anserini.read_bytes()
     print(f"{args.queries} queries, k=1000, {hits} hits, index of {sum(1 for _ in open(work / 'corpus.jsonl'))} passages")
     print(f"llmrank rank (end to end):          {t_ours:6.2f} s")
     print(f"pyserini CLI (end to end):          {t_cli:6.2f} s   ratio pyserini/llmrank {t_cli / t_ours:.2f}x")
+    print(f"Anserini Java CLI (end to end):     {t_anserini:6.2f} s   llmrank/Anserini CLI {t_ours / t_anserini:.2f}x")
     print(f"Anserini batch_search only (Java):  {t_java:6.2f} s   llmrank/Java {t_ours / t_java:.2f}x "
           f"(llmrank includes start-up and writing {hits} lines)")
     print(f"runs byte-identical: {identical}")
