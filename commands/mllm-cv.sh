@@ -4,8 +4,8 @@
 # LLMs track layout (mllm-format-arena), MMLU-Pro, RouterBench slice and Arena. Prints OOF
 # nDCG@10 / nDCG@5 / MRR per model and a paired t-test of each model against the prior. On the
 # track layout, prior and tier2 are also trained with discovery weak labels (--weak-labels).
-# SETS and TIER3_SETS choose the sets (tier3 fine-tunes MiniLM per fold: about 1 h on
-# routerbench-slice and 4 h on mmlu-pro on 2 cores, so by default only the two arena sets).
+# SETS and TIER3_SETS choose the sets (tier3 fine-tunes MiniLM per fold, ~5 queries/s on one
+# core: about 6 h on routerbench-slice and 22 h on mmlu-pro, so by default only the arena sets).
 # Work files in out/mllm/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
