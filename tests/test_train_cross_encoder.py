@@ -1,6 +1,6 @@
 """train cross-encoder: examples from qrels+run+corpus, from triples and from a teacher run to
-distil; a tiny random-weight base trains with both optimizers, its loss falls, resume after an interruption gives the
-weights of an uninterrupted run; the real all-MiniLM-L6-v2 fine-tuned on the sample beats
+distil; a tiny random-weight base trains with both optimizers, its loss falls, resume after an
+interruption gives the weights of an uninterrupted run; the real all-MiniLM-L6-v2 fine-tuned on the sample beats
 the untrained model on held-out queries."""
 import json
 from pathlib import Path

@@ -151,6 +151,8 @@ def train_cross_encoder_command(
     if teacher_run:
         if topic_list is None or not corpus:
             raise LlmrankError("--teacher-run needs --topics and --corpus")
+        if qrels or candidates or triples:
+            raise LlmrankError("--teacher-run replaces --qrels, --candidates and --triples: give one source")
         train_examples = examples_from.from_teacher(topic_list, read_run(teacher_run), corpus, teacher_depth)
     elif triples:
         train_examples = examples_from.from_triples(triples, topic_list, corpus)
