@@ -3,7 +3,8 @@
 
 Index: the DL19 + DL20 passages (``../shared/data/trec-dl``), built with ``llmrank prepare``.
 Queries: the first 1,000 MS MARCO dev-small queries. Four measurements, each its own process:
-``llmrank rank`` end to end (start-up, search, writing the run); pyserini's CLI
+``llmrank rank`` end to end (start-up, search, writing and checking the run; plain BM25 runs
+through Anserini's SearchCollection inside llmrank's JVM); pyserini's CLI
 (``python -m pyserini.search.lucene``) end to end; Anserini's own Java CLI
 (``io.anserini.search.SearchCollection``: JVM start, search, writing the run, all in Java) end
 to end; and Anserini's ``batch_search`` alone inside a started JVM ("direct Java"). The goal:

@@ -7,6 +7,11 @@ for (the JVM would refuse to start), so that option is dropped when the module i
 the heap is capped (``LLMRANK_JAVA_HEAP``, default 4g) rather than a quarter of RAM; and
 only ``pyserini.pyclass`` is imported, not ``pyserini.search`` (which needs OPENAI_API_KEY
 and imports torch and transformers).
+
+Plain BM25 runs are searched and printed by Anserini's own ``SearchCollection`` in this JVM
+(:func:`write_trec_run`); RM3 and the rare query Java could print differently go hit by hit
+through ``SimpleSearcher.batch_search``. Queries are analysed with the stemmer the index was
+built with (recorded in the index directory by :func:`build_index`).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from .errors import LlmrankError, MissingExtra
 MIN_JAVA = 21
 VECTOR_MODULE = "jdk.incubator.vector"
 QUERY_BATCH = 200  # queries per Java batch; results are freed between batches
+INDEX_SETTINGS = "llmrank-index.json"  # beside Lucene's files: how the index was analysed
 
 
 def _java_major(java_home: str) -> int:
@@ -104,6 +110,14 @@ def build_index(corpus_dir: str, index_dir: str, threads: int = 2, stemmer: str 
     if store_raw:
         args.append("-storeRaw")
     autoclass("io.anserini.index.IndexCollection").main(args)
+    (Path(index_dir) / INDEX_SETTINGS).write_text(json.dumps({"stemmer": stemmer}) + "\n")
+
+
+def index_stemmer(index: str) -> str:
+    """The stemmer the index was built with (queries must be analysed alike); Anserini's
+    default, porter, for indexes not built by llmrank."""
+    settings = Path(index) / INDEX_SETTINGS
+    return json.loads(settings.read_text()).get("stemmer", "porter") if settings.exists() else "porter"
 
 
 @dataclass
@@ -119,7 +133,12 @@ class Bm25Searcher:
     def __post_init__(self):
         if not list(Path(self.index).glob("segments_*")):
             raise LlmrankError(f"{self.index}: not a Lucene index (no segments file)")
+        self.stemmer = index_stemmer(self.index)
         self._searcher = autoclass("io.anserini.search.SimpleSearcher")(str(self.index))
+        if self.stemmer != "porter":
+            analyzers = autoclass("io.anserini.analysis.DefaultEnglishAnalyzer")
+            self._searcher.set_analyzer(analyzers.newNonStemmingInstance() if self.stemmer == "none"
+                                        else analyzers.newStemmingInstance(self.stemmer))
         self._searcher.set_bm25(float(self.k1), float(self.b))
         if self.rm3:
             # as pyserini: term vectors stored in the index, else re-parse the raw JsonCollection text
@@ -127,7 +146,8 @@ class Bm25Searcher:
             self._searcher.set_rm3(collection, self.fb_terms, self.fb_docs, self.original_query_weight, False, True)
 
     def config(self) -> dict:
-        return {"model": "bm25", "index": self.index, "k1": self.k1, "b": self.b, "rm3": self.rm3,
+        return {"model": "bm25", "index": self.index, "stemmer": self.stemmer, "k1": self.k1, "b": self.b,
+                "rm3": self.rm3,
                 **({"fb_terms": self.fb_terms, "fb_docs": self.fb_docs,
                     "original_query_weight": self.original_query_weight} if self.rm3 else {})}
 
@@ -161,6 +181,40 @@ class Bm25Searcher:
                 if progress:
                     progress.advance(len(qids[start:start + QUERY_BATCH]))
 
+    def run(self, topics: list, k: int, threads: int, progress=None):
+        """A Run of these topics through :meth:`search`."""
+        from .formats import Run
+
+        qid, docno, score = [], [], []
+        for q, hits in self.search([t.qid for t in topics], [t.text for t in topics], k, threads, progress):
+            qid += [q] * len(hits)
+            docno += [d for d, _ in hits]
+            score += [s for _, s in hits]
+        return Run.from_columns(qid, docno, score)
+
+    def search_collection(self, topics: list, k: int, threads: int, tag: str, reader: str, workdir: str) -> bytes:
+        """The run lines Anserini's own SearchCollection writes for these topics (plain BM25),
+        searched and formatted in Java: the fast path for long runs. ``reader`` is TsvInt or
+        TsvString (see :func:`java_topic_reader`); blank queries are left out (they find nothing)."""
+        topic_file, run_file = Path(workdir) / "topics.tsv", Path(workdir) / "batch.run"
+        topic_file.write_text("".join(f"{t.qid}\t{' '.join(t.text.split())}\n" for t in topics if t.text.strip()),
+                              encoding="utf-8")
+        args = autoclass("java.util.ArrayList")()
+        for arg in ("-index", str(self.index), "-topics", str(topic_file), "-topicReader", reader, "-output",
+                    str(run_file), "-bm25", "-bm25.k1", repr(float(self.k1)), "-bm25.b", repr(float(self.b)),
+                    "-stemmer", self.stemmer, "-hits", str(k), "-threads", str(threads), "-runtag", tag):
+            args.add(arg)
+        parsed = autoclass("io.anserini.search.SearchCollection$Args")()
+        autoclass("org.kohsuke.args4j.CmdLineParser")(
+            parsed, autoclass("org.kohsuke.args4j.ParserProperties").defaults()).parseArgument(args)
+        search = autoclass("io.anserini.search.SearchCollection")(parsed)
+        try:
+            search.run()
+        finally:
+            search.close()
+        return run_file.read_bytes() if run_file.exists() else b""
+
+
 def pyserini_order(topics: list) -> list:
     """Topics in the order pyserini's CLI writes them: by qid, numerically when all are integers."""
     if all(t.qid.lstrip("-").isdigit() for t in topics):
@@ -184,3 +238,96 @@ def index_passages(index: str, wanted: set[str]) -> dict[str, str]:
         out[docid] = json.loads(raw).get("contents", raw) if raw.lstrip().startswith("{") else raw
     searcher.close()
     return out
+
+
+def java_topic_reader(qids: list[str]) -> str | None:
+    """SearchCollection's topic reader that reads these qids back unchanged and writes them in
+    :func:`pyserini_order` (TsvInt: numeric, TsvString: Java string order), or None."""
+    if not all(q.isascii() and q.isprintable() for q in qids):
+        return None  # Java orders strings by UTF-16 units, Python by code points
+    if all(q.lstrip("-").isdigit() for q in qids):
+        canonical = all(str(int(q)) == q and -2 ** 31 <= int(q) < 2 ** 31 for q in qids)
+        return "TsvInt" if canonical else None  # TsvInt would print "007" as "7"
+    return "TsvString"
+
+
+# Java's %f rounds an exact half up, Python's half to even. A float score is an exact half at
+# six decimals only when it equals T + 5e-7 exactly, i.e. 2T+1 is divisible by 5**6 (T: its
+# truncated digits as an integer), so Java then prints T+1 with these last six digits.
+JAVA_HALF_UP_DIGITS = frozenset(f"{d:06d}" for d in range(7813, 10 ** 6, 5 ** 6))
+
+
+def check_java_lines(lines: bytes) -> tuple[set[str], set[str]]:
+    """(queries present, queries to redo) in SearchCollection run lines. A query is redone when
+    its lines may differ from pyserini's CLI or from trec_eval's order: a score Java may have
+    rounded half up, or two equal printed scores not in docno-descending order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    if not lines:
+        return set(), set()
+    table = csv.read_csv(pa.py_buffer(lines), read_options=csv.ReadOptions(
+        column_names=["qid", "q0", "docno", "rank", "score", "tag"]),
+        parse_options=csv.ParseOptions(delimiter=" ", quote_char=False),
+        convert_options=csv.ConvertOptions(column_types={c: pa.string() for c in ("qid", "docno", "score")}))
+    qid, docno, score = (table[c].combine_chunks() for c in ("qid", "docno", "score"))
+    digits = pc.utf8_slice_codeunits(score, -6)
+    half_up = pc.is_in(digits, value_set=pa.array(sorted(JAVA_HALF_UP_DIGITS)))
+    redo = set(pc.filter(qid, half_up).to_pylist())
+    if len(qid) > 1:
+        same = pc.and_(pc.equal(qid[1:], qid[:-1]), pc.equal(score[1:], score[:-1]))
+        misordered = pc.and_(same, pc.greater(docno[1:], docno[:-1]))
+        redo |= set(pc.filter(qid[1:], misordered).to_pylist())
+    return set(pc.unique(qid).to_pylist()), redo
+
+
+def write_trec_run(searcher: Bm25Searcher, topics: list, k: int, threads: int, tag: str, output: str,
+                   progress=None) -> set[str]:
+    """Write the run of ``topics`` (in :func:`pyserini_order`) atomically, lines identical to
+    pyserini's CLI and in trec_eval's order; return the qids that retrieved something.
+
+    Plain BM25 runs through SearchCollection a batch of topics at a time (search and printing
+    stay in Java, about twice as fast as carrying every hit into Python); the rare query whose
+    Java lines could differ (:func:`check_java_lines`) is searched again through :meth:`Bm25Searcher.run`.
+    RM3 and qids Java would not read back unchanged take that path for every query."""
+    import tempfile
+
+    from .formats import run_text, write_run
+    from .formats.io import atomic_output
+    from .formats.runs import check_tag
+
+    check_tag(tag)
+    reader = None if searcher.rm3 else java_topic_reader([t.qid for t in topics])
+    if reader is None:
+        run = searcher.run(topics, k, threads, progress)
+        write_run(run, output, tag=tag, decimals=6)
+        return set(run.table["qid"].to_pylist())
+    retrieved = set()
+    with tempfile.TemporaryDirectory(prefix="llmrank-bm25-") as workdir, atomic_output(output, "wb") as out:
+        for start in range(0, len(topics), QUERY_BATCH):
+            batch = topics[start:start + QUERY_BATCH]
+            lines = searcher.search_collection(batch, k, threads, tag, reader, workdir)
+            present, redo = check_java_lines(lines)
+            if redo:
+                fixed = searcher.run([t for t in batch if t.qid in redo], k, threads)
+                lines = _splice(lines, {q: "".join(run_text(fixed.for_queries([q]), tag=tag, decimals=6)).encode()
+                                        for q in redo})
+            out.write(lines)
+            retrieved |= present
+            if progress:
+                progress.advance(len(batch))
+    return retrieved
+
+
+def _splice(lines: bytes, replacement: dict[str, bytes]) -> bytes:
+    """Run lines with each replaced query's block swapped for its new lines (queries stay in place)."""
+    out, done = [], set()
+    for line in lines.splitlines(keepends=True):
+        qid = line.split(b" ", 1)[0].decode()
+        if qid not in replacement:
+            out.append(line)
+        elif qid not in done:
+            out.append(replacement[qid])
+            done.add(qid)
+    return b"".join(out)

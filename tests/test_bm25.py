@@ -70,3 +70,71 @@ def test_rerank_reads_passages_from_the_index(cli, sample_index):
     corpus = {json.loads(line)["id"]: json.loads(line)["contents"]
               for line in (sample_index / "s" / "passages" / "corpus.jsonl").read_text().splitlines()}
     assert texts == {"P0001": corpus["P0001"], "P0002": corpus["P0002"]}
+
+
+def _rank(cli, sample_index, topics, *extra):
+    return cli("--quiet", "rank", "--model", "bm25", "--index", sample_index / "idx", "--topics", topics,
+               "--k", "40", *extra)
+
+
+def test_java_and_python_paths_write_the_same_lines(cli, sample_index, monkeypatch, tmp_path):
+    """Plain BM25 is searched and printed by SearchCollection; the per-hit path RM3 takes gives
+    the same bytes, here with string qids, to stdout, and with a stopword-only query."""
+    from llmrank_cli import lucene
+    rows = [line.split("\t", 1) for line in (sample_index / "s" / "passages" / "topics.tsv").read_text().splitlines()]
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join(f"q-{q}\t{t}\n" for q, t in rows) + "q-stop\tthe of and\n")
+    batches = []
+    original = lucene.Bm25Searcher.search_collection
+    monkeypatch.setattr(lucene.Bm25Searcher, "search_collection",
+                        lambda self, batch, *a: batches.append(len(batch)) or original(self, batch, *a))
+    java = _rank(cli, sample_index, topics)
+    assert java.code == 0 and batches == [len(rows) + 1]
+    monkeypatch.setattr(lucene, "java_topic_reader", lambda qids: None)
+    python = _rank(cli, sample_index, topics)
+    assert batches == [len(rows) + 1]  # the second run never reached Java's writer
+    assert java.out == python.out and len(java.out.splitlines()) > 200 and "q-stop" not in java.out
+
+
+def test_topic_readers_java_reads_back_unchanged():
+    from llmrank_cli.lucene import java_topic_reader
+    assert java_topic_reader(["1", "20", "300"]) == "TsvInt"
+    assert java_topic_reader(["a1", "7"]) == "TsvString"
+    assert java_topic_reader(["007", "8"]) is None  # TsvInt would print 7
+    assert java_topic_reader([str(2 ** 31), "1"]) is None
+    assert java_topic_reader(["é1"]) is None
+
+
+def test_java_half_up_scores_and_misordered_ties_are_flagged():
+    from llmrank_cli.lucene import JAVA_HALF_UP_DIGITS, autoclass, check_java_lines
+    # the premise: Java prints an exact half up, Python (and pyserini's CLI) to even
+    java = autoclass("java.lang.String").format("%f", autoclass("java.lang.Float")(1.0078125))
+    assert (java, f"{1.0078125:.6f}") == ("1.007813", "1.007812") and java[-6:] in JAVA_HALF_UP_DIGITS
+    lines = (b"1 Q0 a 1 2.500000 t\n1 Q0 b 2 1.007813 t\n2 Q0 a 1 3.000000 t\n2 Q0 b 2 3.000000 t\n"
+             b"3 Q0 b 1 1.000000 t\n3 Q0 a 2 1.000000 t\n3 Q0 c 3 0.007812 t\n")
+    assert check_java_lines(lines) == ({"1", "2", "3"}, {"1", "2"})
+
+
+def test_a_query_java_may_print_differently_is_searched_again(cli, sample_index, monkeypatch, tmp_path):
+    from llmrank_cli import lucene
+    topics = sample_index / "s" / "passages" / "topics.tsv"
+    plain = _rank(cli, sample_index, topics).out
+    check = lucene.check_java_lines
+    monkeypatch.setattr(lucene, "check_java_lines", lambda lines: (check(lines)[0], {"102"}))
+    redone = []
+    run = lucene.Bm25Searcher.run
+    monkeypatch.setattr(lucene.Bm25Searcher, "run", lambda self, t, *a: redone.extend(x.qid for x in t) or run(self, t, *a))
+    assert _rank(cli, sample_index, topics).out == plain and redone == ["102"]
+
+
+def test_queries_are_analysed_as_the_index_was(cli, tmp_path):
+    """An index built with --stemmer none is searched without stemming (porter would turn
+    'running' into 'run', which that index does not hold)."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "d1", "contents": "running shoes"}\n{"id": "d2", "contents": "a run of luck"}\n')
+    (tmp_path / "t.tsv").write_text("1\trunning\n")
+    assert cli("--quiet", "prepare", "index", corpus, "-o", tmp_path / "idx", "--stemmer", "none").code == 0
+    for extra in ([], ["--rm3"]):
+        r = cli("--quiet", "rank", "--model", "bm25", "--index", tmp_path / "idx", "--topics", tmp_path / "t.tsv",
+                *extra)
+        assert [line.split()[2] for line in r.out.splitlines()] == ["d1"]

@@ -30,8 +30,8 @@ def rank_command(
     """Rank with BM25 (optionally RM3): lines identical to pyserini's `python -m pyserini.search.lucene`
     (scores printed with 6 decimals) and in trec_eval's order."""
     from ..errors import LlmrankError
-    from ..formats import Run, read_topics, write_run, write_submission
-    from ..lucene import Bm25Searcher, pyserini_order
+    from ..formats import read_topics, write_submission
+    from ..lucene import Bm25Searcher, pyserini_order, write_trec_run
     from ..manifest import write_manifest
     from ..progress import Progress
 
@@ -45,25 +45,20 @@ def rank_command(
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
     topic_list = pyserini_order(read_topics(topics, topics_format, topics_field))
     searcher = Bm25Searcher(index, k1, b, rm3)
-    qid, docno, score = [], [], []
     progress = Progress("bm25", state.quiet, unit="queries")
     progress.start(len(topic_list))
     try:
-        for q, hits in searcher.search([t.qid for t in topic_list], [t.text for t in topic_list], k, threads,
-                                       progress):
-            qid += [q] * len(hits)
-            docno += [d for d, _ in hits]
-            score += [s for _, s in hits]
+        if fmt == "mllm":
+            run = searcher.run(topic_list, k, threads, progress)
+            write_submission(run, output, team_id or tag)
+            retrieved = set(run.table["qid"].to_pylist())
+        else:
+            retrieved = write_trec_run(searcher, topic_list, k, threads, tag, output, progress)
     finally:
         progress.close()
-    run = Run.from_columns(qid, docno, score, tag=tag)
-    if fmt == "mllm":
-        write_submission(run, output, team_id or tag)
-    else:
-        write_run(run, output, tag=tag, decimals=6)
     if output != "-":
         write_manifest(output + ".manifest.json", "run", {**searcher.config(), "topics": topics, "k": k})
-    empty = len(topic_list) - len(set(qid))
+    empty = len(topic_list) - len(retrieved)
     note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
 
 

@@ -8,6 +8,7 @@ writers emit it with ranks 1..n so every reader agrees with trec_eval.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -141,16 +142,20 @@ def _run_lines(table: pa.Table, fmt: str, tag: str, decimals: int | None) -> pa.
     return pc.binary_join_element_wise(table["qid"], "Q0", table["docno"], rank, score, tag, " ")
 
 
-def write_run(run: Run, path, fmt: str = "trec", tag: str | None = None, chunk: int = 1 << 20,
-              decimals: int | None = None) -> None:
-    """Write atomically in trec_eval's order with ranks 1..n; scores round-trip exactly unless
-    ``decimals`` fixes their printed digits (then they are rounded first, so the order written
-    is trec_eval's order of the printed scores)."""
+def check_tag(tag: str) -> str:
+    if not tag or any(c.isspace() for c in tag):
+        raise LlmrankError(f"run tag {tag!r} must be non-empty without whitespace")
+    return tag
+
+
+def run_text(run: Run, fmt: str = "trec", tag: str | None = None, chunk: int = 1 << 20,
+             decimals: int | None = None) -> Iterator[str]:
+    """The run's lines in trec_eval's order with ranks 1..n, a chunk of rows at a time; scores
+    round-trip exactly unless ``decimals`` fixes their printed digits (then they are rounded
+    first, so the order written is trec_eval's order of the printed scores)."""
     if fmt not in ("trec", "msmarco"):
         raise LlmrankError(f"unknown run output format {fmt!r}; choose trec or msmarco")
-    tag = tag or run.tag or DEFAULT_TAG
-    if any(c.isspace() for c in tag):
-        raise LlmrankError(f"run tag {tag!r} must not contain whitespace")
+    tag = check_tag(tag or run.tag or DEFAULT_TAG)
     finite = pc.is_finite(run.table["score"])
     if not pc.all(finite).as_py():
         row = int(pc.index(finite, False).as_py())
@@ -159,8 +164,15 @@ def write_run(run: Run, path, fmt: str = "trec", tag: str | None = None, chunk: 
     if decimals is not None:
         run = Run(run.table.set_column(2, "score", pc.round(run.table["score"], decimals)), run.name, run.tag)
     table = run.output_order()
+    for start in range(0, table.num_rows, chunk):
+        yield "\n".join(_run_lines(table.slice(start, chunk), fmt, tag, decimals).to_pylist()) + "\n"
+
+
+def write_run(run: Run, path, fmt: str = "trec", tag: str | None = None, decimals: int | None = None) -> None:
+    """Write :func:`run_text` atomically (``-`` is stdout)."""
+    lines = run_text(run, fmt, tag, decimals=decimals)
+    first = next(lines, "")  # a bad tag or score fails before the output is touched
     with atomic_output(path) as out:
-        for start in range(0, table.num_rows, chunk):
-            lines = _run_lines(table.slice(start, chunk), fmt, tag, decimals).to_pylist()
-            out.write("\n".join(lines))
-            out.write("\n")
+        out.write(first)
+        for text in lines:
+            out.write(text)
