@@ -6,7 +6,10 @@
 # track layout, prior and tier2 are also trained with discovery weak labels (--weak-labels).
 # SETS and TIER3_SETS choose the sets (tier3 fine-tunes MiniLM per fold, ~5 queries/s on one
 # core: about 6 h on routerbench-slice and 22 h on mmlu-pro, so by default only the arena sets).
-# Work files in out/mllm/.
+# TIER3_TOP_SETS also run tier3 with only the encoder's top layer fine-tuned (--train-layers 1,
+# on cached states of the frozen layers; row llm-cross-encoder-top1): about 1 h on
+# routerbench-slice, 3-4 h on mmlu-pro (not in the default). Work files in out/mllm/; a CV
+# whose run exists is not redone, so an interrupted recipe continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
@@ -14,6 +17,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 L=${DATA:-../shared/data/llm-ranking}
 SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
 TIER3_SETS=${TIER3_SETS:-mllm-format-arena arena-bench-v1}
+TIER3_TOP_SETS=${TIER3_TOP_SETS:-mllm-format-arena arena-bench-v1 routerbench-slice}
 WEAK=${WEAK:-0.5}
 OUT=out/mllm
 mkdir -p "$OUT"
@@ -29,14 +33,21 @@ for set in $SETS; do
   [[ " $TIER3_SETS " == *" $set "* ]] && archs+=(llm-cross-encoder)
   runs=()
   for arch in "${archs[@]}"; do
-    /usr/bin/time -f "$set $arch cv: %e s" llmrank --quiet cv "$arch" --data "$OUT/$set" -o "$OUT/$set/cv" > /dev/null
+    [ -f "$OUT/$set/cv/$arch.run" ] || /usr/bin/time -f "$set $arch cv: %e s" \
+      llmrank --quiet cv "$arch" --data "$OUT/$set" -o "$OUT/$set/cv" > /dev/null
     runs+=("$OUT/$set/cv/$arch.run")
   done
+  if [[ " $TIER3_TOP_SETS " == *" $set "* ]]; then
+    [ -f "$OUT/$set/cv/llm-cross-encoder-top1.run" ] || { /usr/bin/time -f "$set tier3 top-1 layer cv: %e s" \
+      llmrank --quiet cv llm-cross-encoder --train-layers 1 --data "$OUT/$set" -o "$OUT/$set/cv-top1" > /dev/null
+      cp "$OUT/$set/cv-top1/llm-cross-encoder.run" "$OUT/$set/cv/llm-cross-encoder-top1.run"; }
+    runs+=("$OUT/$set/cv/llm-cross-encoder-top1.run")
+  fi
   if [ -f "$OUT/$set/discovery.npz" ]; then
     for arch in prior two-tower-tier2; do
-      /usr/bin/time -f "$set $arch weak-labels $WEAK cv: %e s" llmrank --quiet cv "$arch" --data "$OUT/$set" \
-        --weak-labels "$WEAK" -o "$OUT/$set/cv-weak" > /dev/null
-      cp "$OUT/$set/cv-weak/$arch.run" "$OUT/$set/cv/$arch+weak.run"
+      [ -f "$OUT/$set/cv/$arch+weak.run" ] || { /usr/bin/time -f "$set $arch weak-labels $WEAK cv: %e s" \
+        llmrank --quiet cv "$arch" --data "$OUT/$set" --weak-labels "$WEAK" -o "$OUT/$set/cv-weak" > /dev/null
+        cp "$OUT/$set/cv-weak/$arch.run" "$OUT/$set/cv/$arch+weak.run"; }
       runs+=("$OUT/$set/cv/$arch+weak.run")
     done
   fi

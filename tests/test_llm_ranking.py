@@ -78,19 +78,62 @@ def test_tier3_fine_tunes_minilm_and_beats_random(cli, data_dir, tmp_path):
     assert cli("rank", "--model", model, "--topics", topics, "-o", a).code == 0
     assert cli("rank", "--model", model, "--topics", topics, "-o", b).code == 0
     assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) == 360
+    # only the top 2 of the 6 layers fine-tuned, on cached states of the 4 below
+    assert cli("--quiet", "cv", "tier3", "--data", data_dir / "data", "-o", out, "--epochs", "4",
+               "--train-layers", "2").code == 0
+    result = json.loads((out / "llm-cross-encoder.cv.json").read_text())
+    assert result["config"]["train_layers"] == 2
+    assert result["measures"]["nDCG@10"]["mean"] > _random_ndcg(data_dir) + 0.05
+
+
+def _tiny_bert(layers: int):
+    from transformers import BertConfig, BertModel
+    return BertModel(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
+                                intermediate_size=32)).eval()
+
+
+def test_tier3_top_layers_on_cached_states_equal_the_full_encoder():
+    torch = pytest.importorskip("torch")
+    from llmrank_cli.architectures.llm_cross_encoder import TopLayers
+    from llmrank_cli.errors import LlmrankError
+    torch.manual_seed(0)
+    encoder = _tiny_bert(3)
+    ids = [[5, 6, 7, 8, 9], [5, 6], [7, 8, 9]]
+
+    def tokens(texts, tensors=True):
+        rows = [ids[int(t)] for t in texts]
+        if not tensors:
+            return {"input_ids": rows}
+        width = max(map(len, rows))
+        return {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows]),
+                "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])}
+
+    with torch.no_grad():
+        full = encoder(**tokens(["0", "1", "2"])).last_hidden_state[:, 0]
+        top = TopLayers(encoder, 1)
+        states = top.cache(["0", "1", "2"], tokens, batch_size=2)
+        assert [len(s) for s in states] == [5, 2, 3]  # unpadded, in the texts' order
+        with top.swapped():
+            cached = top.cls(states)
+        restored = encoder(**tokens(["0", "1", "2"])).last_hidden_state[:, 0]
+    assert torch.allclose(cached, full, atol=1e-5) and torch.equal(restored, full)
+    assert {id(p) for p in top.parameters()} == {id(p) for p in encoder.encoder.layer[2].parameters()}
+    with pytest.raises(LlmrankError, match="1..3"):
+        TopLayers(encoder, 4)
+
+
+def test_train_layers_is_a_tier3_option(cli, data_dir, tmp_path):
+    r = cli("cv", "tier1", "--data", data_dir / "data", "-o", tmp_path, "--train-layers", "1")
+    assert r.code == 2 and "tier3" in r.err
 
 
 def test_tier3_starts_from_the_prior(data_dir):
     """Before any step, the cross-encoder ranks every query's items as the prior does."""
     torch = pytest.importorskip("torch")
-    from transformers import BertConfig, BertModel
-
     from llmrank_cli.architectures import llm_cross_encoder as tier3
     from llmrank_cli.datasets import load_items
     d = load_items(data_dir / "data")
-    encoder = BertModel(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32))
-    net = tier3.build_network(tier3.DEFAULTS, encoder, len(d.items)).eval()
+    net = tier3.build_network(tier3.DEFAULTS, _tiny_bert(1), len(d.items)).eval()
     means = d.gains.mean(axis=0) / d.gains.max()
     net.start_from_prior(means)
     with torch.no_grad():

@@ -6,21 +6,27 @@ Every query-LLM pair of a query shares one encoder pass: the first MLP layer is 
 query part and an item part that are added by broadcasting, so an epoch costs one fine-tuning
 pass over the training queries, not one per pair.
 
+With ``train_layers`` N only the encoder's top N layers are fine-tuned: the frozen layers below
+run once per training query, and every epoch trains the top layers on their cached output
+(several times faster; the lower layers of a pretrained encoder change little in fine-tuning).
+
 A per-item bias starts at the logit of the item's mean gain on the training queries and the
 MLP's output layer at zero, so training starts from the prior (the BCE-optimal query-blind
 model) and learns what the query adds to it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import LlmrankError
 from . import register
 
 DEFAULTS = dict(encoder=None, item_dim=192, mlp=[768, 384], dropout=0.1, epochs=4, batch_size=16, lr=1e-3,
-                encoder_lr=3e-5, weight_decay=0.01, optimizer="adamw", max_length=128)
+                encoder_lr=3e-5, weight_decay=0.01, optimizer="adamw", max_length=128, train_layers=None)
 
 
 def build_network(cfg: dict, encoder, n_items: int):
@@ -49,12 +55,87 @@ def build_network(cfg: dict, encoder, n_items: int):
                 self.head[-1].bias.zero_()
 
         def forward(self, batch):
+            return self.scores(self.encoder(**batch).last_hidden_state[:, 0])
+
+        def scores(self, cls):
             """Logits [queries, items]: item bias + MLP([CLS(query); item embedding]) for every pair."""
-            cls = self.encoder(**batch).last_hidden_state[:, 0]
             joint = self.query_in(cls)[:, None, :] + self.item_in(self.item_embedding.weight)[None, :, :]
             return self.head(joint).squeeze(-1) + self.item_bias
 
     return QueryItemCrossEncoder()
+
+
+class TopLayers:
+    """Train only an encoder's top ``n`` layers on cached states of the frozen layers below.
+
+    While :meth:`swapped` is active the encoder's ``embeddings`` module returns the cached states
+    and its layer stack holds the top ``n`` layers, so the encoder's own forward (attention
+    masks included) runs just those layers: any encoder with ``embeddings`` and one stack of
+    ``num_hidden_layers`` layers (BERT, MiniLM, RoBERTa, GTE, ModernBERT ...)."""
+
+    def __init__(self, encoder, n: int):
+        import torch.nn as nn
+
+        depth = encoder.config.num_hidden_layers
+        stacks = [name for name, m in encoder.named_modules() if isinstance(m, nn.ModuleList) and len(m) == depth]
+        if len(stacks) != 1 or not isinstance(getattr(encoder, "embeddings", None), nn.Module):
+            raise LlmrankError(f"--train-layers needs an encoder with embeddings and one stack of {depth} layers; "
+                               f"{type(encoder).__name__} has {len(stacks)} such stacks")
+        if not 1 <= n <= depth:
+            raise LlmrankError(f"--train-layers must be 1..{depth} for this {depth}-layer encoder")
+        parent, _, self.attr = stacks[0].rpartition(".")
+        self.encoder, self.n, self.depth = encoder, n, depth
+        self.parent = encoder.get_submodule(parent)
+        self.layers = getattr(self.parent, self.attr)
+
+    def parameters(self):
+        return [p for layer in list(self.layers)[self.depth - self.n:] for p in layer.parameters()]
+
+    def cache(self, texts: list[str], tokens, batch_size: int = 64) -> list:
+        """Per text, the [tokens, hidden] output of the frozen layers (pretrained, in eval mode)."""
+        import torch
+
+        lengths = [len(ids) for ids in tokens(texts, tensors=False)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
+        out = [None] * len(texts)
+        was_training = self.encoder.training
+        self.encoder.eval()
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                idx = order[start:start + batch_size]
+                states = self.encoder(**tokens([texts[i] for i in idx]), output_hidden_states=True).hidden_states
+                for row, i in enumerate(idx):
+                    out[i] = states[self.depth - self.n][row, :lengths[i]].clone()
+        self.encoder.train(was_training)
+        return out
+
+    def cls(self, states: list):
+        """[CLS] vectors of the top layers over these cached states (padded to the longest)."""
+        import torch
+
+        padded = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
+        mask = torch.zeros(padded.shape[:2], dtype=torch.long)
+        for row, s in enumerate(states):
+            mask[row, :len(s)] = 1
+        self.encoder.embeddings.states = padded
+        return self.encoder(input_ids=torch.zeros_like(mask), attention_mask=mask).last_hidden_state[:, 0]
+
+    @contextlib.contextmanager
+    def swapped(self):
+        import torch.nn as nn
+
+        class Cached(nn.Module):
+            def forward(self, *args, **kwargs):
+                return self.states
+
+        embeddings = self.encoder.embeddings
+        self.encoder.embeddings = Cached()
+        setattr(self.parent, self.attr, nn.ModuleList(list(self.layers)[self.depth - self.n:]))
+        try:
+            yield self
+        finally:
+            self.encoder.embeddings = embeddings
+            setattr(self.parent, self.attr, self.layers)
 
 
 def _load_encoder(name: str):
@@ -80,9 +161,9 @@ class LlmCrossEncoder:
     def config(self) -> dict:
         return dict(self.cfg)
 
-    def _tokens(self, texts: list[str]):
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.cfg["max_length"],
-                              return_tensors="pt")
+    def _tokens(self, texts: list[str], tensors: bool = True):
+        return self.tokenizer(texts, padding=tensors, truncation=True, max_length=self.cfg["max_length"],
+                              return_tensors="pt" if tensors else None)
 
     def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "LlmCrossEncoder":
         import torch
@@ -99,22 +180,29 @@ class LlmCrossEncoder:
         gains_train = np.clip(data.gains[train], 0, None)
         gains_train /= max(float(gains_train.max()), 1e-9)  # BCE targets in [0, 1]
         self.net.start_from_prior(gains_train.mean(axis=0))
-        groups = [{"params": self.net.encoder.parameters(), "lr": self.cfg["encoder_lr"]},
+        texts = [data.texts[i] for i in train]
+        top = None
+        if self.cfg["train_layers"] is not None:
+            top = TopLayers(self.net.encoder, self.cfg["train_layers"])
+            states = top.cache(texts, self._tokens)
+        groups = [{"params": top.parameters() if top else self.net.encoder.parameters(), "lr": self.cfg["encoder_lr"]},
                   {"params": [p for n, p in self.net.named_parameters() if not n.startswith("encoder.")]}]
         optimizer = make_optimizer(self.cfg["optimizer"], groups, self.cfg["lr"], self.cfg["weight_decay"])
-        texts = [data.texts[i] for i in train]
         gains = torch.as_tensor(gains_train, dtype=torch.float32)
         generator = torch.Generator().manual_seed(seed)
         loss_fn = torch.nn.BCEWithLogitsLoss()
         self.net.train()
-        for _ in range(self.cfg["epochs"]):
-            for idx in torch.randperm(len(texts), generator=generator).split(self.cfg["batch_size"]):
-                loss = loss_fn(self.net(self._tokens([texts[i] for i in idx])), gains[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            if progress:
-                progress.advance(1)
+        with top.swapped() if top else contextlib.nullcontext():
+            for _ in range(self.cfg["epochs"]):
+                for idx in torch.randperm(len(texts), generator=generator).split(self.cfg["batch_size"]):
+                    logits = (self.net.scores(top.cls([states[i] for i in idx])) if top
+                              else self.net(self._tokens([texts[i] for i in idx])))
+                    loss = loss_fn(logits, gains[idx])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                if progress:
+                    progress.advance(1)
         self.net.eval()
         return self
 

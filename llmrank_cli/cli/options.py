@@ -11,6 +11,8 @@ EPOCHS = typer.Option(None, "--epochs", min=1, help="Training epochs (default: t
 LR = typer.Option(None, "--lr", help="Learning rate (default: the preset's).")
 BATCH_SIZE = typer.Option(None, "--batch-size", min=1, help="Queries per batch (default: the preset's).")
 OPTIMIZER = typer.Option(None, "--optimizer", help="adamw or lion (default: the preset's).")
+TRAIN_LAYERS = typer.Option(None, "--train-layers", min=1, help="llm-cross-encoder: fine-tune only the encoder's "
+                            "top N layers, on cached output of the frozen ones (faster; default: all layers).")
 SEED = typer.Option(0, "--seed", help="Random seed (folds, initialisation, batches).")
 FOLDS = typer.Option(10, "--folds", min=2, help="Query folds for cross-validation.")
 ENCODER = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence encoder for queries.")

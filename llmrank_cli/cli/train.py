@@ -16,8 +16,14 @@ train_app = typer.Typer(no_args_is_help=True, help="Train a model: an item ranke
 app.add_typer(train_app, name="train")
 
 
-def _overrides(epochs, lr, batch_size, optimizer) -> dict:
-    return {"epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": optimizer}
+def _overrides(arch, epochs, lr, batch_size, optimizer, train_layers) -> dict:
+    from ..architectures import ALIASES
+    from ..errors import LlmrankError
+
+    if train_layers is not None and ALIASES.get(arch, arch) != "llm-cross-encoder":
+        raise LlmrankError(f"--train-layers is an llm-cross-encoder (tier3) option, not {arch}'s")
+    return {"epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": optimizer,
+            "train_layers": train_layers}
 
 
 def _epochs(arch: str, overrides: dict) -> int:
@@ -59,13 +65,14 @@ def _item_command(arch: str):
         lr: Optional[float] = options.LR,
         batch_size: Optional[int] = options.BATCH_SIZE,
         optimizer: Optional[str] = options.OPTIMIZER,
+        train_layers: Optional[int] = options.TRAIN_LAYERS,
         weak_labels: float = options.WEAK_LABELS,
         seed: int = options.SEED,
         output: str = typer.Option(..., "-o", "--output", help="Model directory."),
         quiet: bool = options.QUIET,
     ) -> None:
-        _train_items(arch, data, fold, all_, _overrides(epochs, lr, batch_size, optimizer), weak_labels, seed,
-                     output, quiet)
+        _train_items(arch, data, fold, all_, _overrides(arch, epochs, lr, batch_size, optimizer, train_layers),
+                     weak_labels, seed, output, quiet)
 
     command.__doc__ = f"Item ranker {arch} on a data directory; the model directory gets a manifest."
     return command
@@ -203,6 +210,7 @@ def cv_command(
     lr: Optional[float] = options.LR,
     batch_size: Optional[int] = options.BATCH_SIZE,
     optimizer: Optional[str] = options.OPTIMIZER,
+    train_layers: Optional[int] = options.TRAIN_LAYERS,
     weak_labels: float = options.WEAK_LABELS,
     seed: int = options.SEED,
     output: str = typer.Option(..., "-o", "--output", help="Directory for the OOF run and the metrics JSON."),
@@ -220,7 +228,7 @@ def cv_command(
     state.quiet = state.quiet or quiet
     d = load_items(data)
     k = folds or d.meta["folds"]
-    overrides = _overrides(epochs, lr, batch_size, optimizer)
+    overrides = _overrides(arch, epochs, lr, batch_size, optimizer, train_layers)
     progress = Progress(f"cv {arch}", state.quiet, unit="epochs")
     progress.start(k * _epochs(arch, overrides))
     try:
