@@ -128,3 +128,15 @@ def test_significance_corrections():
     base = rng.random(30)
     assert paired_p_value(base + 0.2, base, "permutation", 2000) < 0.01
     assert paired_p_value(base, base, "t") == 1.0
+
+
+def test_quiet_after_the_command_silences_notes(cli, files, tmp_path, write):
+    """`llmrank CMD ... --quiet` as well as `llmrank --quiet CMD ...`; every command takes it."""
+    q, a, b = files
+    topics = write("t.tsv", "1\tone\n2\ttwo\n")
+    for args in (["prepare", "topics", topics, "-o", tmp_path / "t2.tsv"], ["prepare", "qrels", q, "-o", tmp_path / "q"]):
+        loud, quiet = cli(*args), cli(*args, "--quiet")
+        assert loud.code == quiet.code == 0 and loud.err and not quiet.err
+    for args in (["fuse", a, b, "-o", tmp_path / "f.run"], ["convert", a, "--to", "mllm", "-o", tmp_path / "s.csv"],
+                 ["eval", q, a]):
+        assert cli(*args, "--quiet").code == 0

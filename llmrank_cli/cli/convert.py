@@ -20,6 +20,7 @@ def convert_command(
     team_id: Optional[str] = typer.Option(None, "--team-id", help="team_id column for --to mllm (default: run tag)."),
     tag: Optional[str] = typer.Option(None, "--tag", help="Run tag for --to trec (default: input tag/team id)."),
     depth: Optional[int] = typer.Option(None, "--depth", min=1, help="Keep the top N per query."),
+    quiet: bool = options.QUIET,
 ) -> None:
     """Convert a run; output is in trec_eval order with ranks 1..n."""
     from ..errors import LlmrankError

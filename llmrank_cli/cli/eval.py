@@ -34,6 +34,7 @@ def eval_command(
     seed: int = typer.Option(0, "--seed", help="Seed for the permutation test."),
     run_format: str = options.RUN_FORMAT,
     output: str = options.OUTPUT,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..errors import LlmrankError

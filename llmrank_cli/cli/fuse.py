@@ -19,6 +19,7 @@ def fuse_command(
     k: Optional[int] = typer.Option(None, "--k", min=1, help="Keep the top K fused documents per query."),
     tag: str = typer.Option("fused", "--tag", help="Run tag of the output."),
     output: str = options.OUTPUT,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Fuse runs into one TREC run."""
     from ..errors import LlmrankError

@@ -4,7 +4,17 @@ import typer
 TOPICS_FORMAT = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl, csv or smart.")
 TOPICS_FIELD = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr.")
 OUTPUT = typer.Option("-", "-o", "--output", help="Output file, written atomically; - for stdout.")
-QUIET = typer.Option(False, "--quiet", help="No progress bar or notes on stderr.")
+
+
+def _quiet(value: bool) -> bool:
+    """`llmrank CMD --quiet` acts as `llmrank --quiet CMD`."""
+    if value:
+        from .app import state
+        state.quiet = True
+    return value
+
+
+QUIET = typer.Option(False, "--quiet", callback=_quiet, help="No progress bar or notes on stderr.")
 RUN_FORMAT = typer.Option("auto", "--run-format", help="auto, trec or msmarco.")
 DATA = typer.Option(..., "--data", help="Data directory from `prepare mllm|items`.")
 EPOCHS = typer.Option(None, "--epochs", min=1, help="Training epochs (default: the preset's).")

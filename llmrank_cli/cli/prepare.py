@@ -17,6 +17,7 @@ def prepare_corpus(
     inputs: List[str] = typer.Argument(..., help="Collections: JSONL, TSV, TREC SGML, SMART (.gz ok), or irds:<id>."),
     output: str = typer.Option(..., "-o", "--output", help="pyserini JsonCollection file (atomic)."),
     fmt: str = typer.Option("auto", "--format", help="auto, jsonl, tsv, trec or smart."),
+    quiet: bool = options.QUIET,
 ) -> None:
     """Write a pyserini JsonCollection ({"id", "contents"} per line), streaming."""
     import itertools
@@ -53,6 +54,7 @@ def prepare_topics(
         False, "--number-by-position",
         help="Number topics 1..n in file order (Cranfield: its qrels count queries by position, "
              "while cran.qry's .I ids skip numbers)."),
+    quiet: bool = options.QUIET,
 ) -> None:
     """Write topics as qid<TAB>text, one line each."""
     from ..formats import read_topics, write_topics
@@ -67,6 +69,7 @@ def prepare_qrels(
     source: str = typer.Argument(..., help="TREC qrels, CISI.REL or Cranfield cranqrel."),
     output: str = options.OUTPUT,
     fmt: str = typer.Option("auto", "--format", help="auto, trec, cisi or cranqrel."),
+    quiet: bool = options.QUIET,
 ) -> None:
     """Write TREC qrels. cranqrel codes map -1->5, 1->4, 2->3, 3->2, 4->1 (as the collection's own
     TREC-format qrels); CISI.REL pairs are all relevant (1)."""
@@ -85,6 +88,7 @@ def prepare_index(
     threads: int = typer.Option(2, "--threads", min=1, help="Indexing threads."),
     stemmer: str = typer.Option("porter", "--stemmer", help="porter, krovetz or none."),
     store_raw: bool = typer.Option(False, "--store-raw", help="Keep document text (rerank can read it)."),
+    quiet: bool = options.QUIET,
 ) -> None:
     """Build a Lucene index with Anserini (positions and document vectors stored, so RM3 works)."""
     import os
@@ -133,6 +137,7 @@ def prepare_mllm(
     folds: int = options.FOLDS,
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
     cached query embeddings; discovery answer flags and statistics for --weak-labels)."""
@@ -155,6 +160,7 @@ def prepare_items_command(
     folds: int = options.FOLDS,
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Any topics + qrels over a fixed item pool (routing data) as a data directory."""
     from ..datasets import prepare_items

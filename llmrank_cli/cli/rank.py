@@ -35,7 +35,6 @@ def rank_command(
     from ..manifest import write_manifest
     from ..progress import Progress
 
-    state.quiet = state.quiet or quiet
     if fmt not in ("trec", "mllm"):
         raise LlmrankError("--format must be trec or mllm")
     if model != "bm25":

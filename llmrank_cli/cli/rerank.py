@@ -39,7 +39,6 @@ def rerank_command(
     from ..progress import Progress
     from ..reranking import parse_shard, rerank
 
-    state.quiet = state.quiet or quiet
     if kind not in kinds():
         raise LlmrankError(f"--kind must be one of {', '.join(kinds())}")
     if output == "-" and (resume or shard):

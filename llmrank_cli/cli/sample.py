@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import typer
 
+from . import options
 from .app import app, note
 
 
 @app.command("sample")
 def sample_command(
     path: str = typer.Argument(..., help="Directory to create (must not exist or be empty)."),
+    quiet: bool = options.QUIET,
 ) -> None:
     """Write the embedded samples: passages/ (topics, corpus, qrels, first-stage runs) and
     llm/ (queries × LLM ids with graded qrels)."""

@@ -33,7 +33,7 @@ def _epochs(arch: str, overrides: dict) -> int:
     return architectures.create(arch, **overrides).config().get("epochs", 1)
 
 
-def _train_items(arch, data, fold, all_, overrides, weak_labels, seed, output, quiet) -> None:
+def _train_items(arch, data, fold, all_, overrides, weak_labels, seed, output) -> None:
     import numpy as np
 
     from .. import item_ranking
@@ -41,7 +41,6 @@ def _train_items(arch, data, fold, all_, overrides, weak_labels, seed, output, q
     from ..errors import LlmrankError
     from ..progress import Progress
 
-    state.quiet = state.quiet or quiet
     if (fold is None) == (not all_):
         raise LlmrankError("give exactly one of --fold K or --all")
     d = load_items(data)
@@ -72,7 +71,7 @@ def _item_command(arch: str):
         quiet: bool = options.QUIET,
     ) -> None:
         _train_items(arch, data, fold, all_, _overrides(arch, epochs, lr, batch_size, optimizer, train_layers),
-                     weak_labels, seed, output, quiet)
+                     weak_labels, seed, output)
 
     command.__doc__ = f"Item ranker {arch} on a data directory; the model directory gets a manifest."
     return command
@@ -147,7 +146,6 @@ def train_cross_encoder_command(
     from ..progress import Progress
     from ..training import cross_encoder
 
-    state.quiet = state.quiet or quiet
     loss = loss or ("mse" if teacher_run else "bce")
     if (loss == "mse") != bool(teacher_run):
         raise LlmrankError("--loss mse learns a teacher's scores: it goes with --teacher-run, and only with it")
@@ -225,7 +223,6 @@ def cv_command(
     from ..datasets import load_items
     from ..progress import Progress
 
-    state.quiet = state.quiet or quiet
     d = load_items(data)
     k = folds or d.meta["folds"]
     overrides = _overrides(arch, epochs, lr, batch_size, optimizer, train_layers)
