@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .errors import LlmrankError, MissingExtra
@@ -134,16 +135,21 @@ class Bm25Searcher:
         if not list(Path(self.index).glob("segments_*")):
             raise LlmrankError(f"{self.index}: not a Lucene index (no segments file)")
         self.stemmer = index_stemmer(self.index)
-        self._searcher = autoclass("io.anserini.search.SimpleSearcher")(str(self.index))
+
+    @cached_property
+    def _searcher(self):
+        """Anserini's SimpleSearcher, built on first use (plain BM25 runs may never need it)."""
+        searcher = autoclass("io.anserini.search.SimpleSearcher")(str(self.index))
         if self.stemmer != "porter":
             analyzers = autoclass("io.anserini.analysis.DefaultEnglishAnalyzer")
-            self._searcher.set_analyzer(analyzers.newNonStemmingInstance() if self.stemmer == "none"
-                                        else analyzers.newStemmingInstance(self.stemmer))
-        self._searcher.set_bm25(float(self.k1), float(self.b))
+            searcher.set_analyzer(analyzers.newNonStemmingInstance() if self.stemmer == "none"
+                                  else analyzers.newStemmingInstance(self.stemmer))
+        searcher.set_bm25(float(self.k1), float(self.b))
         if self.rm3:
             # as pyserini: term vectors stored in the index, else re-parse the raw JsonCollection text
-            collection = None if self._searcher.reader.getTermVectors(0) else "JsonCollection"
-            self._searcher.set_rm3(collection, self.fb_terms, self.fb_docs, self.original_query_weight, False, True)
+            collection = None if searcher.reader.getTermVectors(0) else "JsonCollection"
+            searcher.set_rm3(collection, self.fb_terms, self.fb_docs, self.original_query_weight, False, True)
+        return searcher
 
     def config(self) -> dict:
         return {"model": "bm25", "index": self.index, "stemmer": self.stemmer, "k1": self.k1, "b": self.b,
