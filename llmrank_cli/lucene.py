@@ -293,10 +293,11 @@ def write_trec_run(searcher: Bm25Searcher, topics: list, k: int, threads: int, t
     """Write the run of ``topics`` (in :func:`pyserini_order`) atomically, lines identical to
     pyserini's CLI and in trec_eval's order; return the qids that retrieved something.
 
-    Plain BM25 runs through SearchCollection a batch of topics at a time (search and printing
-    stay in Java, about twice as fast as carrying every hit into Python); the rare query whose
-    Java lines could differ (:func:`check_java_lines`) is searched again through :meth:`Bm25Searcher.run`.
-    RM3 and qids Java would not read back unchanged take that path for every query."""
+    Plain BM25 runs through SearchCollection a batch of topics at a time: search and printing
+    stay in Java, which beats even ``batch_search`` alone, let alone carrying every hit into
+    Python. The rare query whose Java lines could differ (:func:`check_java_lines`) is searched
+    again through :meth:`Bm25Searcher.run`; RM3, and qids Java would not read back unchanged,
+    take that path for every query."""
     import tempfile
 
     from .formats import run_text, write_run
