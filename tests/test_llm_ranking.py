@@ -92,12 +92,20 @@ def _tiny_bert(layers: int):
                                 intermediate_size=32)).eval()
 
 
-def test_tier3_top_layers_on_cached_states_equal_the_full_encoder():
+def _tiny_distilbert(layers: int):
+    from transformers import DistilBertConfig, DistilBertModel
+    return DistilBertModel(DistilBertConfig(vocab_size=100, dim=16, n_layers=layers, n_heads=2,
+                                            hidden_dim=32)).eval()
+
+
+@pytest.mark.parametrize("make, n", [(_tiny_bert, 1), (_tiny_bert, 2), (_tiny_distilbert, 1)])
+def test_tier3_top_layers_on_cached_states_equal_the_full_encoder(make, n):
+    """BERT layout: the top layer's [CLS] row computed alone; other layouts: the whole layer."""
     torch = pytest.importorskip("torch")
     from llmrank_cli.architectures.llm_cross_encoder import TopLayers
     from llmrank_cli.errors import LlmrankError
     torch.manual_seed(0)
-    encoder = _tiny_bert(3)
+    encoder = make(3)
     ids = [[5, 6, 7, 8, 9], [5, 6], [7, 8, 9]]
 
     def tokens(texts, tensors=True):
@@ -110,14 +118,16 @@ def test_tier3_top_layers_on_cached_states_equal_the_full_encoder():
 
     with torch.no_grad():
         full = encoder(**tokens(["0", "1", "2"])).last_hidden_state[:, 0]
-        top = TopLayers(encoder, 1)
+        top = TopLayers(encoder, n)
+        assert top.cls_only == (make is _tiny_bert)
         states = top.cache(["0", "1", "2"], tokens, batch_size=2)
         assert [len(s) for s in states] == [5, 2, 3]  # unpadded, in the texts' order
         with top.swapped():
             cached = top.cls(states)
         restored = encoder(**tokens(["0", "1", "2"])).last_hidden_state[:, 0]
     assert torch.allclose(cached, full, atol=1e-5) and torch.equal(restored, full)
-    assert {id(p) for p in top.parameters()} == {id(p) for p in encoder.encoder.layer[2].parameters()}
+    stack = top.layers
+    assert {id(p) for p in top.parameters()} == {id(p) for layer in stack[3 - n:] for p in layer.parameters()}
     with pytest.raises(LlmrankError, match="1..3"):
         TopLayers(encoder, 4)
 

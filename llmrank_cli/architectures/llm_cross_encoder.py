@@ -7,8 +7,10 @@ query part and an item part that are added by broadcasting, so an epoch costs on
 pass over the training queries, not one per pair.
 
 With ``train_layers`` N only the encoder's top N layers are fine-tuned: the frozen layers below
-run once per training query, and every epoch trains the top layers on their cached output
-(several times faster; the lower layers of a pretrained encoder change little in fine-tuning).
+run once per query (once per data directory in a CV, shared by its folds), and every epoch
+trains the top layers on their cached output (the lower layers of a pretrained encoder change
+little in fine-tuning). In a BERT-layout encoder the top layer computes its output at [CLS]
+alone, the only row tier3 reads: several times less work per step, same numbers.
 
 A per-item bias starts at the logit of the item's mean gain on the training queries and the
 MLP's output layer at zero, so training starts from the prior (the BCE-optimal query-blind
@@ -87,6 +89,9 @@ class TopLayers:
         self.encoder, self.n, self.depth = encoder, n, depth
         self.parent = encoder.get_submodule(parent)
         self.layers = getattr(self.parent, self.attr)
+        self.cls_only = _bert_layout(self.layers[-1])
+        # the layers the encoder's own forward runs; a BERT-layout top layer runs in cls()
+        self.stack = list(self.layers)[depth - n:depth - 1 if self.cls_only else depth]
 
     def parameters(self):
         return [p for layer in list(self.layers)[self.depth - self.n:] for p in layer.parameters()]
@@ -117,8 +122,11 @@ class TopLayers:
         mask = torch.zeros(padded.shape[:2], dtype=torch.long)
         for row, s in enumerate(states):
             mask[row, :len(s)] = 1
-        self.encoder.embeddings.states = padded
-        return self.encoder(input_ids=torch.zeros_like(mask), attention_mask=mask).last_hidden_state[:, 0]
+        hidden = padded
+        if self.stack:
+            self.encoder.embeddings.states = padded
+            hidden = self.encoder(input_ids=torch.zeros_like(mask), attention_mask=mask).last_hidden_state
+        return _cls_of_layer(self.layers[-1], hidden, mask) if self.cls_only else hidden[:, 0]
 
     @contextlib.contextmanager
     def swapped(self):
@@ -130,12 +138,36 @@ class TopLayers:
 
         embeddings = self.encoder.embeddings
         self.encoder.embeddings = Cached()
-        setattr(self.parent, self.attr, nn.ModuleList(list(self.layers)[self.depth - self.n:]))
+        setattr(self.parent, self.attr, nn.ModuleList(self.stack))
         try:
             yield self
         finally:
             self.encoder.embeddings = embeddings
             setattr(self.parent, self.attr, self.layers)
+
+
+def _bert_layout(layer) -> bool:
+    attention = getattr(getattr(layer, "attention", None), "self", None)
+    return (all(hasattr(attention, a) for a in ("query", "key", "value", "scaling", "dropout"))
+            and all(hasattr(layer, a) for a in ("intermediate", "output")) and hasattr(layer.attention, "output"))
+
+
+def _cls_of_layer(layer, states, mask):
+    """A BERT-layout layer's output at [CLS] alone: keys and values over every token, but the
+    query, attention output and feed-forward for that one row (about a sixth of the layer)."""
+    import torch.nn.functional as F
+
+    att = layer.attention.self
+    rows = states.shape[0]
+
+    def heads(x):
+        return x.view(rows, -1, att.num_attention_heads, att.attention_head_size).transpose(1, 2)
+
+    context = F.scaled_dot_product_attention(
+        heads(att.query(states[:, :1])), heads(att.key(states)), heads(att.value(states)),
+        attn_mask=mask[:, None, None, :].bool(), dropout_p=att.dropout.p if att.training else 0.0, scale=att.scaling)
+    first = layer.attention.output(context.transpose(1, 2).reshape(rows, 1, -1), states[:, :1])
+    return layer.output(layer.intermediate(first), first)[:, 0]
 
 
 def _load_encoder(name: str):
@@ -184,7 +216,10 @@ class LlmCrossEncoder:
         top = None
         if self.cfg["train_layers"] is not None:
             top = TopLayers(self.net.encoder, self.cfg["train_layers"])
-            states = top.cache(texts, self._tokens)
+            key = (self.cfg["encoder"], self.cfg["max_length"], top.depth - top.n)
+            if key not in data.frozen_states:  # every query once, for all folds (no labels involved)
+                data.frozen_states[key] = top.cache(data.texts, self._tokens)
+            states = [data.frozen_states[key][i] for i in train]
         groups = [{"params": top.parameters() if top else self.net.encoder.parameters(), "lr": self.cfg["encoder_lr"]},
                   {"params": [p for n, p in self.net.named_parameters() if not n.startswith("encoder.")]}]
         optimizer = make_optimizer(self.cfg["optimizer"], groups, self.cfg["lr"], self.cfg["weight_decay"])

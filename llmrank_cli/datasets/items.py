@@ -8,7 +8,7 @@ topic from a frozen sentence encoder, computed once), optional discovery data
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,8 @@ class ItemData:
     embeddings: np.ndarray   # float32 [n_queries, dim]
     folds: np.ndarray        # int [n_queries]
     meta: dict
+    # frozen encoder states a model computed for every query, kept for the other folds of a CV
+    frozen_states: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def gain_map(self) -> dict[int, float]:
