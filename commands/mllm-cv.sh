@@ -6,10 +6,11 @@
 # track layout, prior and tier2 are also trained with discovery weak labels (--weak-labels).
 # SETS and TIER3_SETS choose the sets (tier3 fine-tunes MiniLM per fold, ~5 queries/s on one
 # core: about 6 h on routerbench-slice and 22 h on mmlu-pro, so by default only the arena sets).
-# TIER3_TOP_SETS also run tier3 with only the encoder's top layer fine-tuned (--train-layers 1,
-# on cached states of the frozen layers; row llm-cross-encoder-top1): about 1 h on
-# routerbench-slice, 3-4 h on mmlu-pro (not in the default). Work files in out/mllm/; a CV
-# whose run exists is not redone, so an interrupted recipe continues where it stopped.
+# TIER3_TOP_SETS (default: all four) also run tier3 with only the encoder's top layer
+# fine-tuned (--train-layers 1, on states of the frozen layers cached once per CV; row
+# llm-cross-encoder-top1): minutes on the arena sets and RouterBench, about half an hour on
+# mmlu-pro. Work files in out/mllm/; a CV whose run exists is not redone, so an interrupted
+# recipe continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
@@ -17,7 +18,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 L=${DATA:-../shared/data/llm-ranking}
 SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
 TIER3_SETS=${TIER3_SETS:-mllm-format-arena arena-bench-v1}
-TIER3_TOP_SETS=${TIER3_TOP_SETS:-mllm-format-arena arena-bench-v1 routerbench-slice}
+TIER3_TOP_SETS=${TIER3_TOP_SETS:-$SETS}
 WEAK=${WEAK:-0.5}
 OUT=out/mllm
 mkdir -p "$OUT"
