@@ -22,18 +22,14 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-ranking" /
 
 def mmlu_pro(n_queries: int):
     from llmrank_cli.datasets import ItemData
+    from llmrank_cli.datasets.items import gain_matrix
     from llmrank_cli.formats import read_qrels, read_topics
 
     topics = read_topics(DATA / "topics.tsv", "tsv")[:n_queries]
     qrels = read_qrels(DATA / "qrels.txt")
     qids = [t.qid for t in topics]
-    rows = {q: n for n, q in enumerate(qids)}
     items = sorted(set(qrels.table["docno"].to_pylist()))
-    cols = {it: n for n, it in enumerate(items)}
-    gains = np.zeros((len(qids), len(items)), dtype=np.float32)
-    for q, it, rel in zip(*(qrels.table[c].to_pylist() for c in ("qid", "docno", "rel"))):
-        if q in rows:
-            gains[rows[q], cols[it]] = rel
+    gains = gain_matrix(qrels, qids, items, {0: 0.0, 1: 1.0})
     return ItemData(DATA, qids, [t.text for t in topics], items, gains, np.zeros((len(qids), 1), np.float32),
                     np.zeros(len(qids), int), {"encoder": "all-MiniLM-L6-v2"})
 

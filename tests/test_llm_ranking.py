@@ -126,8 +126,7 @@ def test_tier3_top_layers_on_cached_states_equal_the_full_encoder(make, n):
             cached = top.cls(states)
         restored = encoder(**tokens(["0", "1", "2"])).last_hidden_state[:, 0]
     assert torch.allclose(cached, full, atol=1e-5) and torch.equal(restored, full)
-    stack = top.layers
-    assert {id(p) for p in top.parameters()} == {id(p) for layer in stack[3 - n:] for p in layer.parameters()}
+    assert {id(p) for p in top.parameters()} == {id(p) for layer in top.layers[3 - n:] for p in layer.parameters()}
     with pytest.raises(LlmrankError, match="1..3"):
         TopLayers(encoder, 4)
 

@@ -105,6 +105,16 @@ def assign_folds(n: int, k: int, seed: int) -> np.ndarray:
     return fold_of
 
 
+def gain_matrix(qrels: Qrels, qids: list[str], items: list[str], gain: dict[int, float]) -> np.ndarray:
+    """float32 [queries, items]: each judged pair's label through the gain map, 0 where unjudged."""
+    q_index, i_index = {q: n for n, q in enumerate(qids)}, {it: n for n, it in enumerate(items)}
+    matrix = np.zeros((len(qids), len(items)), dtype=np.float32)
+    for q, it, rel in zip(*(qrels.table[c].to_pylist() for c in ("qid", "docno", "rel"))):
+        if q in q_index:
+            matrix[q_index[q], i_index[it]] = gain.get(rel, float(max(rel, 0)))
+    return matrix
+
+
 def load_items(path: str) -> ItemData:
     d = Path(path)
     if not (d / "data.json").exists():
@@ -114,12 +124,7 @@ def load_items(path: str) -> ItemData:
     qids = [t.qid for t in topics]
     items = (d / "items.txt").read_text().split()
     qrels = read_qrels(d / "qrels.txt")
-    gain = {int(k): float(v) for k, v in meta["gains"].items()}
-    q_index, i_index = {q: n for n, q in enumerate(qids)}, {it: n for n, it in enumerate(items)}
-    matrix = np.zeros((len(qids), len(items)), dtype=np.float32)
-    for q, it, rel in zip(*(qrels.table[c].to_pylist() for c in ("qid", "docno", "rel"))):
-        if q in q_index:
-            matrix[q_index[q], i_index[it]] = gain.get(rel, float(max(rel, 0)))
+    matrix = gain_matrix(qrels, qids, items, {int(k): float(v) for k, v in meta["gains"].items()})
     folds = dict(line.split("\t") for line in (d / "folds.tsv").read_text().splitlines())
     return ItemData(d, qids, [t.text for t in topics], items, matrix, np.load(d / "embeddings.npy"),
                     np.array([int(folds[q]) for q in qids]), meta)
