@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from llmrank_cli import lucene
+from llmrank_cli.retrieval import bm25 as lucene
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JAVA_ONLY = """
 import sys, time
-from llmrank_cli import lucene
+from llmrank_cli.retrieval import bm25 as lucene
 from llmrank_cli.formats import read_topics
 topics = read_topics(sys.argv[2])
 s = lucene.autoclass("io.anserini.search.SimpleSearcher")(sys.argv[1])
@@ -39,7 +39,7 @@ r = s.batch_search(t, q, 1000, 2)
 hits = sum(len(e.getValue()) for e in r.entrySet().toArray())
 print(time.perf_counter() - start, hits)
 """
-PYSERINI_CLI = ("import sys, runpy; from llmrank_cli import lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
+PYSERINI_CLI = ("import sys, runpy; from llmrank_cli.retrieval import bm25 as lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
                 "runpy.run_module('pyserini.search.lucene', run_name='__main__')")
 
 

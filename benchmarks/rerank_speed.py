@@ -48,7 +48,7 @@ def main() -> None:
     from sentence_transformers import CrossEncoder
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from llmrank_cli.models import load_reranker
+    from llmrank_cli import rankers
 
     torch.manual_seed(0)
     model_dir = Path(tempfile.mkdtemp()) / "minilm-ce"
@@ -57,14 +57,14 @@ def main() -> None:
     AutoTokenizer.from_pretrained(src).save_pretrained(model_dir)
     data = pairs(args.queries)
     ce = CrossEncoder(str(model_dir), max_length=args.max_length, device="cpu")
-    ours = load_reranker("cross", str(model_dir), max_length=args.max_length, batch_size=64, device="cpu")
+    ours = rankers.get("cross").open(str(model_dir), rankers.Runtime("cpu"), max_length=args.max_length, batch_size=64)
     ce.predict(data[:64], batch_size=args.batch_size)  # warm-up both
-    ours.score([q for q, _ in data[:64]], [p for _, p in data[:64]])
+    ours.score_pairs([q for q, _ in data[:64]], [p for _, p in data[:64]])
     start = time.perf_counter()
     reference = ce.predict(data, batch_size=args.batch_size)
     t_ref = time.perf_counter() - start
     start = time.perf_counter()
-    got = ours.score([q for q, _ in data], [p for _, p in data])
+    got = ours.score_pairs([q for q, _ in data], [p for _, p in data])
     t_ours = time.perf_counter() - start
     print(f"pairs: {len(data)} (DL19 BM25 top-100, {args.queries} queries), max_length {args.max_length}, "
           f"torch threads {torch.get_num_threads()}, device cpu")

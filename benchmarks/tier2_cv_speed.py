@@ -32,9 +32,9 @@ def timed(cmd: list[str]) -> float:
 
 def encoder_seconds_per_batch(texts: list[str], batch_size: int, batches: int) -> float:
     from llmrank_cli.datasets import DEFAULT_ENCODER
-    from llmrank_cli.models.bi_encoder import BiEncoderReranker
+    from llmrank_cli.kit.encoders import load_sentence_transformer
 
-    st = BiEncoderReranker.load(DEFAULT_ENCODER, batch_size=batch_size, device="cpu").st
+    st = load_sentence_transformer(DEFAULT_ENCODER, "cpu")
     st.encode(texts[:batch_size], batch_size=batch_size, show_progress_bar=False)  # warm-up
     start = time.perf_counter()
     for b in range(1, batches + 1):
@@ -47,7 +47,9 @@ def main() -> None:
     ap.add_argument("--data", help="a directory made by `llmrank prepare items` from MMLU-Pro")
     ap.add_argument("--probe-batches", type=int, default=8)
     args = ap.parse_args()
-    from llmrank_cli.architectures.two_tower import COMMON, PRESETS
+    from dataclasses import asdict
+
+    from llmrank_cli import rankers
 
     work = Path(tempfile.mkdtemp())
     data, t_prepare = args.data, None
@@ -57,7 +59,7 @@ def main() -> None:
                                      str(DATA / "qrels.txt"), "-o", data])
     t_cv = timed(LLMRANK + ["cv", "tier2", "--data", data, "-o", str(work / "cv")])
     result = json.loads((work / "cv" / "two-tower-tier2.cv.json").read_text())
-    cfg = {**COMMON, **PRESETS["two-tower-tier2"]}
+    cfg = asdict(rankers.settings_for("two-tower-tier2"))
     texts = [line.split("\t", 1)[1] for line in (Path(data) / "topics.tsv").read_text().splitlines()]
     folds = result["folds"]
     per_batch = encoder_seconds_per_batch(texts, cfg["batch_size"], args.probe_batches)

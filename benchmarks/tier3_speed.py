@@ -35,10 +35,10 @@ def mmlu_pro(n_queries: int):
 
 
 def timed_fit(data, epochs: int, train_layers):
-    from llmrank_cli.architectures.llm_cross_encoder import LlmCrossEncoder
+    from llmrank_cli import rankers
 
     start = time.perf_counter()
-    LlmCrossEncoder(epochs=epochs, train_layers=train_layers).fit(data, np.arange(len(data.qids)))
+    rankers.create("tier3", epochs=epochs, train_layers=train_layers).fit(data, np.arange(len(data.qids)))
     return time.perf_counter() - start
 
 
@@ -49,18 +49,18 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from llmrank_cli.architectures import llm_cross_encoder
+    from llmrank_cli.kit import top_layers
 
     data = mmlu_pro(args.queries)
     timed_fit(data, 0, None)  # warm-up: imports, first model load
     full = timed_fit(data, args.epochs, None)
-    bert_layout = llm_cross_encoder._bert_layout
-    llm_cross_encoder._bert_layout = lambda layer: False
-    data.frozen_states.clear()
+    bert_layout = top_layers._bert_layout
+    top_layers._bert_layout = lambda layer: False
+    top_layers.clear_frozen_states()
     whole = timed_fit(data, args.epochs, 1)
     whole_again = timed_fit(data, args.epochs, 1)
-    llm_cross_encoder._bert_layout = bert_layout
-    data.frozen_states.clear()
+    top_layers._bert_layout = bert_layout
+    top_layers.clear_frozen_states()
     row = timed_fit(data, args.epochs, 1)
     row_again = timed_fit(data, args.epochs, 1)
     print(f"{len(data.qids)} MMLU-Pro questions x {len(data.items)} LLMs, {args.epochs} epoch(s), max_length 128, "

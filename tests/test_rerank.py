@@ -56,14 +56,12 @@ def test_depth_keeps_the_tail_in_order(cli, job, tiny_cross_encoder, tmp_path):
 
 
 def test_resume_scores_only_unfinished_queries(cli, job, tiny_cross_encoder, tmp_path, monkeypatch):
-    from llmrank_cli import reranking
-    from llmrank_cli.models.cross_encoder import CrossEncoderReranker
+    from llmrank_cli.rankers.cross_encoder import CrossEncoderRanker
     full = tmp_path / "full.run"
     assert rerank(cli, job, tiny_cross_encoder, full).code == 0
-    monkeypatch.setattr(reranking, "CHUNK_PAIRS", 1)  # one query per chunk
     out = tmp_path / "out.run"
     out.write_text("previous result\n")
-    real_score, calls = CrossEncoderReranker.score, []
+    real_score, calls = CrossEncoderRanker.score_pairs, []
 
     def failing(self, queries, passages):
         calls.append(queries[0])
@@ -71,27 +69,32 @@ def test_resume_scores_only_unfinished_queries(cli, job, tiny_cross_encoder, tmp
             raise KeyboardInterrupt  # killed while scoring the second query
         return real_score(self, queries, passages)
 
-    monkeypatch.setattr(CrossEncoderReranker, "score", failing)
-    assert rerank(cli, job, tiny_cross_encoder, out).code == 130  # Ctrl-C: "aborted"
+    monkeypatch.setattr(CrossEncoderRanker, "score_pairs", failing)
+    one_query_per_chunk = ("--chunk-pairs", "1")
+    assert rerank(cli, job, tiny_cross_encoder, out, *one_query_per_chunk).code == 130  # Ctrl-C: "aborted"
     assert out.read_text() == "previous result\n"  # nothing clobbered
     assert (tmp_path / "out.run.partial.done").read_text() == "q1\n"
-    assert rerank(cli, job, tiny_cross_encoder, out).code == 2  # refuses without --resume
+    assert rerank(cli, job, tiny_cross_encoder, out, *one_query_per_chunk).code == 2  # refuses without --resume
+    r = rerank(cli, job, tiny_cross_encoder, out, "--resume")  # other chunks than the interrupted job's
+    assert r.code == 2 and "same settings" in r.err
     calls.clear()
-    monkeypatch.setattr(CrossEncoderReranker, "score", lambda self, q, p: (calls.append(q[0]), real_score(self, q, p))[1])
-    assert rerank(cli, job, tiny_cross_encoder, out, "--resume").code == 0
+    monkeypatch.setattr(CrossEncoderRanker, "score_pairs",
+                        lambda self, q, p: (calls.append(q[0]), real_score(self, q, p))[1])
+    assert rerank(cli, job, tiny_cross_encoder, out, "--resume", *one_query_per_chunk).code == 0
     assert calls == ["what causes tides", "why is the sky blue"]
     assert out.read_text() == full.read_text()
     assert not (tmp_path / "out.run.partial").exists()
 
 
 def test_shards_merge_to_the_full_run(cli, job, tiny_cross_encoder, tmp_path):
+    """Same chunks, same batches, same bytes: shards are chunks of queries, not queries."""
     full, a, b, merged = (tmp_path / n for n in ("full.run", "a.run", "b.run", "m.run"))
-    assert rerank(cli, job, tiny_cross_encoder, full).code == 0
-    assert rerank(cli, job, tiny_cross_encoder, a, "--shard", "1/2").code == 0
-    assert rerank(cli, job, tiny_cross_encoder, b, "--shard", "2/2").code == 0
+    assert rerank(cli, job, tiny_cross_encoder, full, "--chunk-pairs", "1").code == 0
+    assert rerank(cli, job, tiny_cross_encoder, a, "--shard", "1/2", "--chunk-pairs", "1").code == 0
+    assert rerank(cli, job, tiny_cross_encoder, b, "--shard", "2/2", "--chunk-pairs", "1").code == 0
     assert {line.split()[0] for line in a.read_text().splitlines()} == {"q1", "q3"}
     assert cli("merge", a, b, "--topics", job["topics"], "-o", merged).code == 0
-    assert sorted(merged.read_text().splitlines()) == sorted(full.read_text().splitlines())
+    assert merged.read_text() == full.read_text()
     r = cli("merge", a, a, "-o", merged)
     assert r.code == 2 and "shards overlap" in r.err
     assert cli("merge", a, "--topics", job["topics"], "-o", merged).code == 2

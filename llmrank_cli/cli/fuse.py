@@ -24,7 +24,7 @@ def fuse_command(
     """Fuse runs into one TREC run."""
     from ..errors import LlmrankError
     from ..formats import read_run, write_run
-    from ..fusion import METHODS, NORMS, fuse
+    from ..retrieval.fusion import METHODS, NORMS, fuse
 
     if method not in METHODS or norm not in NORMS:
         raise LlmrankError(f"--method must be one of {', '.join(METHODS)} and --norm one of {', '.join(NORMS)}")

@@ -97,7 +97,7 @@ def prepare_index(
     from pathlib import Path
 
     from ..errors import LlmrankError
-    from ..lucene import build_index
+    from ..retrieval.bm25 import build_index
 
     target, source = Path(output), Path(corpus)
     if target.exists():

@@ -5,13 +5,15 @@ from typing import Optional
 
 import typer
 
+from .. import rankers
 from . import options
 from .app import app, note, state
 
 
 @app.command("rank")
 def rank_command(
-    model: str = typer.Option(..., "--model", help="bm25 (with --index) or a model directory from `llmrank train`."),
+    model: str = typer.Option(..., "--model", help="bm25 (with --index) or an item ranker's directory from "
+                                                   "`llmrank train`."),
     topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV, SMART)."),
     index: Optional[str] = typer.Option(None, "--index", help="Lucene index from `prepare index`."),
     k: int = typer.Option(1000, "--k", min=1, help="Documents per query."),
@@ -22,6 +24,10 @@ def rank_command(
     tag: str = typer.Option("bm25", "--tag", help="Run tag (pyserini's CLI uses 'Anserini')."),
     fmt: str = typer.Option("trec", "--format", help="trec or mllm (Million LLMs submission CSV)."),
     team_id: Optional[str] = typer.Option(None, "--team-id", help="team_id for --format mllm."),
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
+    resume: bool = typer.Option(False, "--resume", help="Model directories: continue an interrupted job from "
+                                                         "OUT.partial."),
     topics_format: str = options.TOPICS_FORMAT,
     topics_field: str = options.TOPICS_FIELD,
     output: str = options.OUTPUT,
@@ -31,14 +37,15 @@ def rank_command(
     (scores printed with 6 decimals) and in trec_eval's order."""
     from ..errors import LlmrankError
     from ..formats import read_topics, write_submission
-    from ..lucene import Bm25Searcher, pyserini_order, write_trec_run
+    from ..retrieval.bm25 import Bm25Searcher, pyserini_order, write_trec_run
     from ..manifest import write_manifest
     from ..progress import Progress
 
     if fmt not in ("trec", "mllm"):
         raise LlmrankError("--format must be trec or mllm")
     if model != "bm25":
-        _rank_items(model, read_topics(topics, topics_format, topics_field), tag, fmt, team_id, output)
+        _rank_items(model, read_topics(topics, topics_format, topics_field), None if tag == "bm25" else tag, fmt,
+                    team_id, output, rankers.Runtime(device, dtype), resume)
         return
     if index is None:
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
@@ -61,19 +68,37 @@ def rank_command(
     note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
 
 
-def _rank_items(model_dir: str, topics, tag: str, fmt: str, team_id, output: str) -> None:
-    """Every item (LLM) for every topic, scored by a trained item ranker."""
+def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, output: str, runtime, resume: bool) -> None:
+    """Every item (LLM) for every topic, scored by a trained item ranker through the scoring
+    pipeline (chunks, --resume, processes under torchrun); a submission is converted from the run."""
+    import tempfile
     from pathlib import Path
 
     from ..errors import LlmrankError
-    from ..formats import write_run, write_submission
-    from ..item_ranking import rank_topics
+    from ..formats import read_run, write_submission
+    from ..manifest import write_manifest
+    from ..pipelines.score import over_pool, score_queries
+    from ..progress import Progress
 
-    if not (Path(model_dir) / "model.json").exists():
+    if rankers.base.read_manifest(model_dir) is None:
         raise LlmrankError(f"--model {model_dir!r}: neither bm25 nor a model directory from `llmrank train`")
-    run = rank_topics(model_dir, topics, None if tag == "bm25" else tag)
-    if fmt == "mllm":
-        write_submission(run, output, team_id or run.tag)
-    else:
-        write_run(run, output)
-    note(f"{len(topics)} queries ranked over {len(set(run.table['docno'].to_pylist()))} items")
+    ranker = rankers.load(model_dir, runtime)
+    if ranker.candidates != "items":
+        raise LlmrankError(f"--model {model_dir}: a {ranker.name} scores passages: use `llmrank rerank`")
+    tag = tag or ranker.name
+    progress = Progress(f"rank {ranker.name}", state.quiet)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_path = output if fmt == "trec" else str(Path(tmp) / "run")
+        try:
+            stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=resume, tag=tag,
+                                  progress=progress)
+        finally:
+            progress.close()
+        if not stats.main:
+            return
+        if fmt == "mllm":
+            write_submission(read_run(run_path), output, team_id or tag)
+    if output != "-":
+        write_manifest(output + ".manifest.json", "run", {"model": model_dir, "ranker": ranker.name, "topics": len(topics),
+                                                          "items": len(ranker.items), "format": fmt})
+    note(f"{len(topics)} queries ranked over {len(ranker.items)} items")

@@ -1,95 +1,101 @@
-"""``llmrank train`` (item rankers on a data directory; passage cross-encoders) and ``llmrank cv``."""
+"""``llmrank train NAME`` and ``llmrank cv NAME``: one command per trainable ranker in the
+registry, its flags generated from the ranker's settings (``cli/flags.py``) beside the flags of
+the data it trains on (an item data directory, or passage topics/qrels/corpus)."""
 from __future__ import annotations
 
+import inspect
+import sys
+from functools import partial
 from typing import List, Optional
 
 import typer
 
-from . import options
+from .. import rankers
+from . import flags, options
 from .app import app, note, state
 
-_ARCH_HELP = ("prior, random, two-tower-baseline, two-tower-tier1, two-tower-tier2, llm-cross-encoder "
-              "(aliases baseline, tier1, tier2, tier3).")
-
-train_app = typer.Typer(no_args_is_help=True, help="Train a model: an item ranker (ARCH --data DIR) or a passage "
-                                                     "cross-encoder (cross-encoder --base MODEL ...).")
+train_app = typer.Typer(no_args_is_help=True, help="Train a ranker: an item ranker (NAME --data DIR) or a passage "
+                                                     "reranker (cross-encoder --base MODEL ...).")
+cv_app = typer.Typer(no_args_is_help=True, help="K-fold cross-validation by query of an item ranker: an out-of-fold "
+                                                  "run over all queries (NAME.run), metrics per fold with mean, std and "
+                                                  "95% CI (NAME.cv.json), and a table.")
 app.add_typer(train_app, name="train")
+app.add_typer(cv_app, name="cv")
 
 
-def _overrides(arch, epochs, lr, batch_size, optimizer, train_layers) -> dict:
-    from ..architectures import ALIASES
-    from ..errors import LlmrankError
-
-    if train_layers is not None and ALIASES.get(arch, arch) != "llm-cross-encoder":
-        raise LlmrankError(f"--train-layers is an llm-cross-encoder (tier3) option, not {arch}'s")
-    return {"epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": optimizer,
-            "train_layers": train_layers}
-
-
-def _epochs(arch: str, overrides: dict) -> int:
-    """Epochs per model, for the progress bar (1 for models fitted in one step)."""
-    from .. import architectures
-
-    return architectures.create(arch, **overrides).config().get("epochs", 1)
+def _item_train_flags(
+    data: str = options.DATA,
+    fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
+    all_: bool = typer.Option(False, "--all", help="Train on every query."),
+    weak_labels: float = options.WEAK_LABELS,
+    seed: int = options.SEED,
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
+    output: str = typer.Option(..., "-o", "--output", help="Model directory."),
+    quiet: bool = options.QUIET,
+) -> None:
+    """Flags of `train NAME` for item rankers (the settings' flags follow)."""
 
 
-def _train_items(arch, data, fold, all_, overrides, weak_labels, seed, output) -> None:
+def _item_cv_flags(
+    data: str = options.DATA,
+    folds: Optional[int] = typer.Option(None, "--folds", min=2, help="Folds (default: the data directory's)."),
+    weak_labels: float = options.WEAK_LABELS,
+    seed: int = options.SEED,
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
+    output: str = typer.Option(..., "-o", "--output", help="Directory for the OOF run and the metrics JSON."),
+    quiet: bool = options.QUIET,
+) -> None:
+    """Flags of `cv NAME` (the settings' flags follow)."""
+
+
+def _train_items(name: str, fixed: dict, given: dict) -> None:
     import numpy as np
 
-    from .. import item_ranking
     from ..datasets import load_items
     from ..errors import LlmrankError
+    from ..pipelines import items
     from ..progress import Progress
 
-    if (fold is None) == (not all_):
+    if (fixed["fold"] is None) == (not fixed["all_"]):
         raise LlmrankError("give exactly one of --fold K or --all")
-    d = load_items(data)
-    train_idx = np.arange(len(d.qids)) if all_ else np.flatnonzero(d.folds != fold)
-    trained_on = d.with_weak_labels(weak_labels) if weak_labels else d
-    progress = Progress(f"train {arch}", state.quiet, unit="epochs")
-    progress.start(_epochs(arch, overrides))
+    d = load_items(fixed["data"])
+    train_idx = np.arange(len(d.qids)) if fixed["all_"] else np.flatnonzero(d.folds != fixed["fold"])
+    weak = fixed["weak_labels"]
+    trained_on = d.with_weak_labels(weak) if weak else d
+    ranker = items.item_ranker(name, rankers.Runtime(fixed["device"], fixed["dtype"]),
+                               flags.values(rankers.get(name).Settings, given))
+    progress = Progress(f"train {name}", state.quiet, unit="epochs")
+    progress.start(ranker.epochs)
     try:
-        model = item_ranking.train(arch, trained_on, train_idx, seed, overrides, progress)
+        ranker.fit(trained_on, train_idx, fixed["seed"], progress)
     finally:
         progress.close()
-    note(f"model written to {item_ranking.save(model, output, d, seed, fold, weak_labels)}")
+    note(f"model written to {items.save(ranker, fixed['output'], d, fixed['seed'], fixed['fold'], weak)}")
 
 
-def _item_command(arch: str):
-    def command(
-        data: str = options.DATA,
-        fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
-        all_: bool = typer.Option(False, "--all", help="Train on every query."),
-        epochs: Optional[int] = options.EPOCHS,
-        lr: Optional[float] = options.LR,
-        batch_size: Optional[int] = options.BATCH_SIZE,
-        optimizer: Optional[str] = options.OPTIMIZER,
-        train_layers: Optional[int] = options.TRAIN_LAYERS,
-        weak_labels: float = options.WEAK_LABELS,
-        seed: int = options.SEED,
-        output: str = typer.Option(..., "-o", "--output", help="Model directory."),
-        quiet: bool = options.QUIET,
-    ) -> None:
-        _train_items(arch, data, fold, all_, _overrides(arch, epochs, lr, batch_size, optimizer, train_layers),
-                     weak_labels, seed, output)
+def _cv_items(name: str, fixed: dict, given: dict) -> None:
+    from ..datasets import load_items
+    from ..evaluation.report import write_cv
+    from ..pipelines import items
+    from ..progress import Progress
 
-    command.__doc__ = f"Item ranker {arch} on a data directory; the model directory gets a manifest."
-    return command
+    d = load_items(fixed["data"])
+    k = fixed["folds"] or d.meta["folds"]
+    settings = flags.values(rankers.get(name).Settings, given)
+    runtime = rankers.Runtime(fixed["device"], fixed["dtype"])
+    progress = Progress(f"cv {name}", state.quiet, unit="epochs")
+    progress.start(k * items.item_ranker(name, runtime, settings).epochs)
+    try:
+        result, evaluation = items.cross_validate(name, d, k, fixed["seed"], settings, fixed["output"], runtime,
+                                                  progress, fixed["weak_labels"])
+    finally:
+        progress.close()
+    write_cv(result, evaluation, sys.stdout)
 
 
-def _register_item_commands() -> None:
-    from ..architectures import ALIASES, names
-
-    for name in names():
-        train_app.command(name, hidden=name in ALIASES)(_item_command(name))
-
-
-_register_item_commands()
-
-
-@train_app.command("cross-encoder")
-def train_cross_encoder_command(
-    base: str = typer.Option(..., "--base", help="Encoder to start from: directory, hub id, or offline model name."),
+def _passage_train_flags(
     topics: Optional[str] = typer.Option(None, "--topics", help="Training topics."),
     qrels: Optional[str] = typer.Option(None, "--qrels", help="Training qrels: positives are labels >= --rel-level."),
     candidates: Optional[str] = typer.Option(None, "--candidates", help="Run whose non-relevant top documents "
@@ -105,20 +111,6 @@ def train_cross_encoder_command(
                                               "bi-encoder's from `llmrank rerank`) on the topics' top --teacher-depth "
                                               "instead of learning from qrels."),
     teacher_depth: int = typer.Option(100, "--teacher-depth", min=1, help="Teacher pairs per topic."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="bce (pointwise), lambda (LambdaLoss) or listnet "
-                                       "(listwise); mse against the teacher's scores with --teacher-run. "
-                                       "Default: bce, or mse with --teacher-run."),
-    optimizer: str = typer.Option("adamw", "--optimizer", help="adamw (betas 0.9/0.999, eps 1e-8) or lion "
-                                                                "(betas 0.9/0.99)."),
-    lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (the thesis: 2e-6 with cosine for ModernBERT)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay"),
-    warmup_steps: int = typer.Option(1000, "--warmup-steps", min=0),
-    scheduler: str = typer.Option("linear", "--scheduler", help="linear, cosine or constant (after warmup)."),
-    epochs: int = typer.Option(3, "--epochs", min=1),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Examples per step (listwise: lists)."),
-    max_length: int = typer.Option(512, "--max-length", min=8, help="Token limit of a query-passage pair."),
-    grad_clip: float = typer.Option(1.0, "--grad-clip", help="Gradient norm clipping; 0 turns it off."),
-    seed: int = options.SEED,
     eval_topics: Optional[str] = typer.Option(None, "--eval-topics", help="Evaluate after every epoch on these..."),
     eval_qrels: Optional[str] = typer.Option(None, "--eval-qrels", help="...judgements..."),
     eval_run: Optional[str] = typer.Option(None, "--eval-run", help="...reranking this run's top --eval-depth."),
@@ -128,113 +120,104 @@ def train_cross_encoder_command(
     measures: Optional[List[str]] = typer.Option(None, "-m", "--measure", help="Eval measures (first = primary); "
                                                  "default nDCG@10 AP(rel=2) R(rel=2)@10 Rprec(rel=2) "
                                                  "P(rel=2)@10 RR(rel=2)@10."),
-    keep_best: bool = typer.Option(False, "--keep-best", help="Save the best epoch on the primary measure "
-                                                               "instead of the last."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training from its last "
                                                          "checkpoint."),
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
     output: str = typer.Option(..., "-o", "--output", help="Model directory (a CrossEncoder directory)."),
     quiet: bool = options.QUIET,
 ) -> None:
-    """Fine-tune a passage cross-encoder with AdamW or Lion, evaluating every epoch.
+    """Flags of `train NAME` for passage rerankers (the settings' flags follow)."""
 
-    Runs on sentence-transformers' CrossEncoderTrainer; the output directory works with
-    `llmrank rerank --model DIR`."""
+
+def _train_passages(name: str, fixed: dict, given: dict) -> None:
+    """Fine-tune a passage reranker with AdamW or Lion on the Hugging Face Trainer, evaluating
+    every epoch; the output directory works with `llmrank rerank --model DIR`."""
+    from types import SimpleNamespace
+
     from ..datasets import passages as examples_from
     from ..errors import LlmrankError
     from ..formats import read_qrels, read_run, read_topics
     from ..manifest import fingerprint, write_manifest
     from ..progress import Progress
-    from ..training import cross_encoder
+    from ..training import hf
 
-    loss = loss or ("mse" if teacher_run else "bce")
-    if (loss == "mse") != bool(teacher_run):
+    a = SimpleNamespace(**fixed)
+    values = flags.values(rankers.get(name).Settings, given)
+    values.setdefault("loss", "mse" if a.teacher_run else "bce")
+    if (values["loss"] == "mse") != bool(a.teacher_run):
         raise LlmrankError("--loss mse learns a teacher's scores: it goes with --teacher-run, and only with it")
-    settings = cross_encoder.Settings(base, optimizer, lr, weight_decay, warmup_steps, scheduler, epochs, batch_size,
-                                      max_length, grad_clip, loss, seed, keep_best)
-    settings.check()
-    topic_list = read_topics(topics) if topics else None
-    if teacher_run:
-        if topic_list is None or not corpus:
+    settings = rankers.settings_for(name, **values)
+    topic_list = read_topics(a.topics) if a.topics else None
+    if a.teacher_run:
+        if topic_list is None or not a.corpus:
             raise LlmrankError("--teacher-run needs --topics and --corpus")
-        if qrels or candidates or triples:
+        if a.qrels or a.candidates or a.triples:
             raise LlmrankError("--teacher-run replaces --qrels, --candidates and --triples: give one source")
-        train_examples = examples_from.from_teacher(topic_list, read_run(teacher_run), corpus, teacher_depth)
-    elif triples:
-        train_examples = examples_from.from_triples(triples, topic_list, corpus)
-    elif topic_list is None or not (qrels and candidates and corpus):
+        examples = examples_from.from_teacher(topic_list, read_run(a.teacher_run), a.corpus, a.teacher_depth)
+    elif a.triples:
+        examples = examples_from.from_triples(a.triples, topic_list, a.corpus)
+    elif topic_list is None or not (a.qrels and a.candidates and a.corpus):
         raise LlmrankError("give --topics, --qrels, --candidates and --corpus (or --triples)")
     else:
-        train_examples = examples_from.from_judgements(topic_list, read_qrels(qrels), read_run(candidates), corpus,
-                                                       negatives, per_positive, rel_level, negatives_depth, seed)
+        examples = examples_from.from_judgements(topic_list, read_qrels(a.qrels), read_run(a.candidates), a.corpus,
+                                                 a.negatives, a.per_positive, a.rel_level, a.negatives_depth,
+                                                 settings.seed)
     evaluation = None
-    if any((eval_topics, eval_qrels, eval_run)):
-        if not all((eval_topics, eval_qrels, eval_run)) or not (eval_corpus or corpus):
+    if any((a.eval_topics, a.eval_qrels, a.eval_run)):
+        if not all((a.eval_topics, a.eval_qrels, a.eval_run)) or not (a.eval_corpus or a.corpus):
             raise LlmrankError("evaluation needs --eval-topics, --eval-qrels, --eval-run and a corpus")
-        evaluation = cross_encoder.RerankEvaluation.from_files(
-            eval_topics, eval_qrels, eval_run, eval_corpus or corpus, measures or cross_encoder.EVAL_MEASURES,
-            eval_depth, rel_level)
-    stats = train_examples.stats
-    note(f"distilling {teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if teacher_run else
+        evaluation = hf.RerankEvaluation.from_files(a.eval_topics, a.eval_qrels, a.eval_run, a.eval_corpus or a.corpus,
+                                                    a.measures or hf.EVAL_MEASURES, a.eval_depth, a.rel_level)
+    stats = examples.stats
+    note(f"distilling {a.teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if a.teacher_run else
          f"training on {stats['groups']} positives with their negatives ({stats['pairs']} pairs, "
          f"{stats['queries']} queries)")
-    progress = Progress(f"train cross-encoder ({optimizer})", state.quiet, unit="steps")
+    progress = Progress(f"train {name} ({settings.optimizer})", state.quiet, unit="steps")
     try:
-        summary = cross_encoder.train(settings, train_examples, output, evaluation, resume, progress, note)
+        summary = hf.train(settings, examples, a.output, evaluation, a.resume, progress, note,
+                           runtime=rankers.Runtime(a.device, a.dtype))
     finally:
         progress.close()
-    inputs = {"topics": topics, "qrels": qrels, "candidates": candidates, "corpus": corpus, "triples": triples,
-              "teacher_run": teacher_run,
-              "eval_topics": eval_topics, "eval_qrels": eval_qrels, "eval_run": eval_run, "eval_corpus": eval_corpus}
-    write_manifest(f"{output}/llmrank.json", "cross-encoder", {
-        **vars(settings), "negatives": negatives, "negatives_per_positive": per_positive,
-        "negatives_depth": negatives_depth, "rel_level": rel_level, "eval_depth": eval_depth,
-        **({"teacher_depth": teacher_depth} if teacher_run else {}),
+    inputs = {k: fixed[k] for k in ("topics", "qrels", "candidates", "corpus", "triples", "teacher_run", "eval_topics",
+                                    "eval_qrels", "eval_run", "eval_corpus")}
+    write_manifest(f"{a.output}/llmrank.json", name, {
+        **vars(settings), "negatives": a.negatives, "negatives_per_positive": a.per_positive,
+        "negatives_depth": a.negatives_depth, "rel_level": a.rel_level, "eval_depth": a.eval_depth,
+        "device": a.device, "dtype": a.dtype, **({"teacher_depth": a.teacher_depth} if a.teacher_run else {}),
         "inputs": inputs, "data_fingerprint": fingerprint(*(p for p in inputs.values() if p)),
-        "examples": train_examples.stats, **summary})
+        "examples": stats, **summary})
     if summary["best_epoch"] is not None:
         best = next(e for e in summary["epochs"] if e["epoch"] == summary["best_epoch"])
         note(f"best epoch {summary['best_epoch']}: {summary['primary_measure'][5:]} "
-             f"{best[summary['primary_measure']]:.4f}; per-epoch log in {output}/epochs.csv, curves in "
-             f"{output}/curves.png")
-    note(f"model written to {output} ({summary['saved']})")
+             f"{best[summary['primary_measure']]:.4f}; per-epoch log in {a.output}/epochs.csv, curves in "
+             f"{a.output}/curves.png")
+    note(f"model written to {a.output} ({summary['saved']})")
 
 
-@app.command("cv")
-def cv_command(
-    arch: str = typer.Argument(..., help=_ARCH_HELP),
-    data: str = options.DATA,
-    folds: Optional[int] = typer.Option(None, "--folds", min=2, help="Folds (default: the data directory's)."),
-    epochs: Optional[int] = options.EPOCHS,
-    lr: Optional[float] = options.LR,
-    batch_size: Optional[int] = options.BATCH_SIZE,
-    optimizer: Optional[str] = options.OPTIMIZER,
-    train_layers: Optional[int] = options.TRAIN_LAYERS,
-    weak_labels: float = options.WEAK_LABELS,
-    seed: int = options.SEED,
-    output: str = typer.Option(..., "-o", "--output", help="Directory for the OOF run and the metrics JSON."),
-    quiet: bool = options.QUIET,
-) -> None:
-    """K-fold cross-validation by query: an out-of-fold run over all queries (ARCH.run), metrics
-    per fold with mean, std and 95% CI (ARCH.cv.json), and a table."""
-    from rich.console import Console
-    from rich.table import Table
+_FLAGS = {"items": (_item_train_flags, _train_items), "passages": (_passage_train_flags, _train_passages)}
 
-    from .. import item_ranking
-    from ..datasets import load_items
-    from ..progress import Progress
 
-    d = load_items(data)
-    k = folds or d.meta["folds"]
-    overrides = _overrides(arch, epochs, lr, batch_size, optimizer, train_layers)
-    progress = Progress(f"cv {arch}", state.quiet, unit="epochs")
-    progress.start(k * _epochs(arch, overrides))
-    try:
-        result = item_ranking.cross_validate(arch, d, k, seed, overrides, output, progress, weak_labels)
-    finally:
-        progress.close()
-    table = Table(title=f"{result['architecture']}: {k}-fold CV, {result['queries']} queries")
-    for col in ("measure", "mean", "std", "95% CI"):
-        table.add_column(col, justify="left" if col == "measure" else "right")
-    for name, m in result["measures"].items():
-        table.add_row(name, f"{m['mean']:.4f}", f"{m['std']:.4f}", f"{m['ci95'][0]:.4f}–{m['ci95'][1]:.4f}")
-    Console().print(table)
+def _summary(cls: type) -> str:
+    """The first sentence of a ranker module's docstring, for its command's help."""
+    doc = inspect.getdoc(sys.modules[cls.__module__]) or cls.__name__
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def _register_commands() -> None:
+    for name in rankers.names():
+        cls = rankers.get(name)
+        if cls.trains_on is None:
+            continue
+        extra = flags.parameters(cls.Settings, rankers.preset(name))
+        fixed, body = _FLAGS[cls.trains_on]
+        for shown in [name, *rankers.aliases_of(name)]:
+            hidden = shown != name
+            train_app.command(shown, hidden=hidden)(flags.command(fixed, extra, partial(body, name),
+                                                                  f"Train {name}. {_summary(cls)}"))
+            if cls.trains_on == "items":
+                cv_app.command(shown, hidden=hidden)(flags.command(_item_cv_flags, extra, partial(_cv_items, name),
+                                                                   f"Cross-validate {name}. {_summary(cls)}"))
+
+
+_register_commands()

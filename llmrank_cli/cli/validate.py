@@ -22,7 +22,7 @@ def validate_command(
     missing queries and empty topics. Exit 2 if any error was found."""
     from ..errors import EXIT_BAD_INPUT
     from ..formats import read_qrels, read_run, read_topics
-    from ..validation import validate_run, validate_topics
+    from ..evaluation.validation import validate_run, validate_topics
 
     qrels_data = read_qrels(qrels) if qrels else None
     if qrels_data is not None:

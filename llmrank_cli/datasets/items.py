@@ -8,7 +8,7 @@ topic from a frozen sentence encoder, computed once), optional discovery data
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import LlmrankError
 from ..formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
 from ..formats.io import atomic_output
+from ..kit.encoders import encode_texts
 from ..manifest import fingerprint
 
 MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
@@ -34,8 +35,6 @@ class ItemData:
     embeddings: np.ndarray   # float32 [n_queries, dim]
     folds: np.ndarray        # int [n_queries]
     meta: dict
-    # frozen encoder states a model computed for every query, kept for the other folds of a CV
-    frozen_states: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def gain_map(self) -> dict[int, float]:
@@ -50,15 +49,6 @@ class ItemData:
         if not (self.path / "discovery.npz").exists():
             raise LlmrankError(f"{self.path}: --weak-labels needs discovery data (prepare mllm --discovery FILE)")
         return replace(self, gains=self.gains + weight * weak_credit(self.embeddings, self.path))
-
-
-def encode_texts(texts: list[str], encoder: str = DEFAULT_ENCODER, batch_size: int = 64) -> np.ndarray:
-    """Frozen sentence-encoder embeddings (normalised), the query tower's input."""
-    from ..models.bi_encoder import BiEncoderReranker
-
-    model = BiEncoderReranker.load(encoder, batch_size=batch_size, device="auto")
-    return model.st.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
-                           normalize_embeddings=True).astype(np.float32)
 
 
 def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,

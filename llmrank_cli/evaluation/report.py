@@ -134,3 +134,19 @@ def render(fmt: str, evals: list[Evaluation], out: IO[str], per_query: bool,
     else:
         write_table(evals, out, comparisons, settings.get("test", "t"), settings.get("correction", "holm"),
                     settings.get("alpha", 0.05))
+
+
+def write_cv(result: dict, evaluation: Evaluation, out: IO[str]) -> None:
+    """A cross-validation: the out-of-fold run's means (the table `llmrank eval` prints for that
+    run), then each measure's spread over the folds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    write_table([evaluation], out, [], "t", "none", 0.05)
+    spread = Table(title=f"{result['ranker']}: {result['folds']}-fold CV, {result['queries']} queries, "
+                         f"per-fold means")
+    for col in ("measure", "std", "95% CI"):
+        spread.add_column(col, justify="left" if col == "measure" else "right")
+    for name, m in result["measures"].items():
+        spread.add_row(name, f"{m['std']:.4f}", f"{m['ci95'][0]:.4f}–{m['ci95'][1]:.4f}")
+    Console(file=out, highlight=False).print(spread)

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .formats import Run
+from ..formats import Run
 
 METHODS = ("rrf", "combsum", "combmnz")
 NORMS = ("none", "minmax", "zscore")

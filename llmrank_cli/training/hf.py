@@ -16,40 +16,12 @@ from pathlib import Path
 
 from ..errors import LlmrankError
 from ..formats.io import atomic_output
+from ..rankers.cross_encoder import LOSS_SHAPES, SCHEDULERS, TrainSettings
 from .optimizers import optimizer_class_and_kwargs
 
-LOSS_SHAPES = {"bce": "pointwise", "mse": "pointwise", "lambda": "listwise", "listnet": "listwise"}
-SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 CHECKPOINTS = "checkpoints"
 # the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
 EVAL_MEASURES = ["nDCG@10", "AP(rel=2)", "R(rel=2)@10", "Rprec(rel=2)", "P(rel=2)@10", "RR(rel=2)@10"]
-
-
-@dataclass
-class Settings:
-    """Hyper-parameters; defaults are the thesis' (AdamW/Lion, lr 2e-5, wd 0.01, warmup 1000,
-    clipping 1.0, batch 16, 3 epochs)."""
-
-    base: str
-    optimizer: str = "adamw"
-    lr: float = 2e-5
-    weight_decay: float = 0.01
-    warmup_steps: int = 1000
-    scheduler: str = "linear"
-    epochs: int = 3
-    batch_size: int = 16
-    max_length: int = 512
-    grad_clip: float = 1.0
-    loss: str = "bce"
-    seed: int = 0
-    keep_best: bool = False
-
-    def check(self) -> None:
-        if self.loss not in LOSS_SHAPES:
-            raise LlmrankError(f"--loss must be one of {', '.join(LOSS_SHAPES)}")
-        if self.scheduler not in SCHEDULERS:
-            raise LlmrankError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
-        optimizer_class_and_kwargs(self.optimizer, self.lr, self.weight_decay)
 
 
 def _loss(name: str, model):
@@ -102,7 +74,7 @@ def last_checkpoint(out: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def _check_resume(out: Path, settings: Settings, resume: bool) -> str | None:
+def _check_resume(out: Path, settings: TrainSettings, resume: bool) -> str | None:
     """The checkpoint to continue from, refusing to mix runs with different settings."""
     started = out / CHECKPOINTS / "settings.json"
     checkpoint = last_checkpoint(out)
@@ -119,16 +91,17 @@ def _check_resume(out: Path, settings: Settings, resume: bool) -> str | None:
     return checkpoint
 
 
-def train(settings: Settings, examples, out: str, evaluation=None, resume: bool = False, progress=None,
-          note=lambda message: None, callbacks=()) -> dict:
-    """Train, save a CrossEncoder directory at ``out``, and return the per-epoch log."""
+def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: bool = False, progress=None,
+          note=lambda message: None, callbacks=(), runtime=None) -> dict:
+    """Train, save a CrossEncoder directory at ``out``, and return the per-epoch log. ``runtime``
+    (--device, --dtype) becomes the Trainer's use_cpu and bf16/fp16 mixed precision."""
     import transformers
     from sentence_transformers import CrossEncoder
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from ..models.resolve import load_error, resolve_model
-    from ..models.torch_setup import use_all_cores
+    from ..kit.devices import pick_device, use_all_cores
+    from ..kit.resolve import load_error, resolve_model
 
     settings.check()
     if settings.keep_best and evaluation is None:
@@ -160,7 +133,7 @@ def train(settings: Settings, examples, out: str, evaluation=None, resume: bool 
         save_strategy="epoch", save_total_limit=1, load_best_model_at_end=settings.keep_best,
         metric_for_best_model=primary if settings.keep_best else None, greater_is_better=True,
         logging_steps=max(1, steps // settings.epochs // 20), report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=_has_accelerator())
+        dataloader_pin_memory=_has_accelerator(), **_precision(runtime, pick_device))
     trainer = CrossEncoderTrainer(
         model=model, args=args, train_dataset=train_data, loss=_loss(settings.loss, model),
         evaluator=_epoch_evaluator(evaluation, directory) if evaluation else None,
@@ -284,14 +257,15 @@ class RerankEvaluation:
     def score(self, model, path: Path) -> dict[str, float]:
         from ..evaluation import evaluate
         from ..formats import read_run
-        from ..models.cross_encoder import CrossEncoderReranker
-        from ..reranking import rerank
+        from ..pipelines.score import from_run, score_queries
+        from ..rankers.cross_encoder import CrossEncoderRanker
 
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in (".partial", ".partial.done"):  # an evaluation cut short by a kill
             Path(f"{path}{stale}").unlink(missing_ok=True)
-        reranker = CrossEncoderReranker(model, "in-training", self.batch_size, str(model.device))
-        rerank(self.run, self.topics, lambda wanted: self.passages, reranker, str(path), self.depth)
+        reranker = CrossEncoderRanker.wrap(model, "in-training", self.batch_size, str(model.device))
+        score_queries(from_run(self.run, self.topics, self.depth), reranker, str(path), lambda wanted: self.passages,
+                      tag=self.run.tag)
         run = read_run(path)
         result = evaluate(self.qrels, run, self.measures)
         return {"loss": self._bce(run), **{m.label: float(v) for m, v in zip(self.measures, result.aggregate())}}
@@ -305,6 +279,19 @@ class RerankEvaluation:
                                                                         top["docno"].to_pylist())], dtype=float)
         p = np.clip(top["score"].to_numpy(), 1e-7, 1 - 1e-7)
         return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def _precision(runtime, pick_device) -> dict:
+    """TrainingArguments for --device and --dtype (auto: bf16 on a GPU that has it, else fp32)."""
+    if runtime is None:
+        return {}
+    device = pick_device(runtime.device)
+    dtype = runtime.dtype
+    if dtype == "auto":
+        import torch
+
+        dtype = "bf16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "fp32"
+    return {"use_cpu": device == "cpu", "bf16": dtype == "bf16", "fp16": dtype == "fp16"}
 
 
 def _has_accelerator() -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .formats import Qrels, Run, Topic
+from ..formats import Qrels, Run, Topic
 
 CUTOFFS = (10, 100, 1000)
 MAX_LISTED = 5
@@ -81,7 +81,7 @@ def validate_run(run: Run, qrels: Qrels | None = None, topics: list[Topic] | Non
 
 
 def _duplicates(run: Run) -> list[Finding]:
-    from .formats.table import first_duplicate
+    from ..formats.table import first_duplicate
 
     row = first_duplicate(run.table, "qid", "docno")
     if row is None:

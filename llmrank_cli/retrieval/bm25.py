@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .errors import LlmrankError, MissingExtra
+from ..errors import LlmrankError, MissingExtra
 
 MIN_JAVA = 21
 VECTOR_MODULE = "jdk.incubator.vector"
@@ -189,7 +189,7 @@ class Bm25Searcher:
 
     def run(self, topics: list, k: int, threads: int, progress=None):
         """A Run of these topics through :meth:`search`."""
-        from .formats import Run
+        from ..formats import Run
 
         qid, docno, score = [], [], []
         for q, hits in self.search([t.qid for t in topics], [t.text for t in topics], k, threads, progress):
@@ -300,9 +300,9 @@ def write_trec_run(searcher: Bm25Searcher, topics: list, k: int, threads: int, t
     take that path for every query."""
     import tempfile
 
-    from .formats import run_text, write_run
-    from .formats.io import atomic_output
-    from .formats.runs import check_tag
+    from ..formats import run_text, write_run
+    from ..formats.io import atomic_output
+    from ..formats.runs import check_tag
 
     check_tag(tag)
     reader = None if searcher.rm3 else java_topic_reader([t.qid for t in topics])

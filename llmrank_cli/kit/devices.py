@@ -1,4 +1,5 @@
-"""Device, dtype and thread choices shared by every model kind."""
+"""Device, dtype and thread choices shared by every ranker with weights. Under a launcher
+(torchrun, accelerate) each process takes the GPU of its LOCAL_RANK."""
 from __future__ import annotations
 
 import logging
@@ -17,10 +18,13 @@ def pick_device(device: str) -> str:
         raise LlmrankError(f"--device must be one of {', '.join(DEVICES)}")
     if device == "auto":
         if torch.cuda.is_available():
-            return "cuda"
-        return "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise LlmrankError("--device cuda was asked for, but torch sees no CUDA device")
+            device = "cuda"
+        else:
+            return "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise LlmrankError("--device cuda was asked for, but torch sees no CUDA device")
+        return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
     return device
 
 
@@ -30,7 +34,7 @@ def pick_dtype(dtype: str, device: str):
     if dtype not in DTYPES:
         raise LlmrankError(f"--dtype must be one of {', '.join(DTYPES)}")
     if dtype == "auto":
-        return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
 
 
@@ -52,3 +56,10 @@ def use_all_cores() -> None:
     if os.environ.get("OMP_NUM_THREADS"):
         return
     torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def place(runtime) -> tuple[str, object]:
+    """(device, torch dtype) for a ranker's Runtime, with all cores for torch on the CPU."""
+    device = pick_device(runtime.device)
+    use_all_cores()
+    return device, pick_dtype(runtime.dtype, device)

@@ -1,0 +1,89 @@
+"""CLI flags generated from a ranker's settings dataclass: one typer option per field, with its
+help, its preset's default in the help, and the values it allows. A flag left out is None, so
+the ranker keeps its preset's value; list fields are given comma-separated (``--mlp 768,384``)."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from typing import Callable, Optional
+
+import typer
+
+from ..errors import LlmrankError
+from ..rankers.base import flag_name
+
+
+def _base_type(hint) -> type:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) is typing.Union and args else hint
+
+
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) \
+        else "none" if value is None else str(value)
+
+
+def setting_fields(settings_cls: type, scoring_only: bool = False) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(settings_cls) if f.metadata.get("scoring") or not scoring_only]
+
+
+def parameters(settings_cls: type, preset: dict, scoring_only: bool = False, owner: str = "") -> list:
+    """inspect.Parameters (typer options) for the settings' fields."""
+    hints = typing.get_type_hints(settings_cls)
+    params = []
+    for f in setting_fields(settings_cls, scoring_only):
+        kind = _base_type(hints[f.name])
+        default = preset.get(f.name, f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        meta = f.metadata
+        text = meta["help"] + (f" [{owner}]" if owner else "") + ("" if meta.get("required") else
+                                                                   f" (default: {_shown(default)})")
+        flag = f"--{flag_name(f.name)}"
+        if kind is bool:
+            option = typer.Option(None, f"{flag}/--no-{flag_name(f.name)}", help=text, show_default=False)
+            annotation = Optional[bool]
+        elif kind in (int, float):
+            option = typer.Option(... if meta.get("required") else None, flag, help=text, min=meta.get("min"),
+                                  show_default=False)
+            annotation = Optional[kind]
+        else:  # str and comma-separated lists
+            option = typer.Option(... if meta.get("required") else None, flag, help=text, show_default=False)
+            annotation = Optional[str]
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                        annotation=annotation))
+    return params
+
+
+def values(settings_cls: type, given: dict) -> dict:
+    """Flag values -> settings values (lists parsed); flags not given are left out."""
+    hints = typing.get_type_hints(settings_cls)
+    out = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        if _base_type(hints[name]) is list:
+            try:
+                value = [int(x) for x in str(value).split(",") if x.strip()]
+            except ValueError:
+                raise LlmrankError(f"--{flag_name(name)} takes comma-separated integers, not {value!r}") from None
+        out[name] = value
+    return out
+
+
+def command(fixed: Callable, extra: list, body: Callable, doc: str) -> Callable:
+    """A typer command whose flags are ``fixed``'s parameters followed by ``extra``; ``body``
+    receives the fixed arguments as a dict and the extra ones as a second dict."""
+    fixed_params = list(inspect.signature(fixed).parameters.values())
+    extra_names = {p.name for p in extra}
+
+    def run(**kwargs):
+        return body({k: v for k, v in kwargs.items() if k not in extra_names},
+                    {k: v for k, v in kwargs.items() if k in extra_names})
+
+    hints = typing.get_type_hints(fixed)
+    run.__signature__ = inspect.Signature(
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
+         for p in fixed_params] + extra)
+    run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}
+    run.__doc__ = doc
+    return run

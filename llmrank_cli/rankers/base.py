@@ -1,0 +1,217 @@
+"""The one shape of a ranker: it scores, per query, a list of candidates and returns one score
+per candidate; it saves to and loads from a directory whose manifest (``model.json``) is
+written once, atomically, after the weights; a trainable ranker also fits.
+
+A ranker's settings are one dataclass whose fields (made with :func:`setting`) generate its CLI
+flags and their help (``llmrank_cli/cli/flags.py``) and are recorded in its manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import LlmrankError
+
+MANIFEST = "model.json"
+
+
+def setting(default, help: str, *, choices: tuple = (), min: float | None = None, scoring: bool = False,
+            required: bool = False):
+    """A settings field: its default, its flag's help, the values it allows; ``scoring`` marks a
+    field that matters when scoring (it becomes a `rerank` flag), not only in training;
+    ``required`` makes its flag mandatory."""
+    meta = {"help": help, "choices": tuple(choices), "min": min, "scoring": scoring, "required": required}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass
+class Settings:
+    """No settings (rankers with nothing to tune)."""
+
+    def check(self) -> None:
+        for f in dataclasses.fields(self):
+            value, choices, low = getattr(self, f.name), f.metadata.get("choices"), f.metadata.get("min")
+            if choices and value not in choices:
+                raise LlmrankError(f"--{flag_name(f.name)} must be one of {', '.join(map(str, choices))}, "
+                                   f"not {value!r}")
+            if low is not None and value is not None and value < low:
+                raise LlmrankError(f"--{flag_name(f.name)} must be at least {low:g}, not {value!r}")
+
+
+def flag_name(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and in which precision a ranker with weights runs (``--device``, ``--dtype``)."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+
+
+class Ranker:
+    """Base class. ``candidates`` says what a ranker scores: ``"items"`` (ids from a fixed pool it
+    learned, e.g. LLMs) or ``"passages"`` (texts). ``trains_on`` is ``"items"`` (a data directory
+    from `prepare items`), ``"passages"`` (topics, qrels, a corpus) or None (nothing to train)."""
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    Settings: ClassVar[type] = Settings
+    presets: ClassVar[dict[str, dict]] = {}
+    candidates: ClassVar[str] = "items"
+    trains_on: ClassVar[str | None] = None
+
+    def __init__(self, settings=None, runtime: Runtime = Runtime()):
+        self.settings = settings if settings is not None else self.Settings()
+        self.runtime = runtime
+
+    def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
+        """One float64 array of scores per query, one score per candidate."""
+        raise NotImplementedError
+
+    def manifest(self) -> dict:
+        """What this ranker adds to its directory's manifest (beside name, settings, versions)."""
+        return {}
+
+    def save_weights(self, directory: Path) -> None:
+        """Write the weights (everything but the manifest) into ``directory``."""
+
+    def save(self, directory, extra: dict | None = None) -> Path:
+        """Weights first, then the manifest, atomically: a directory with a manifest is complete."""
+        from ..formats.io import atomic_output
+        from ..manifest import versions
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.save_weights(directory)
+        record = {"ranker": self.name, "settings": dataclasses.asdict(self.settings), **self.manifest(),
+                  **(extra or {}), "versions": versions()}
+        with atomic_output(directory / MANIFEST) as out:
+            json.dump(record, out, indent=2)
+            out.write("\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, manifest: dict, runtime: Runtime = Runtime()) -> "Ranker":
+        raise NotImplementedError
+
+
+def read_manifest(directory) -> dict | None:
+    """A model directory's manifest, or None when there is none."""
+    path = Path(directory) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def stored_settings(cls: type, manifest: dict):
+    """The settings a manifest recorded ("config": directories saved before rankers/)."""
+    return cls.Settings(**manifest.get("settings", manifest.get("config", {})))
+
+
+class ItemRanker(Ranker):
+    """A ranker of a fixed pool of items (LLMs) learned from a data directory. It reads each query
+    as the frozen sentence encoder's embedding of its text (computed once at `prepare`, or here
+    at scoring time) and/or the text itself, and scores its whole pool at once
+    (:meth:`score_pool`); :meth:`score` picks each query's candidates from that row."""
+
+    candidates = "items"
+    trains_on = "items"
+
+    def __init__(self, settings=None, runtime: Runtime = Runtime()):
+        super().__init__(settings, runtime)
+        self.items: list[str] = []
+        self.encoder: str | None = None
+        self.input_dim = 0
+        self._sentence_model = None
+
+    def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "ItemRanker":
+        self.items, self.encoder = list(data.items), data.meta["encoder"]
+        self.input_dim = int(data.embeddings.shape[1])
+        self.fit_pool(data, train, seed, progress)
+        return self
+
+    def fit_pool(self, data, train: np.ndarray, seed: int, progress) -> None:
+        """Learn from the training queries ``train`` of ``data`` (a datasets.ItemData)."""
+        if progress:
+            progress.advance(1)
+
+    @property
+    def epochs(self) -> int:
+        """Progress ticks one fit makes."""
+        return getattr(self.settings, "epochs", 1)
+
+    def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
+        """float64 [queries, items]: every item of the pool for every query."""
+        raise NotImplementedError
+
+    def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
+        from ..kit.devices import pick_device
+        from ..kit.encoders import encode_texts, load_sentence_transformer
+
+        if self._sentence_model is None:
+            self._sentence_model = load_sentence_transformer(self.encoder, pick_device(self.runtime.device))
+        embeddings = encode_texts(queries, self.encoder, model=self._sentence_model)
+        if embeddings.shape[1] != self.input_dim:
+            raise LlmrankError(f"encoder {self.encoder} gives {embeddings.shape[1]}-d vectors, the model expects "
+                               f"{self.input_dim}")
+        pool = self.score_pool(embeddings, queries)
+        column = {item: i for i, item in enumerate(self.items)}
+        unknown = sorted({c for cs in candidates for c in cs} - column.keys())
+        if unknown:
+            raise LlmrankError(f"{len(unknown)} candidates are not items this model knows (first: {unknown[0]})")
+        return [pool[row, [column[c] for c in cs]] for row, cs in enumerate(candidates)]
+
+    def manifest(self) -> dict:
+        return {"items": self.items, "encoder": self.encoder, "input_dim": self.input_dim}
+
+    def load_weights(self, directory: Path) -> None:
+        """Read what :meth:`save_weights` wrote."""
+
+    @classmethod
+    def load(cls, directory: Path, manifest: dict, runtime: Runtime = Runtime()) -> "ItemRanker":
+        ranker = cls(stored_settings(cls, manifest), runtime)
+        ranker.items, ranker.encoder, ranker.input_dim = manifest["items"], manifest["encoder"], manifest["input_dim"]
+        ranker.restore(manifest)
+        ranker.load_weights(Path(directory))
+        return ranker
+
+    def restore(self, manifest: dict) -> None:
+        """Take back what :meth:`manifest` added beyond items, encoder and dimension."""
+
+
+class PassageRanker(Ranker):
+    """A ranker of passage texts built from a pretrained model (hub id, offline name or
+    directory): :meth:`open` loads it for scoring; :meth:`score_pairs` scores flat (query,
+    passage) pairs, which lets one batch mix the candidates of several queries."""
+
+    candidates = "passages"
+
+    def __init__(self, settings=None, runtime: Runtime = Runtime()):
+        super().__init__(settings, runtime)
+        self.model_name, self.max_length, self.batch_size, self.device = "", 0, 64, "cpu"
+        self.truncated = 0  # inputs cut at max_length so far
+
+    @classmethod
+    def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None,
+             batch_size: int = 64, **options) -> "PassageRanker":
+        raise NotImplementedError
+
+    def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
+        flat = self.score_pairs([q for q, cs in zip(queries, candidates) for _ in cs],
+                                [c for cs in candidates for c in cs])
+        bounds = np.cumsum([0] + [len(cs) for cs in candidates])
+        return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def manifest(self) -> dict:
+        return {"model": self.model_name, "max_length": self.max_length, "batch_size": self.batch_size,
+                "device": self.device}

@@ -1,0 +1,141 @@
+"""``cross-encoder`` (``--kind cross``): any sentence-transformers CrossEncoder (hub id or
+directory) scores query-passage pairs; `llmrank train cross-encoder` fine-tunes one
+(``training/hf.py``) from qrels, triples or a teacher run.
+
+Scores equal ``CrossEncoder.predict`` (same tokenisation, model and activation) but are
+computed in token-budget batches of length-sorted pairs, which is faster on CPU and GPU. A
+model whose scoring head is not in its checkpoint (an embedding model such as
+all-MiniLM-L6-v2) is refused: its head would be random, its scores noise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import LlmrankError
+from . import register
+from .base import PassageRanker, Runtime, Settings, setting
+
+MAX_TOKENS_PER_BATCH = 8192
+LOSS_SHAPES = {"bce": "pointwise", "mse": "pointwise", "lambda": "listwise", "listnet": "listwise"}
+SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
+
+
+@dataclass
+class TrainSettings(Settings):
+    """Hyper-parameters; defaults are the thesis' (AdamW/Lion, lr 2e-5, wd 0.01, warmup 1000,
+    clipping 1.0, batch 16, 3 epochs)."""
+
+    base: Optional[str] = setting(None, "Encoder to start from: directory, hub id, or offline model name.",
+                                  required=True)
+    optimizer: str = setting("adamw", "adamw (betas 0.9/0.999, eps 1e-8) or lion (betas 0.9/0.99).",
+                             choices=("adamw", "lion"))
+    lr: float = setting(2e-5, "Peak learning rate (the thesis: 2e-6 with cosine for ModernBERT).", min=0.0)
+    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
+    warmup_steps: int = setting(1000, "Linear warmup steps.", min=0)
+    scheduler: str = setting("linear", "linear, cosine or constant (after warmup).", choices=tuple(SCHEDULERS))
+    epochs: int = setting(3, "Training epochs.", min=1)
+    batch_size: int = setting(16, "Examples per step (listwise: lists).", min=1)
+    max_length: int = setting(512, "Token limit of a query-passage pair.", min=8)
+    grad_clip: float = setting(1.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
+    loss: str = setting("bce", "bce (pointwise), lambda (LambdaLoss) or listnet (listwise); mse against a "
+                        "teacher's scores (the default with --teacher-run, and only with it).",
+                        choices=tuple(LOSS_SHAPES))
+    seed: int = setting(0, "Random seed (initialisation, order, negatives).")
+    keep_best: bool = setting(False, "Save the best epoch on the primary measure instead of the last.")
+
+
+def _hf_model(ce):
+    """The transformers model inside a CrossEncoder (its layout changed across versions)."""
+    first = ce[0] if hasattr(ce, "__getitem__") else None
+    for owner, attr in ((first, "auto_model"), (first, "model"), (ce, "model")):
+        model = getattr(owner, attr, None) if owner is not None else None
+        if model is not None and hasattr(model, "config"):
+            return model
+    raise RuntimeError("cannot find the transformers model inside this CrossEncoder")
+
+
+def untrained_weights(model, path: str) -> list[str]:
+    """Names of ``model``'s weights that its checkpoint in ``path`` does not hold (newly
+    initialised on load), read from the checkpoint's index or header, not its tensors."""
+    import json
+    from pathlib import Path
+
+    folder = Path(path)
+    stored: set[str] = set()
+    for index in folder.glob("*.safetensors.index.json"):
+        stored |= set(json.loads(index.read_text())["weight_map"])
+    if not stored:
+        files = sorted(folder.glob("*.safetensors"))
+        if not files:
+            return []  # a .bin checkpoint (or none): transformers has already complained if it lacked weights
+        from safetensors import safe_open
+
+        for file in files:
+            with safe_open(str(file), framework="pt") as fh:
+                stored |= set(fh.keys())
+    prefix = f"{model.base_model_prefix}."
+    strip = {k[len(prefix):] if k.startswith(prefix) else k for k in stored}
+    return [k for k in model.state_dict() if (k[len(prefix):] if k.startswith(prefix) else k) not in strip]
+
+
+@register("cross-encoder", aliases=("cross",))
+class CrossEncoderRanker(PassageRanker):
+    Settings = TrainSettings
+    trains_on = "passages"
+
+    @classmethod
+    def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
+             **options) -> "CrossEncoderRanker":
+        from sentence_transformers import CrossEncoder
+
+        from ..kit.devices import pick_dtype, place
+        from ..kit.resolve import load_error, resolve_model
+
+        path = resolve_model(model)
+        device, dtype = place(runtime)
+        try:
+            ce = CrossEncoder(path, max_length=max_length, device=device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise load_error(model, exc) from None
+        fresh = untrained_weights(_hf_model(ce), path)
+        if fresh:
+            raise LlmrankError(f"model {model!r} has no trained scoring head ({', '.join(fresh[:2])} would be random): "
+                               f"use --kind bi for an embedding model, or a trained cross-encoder")
+        ce.to(pick_dtype(runtime.dtype, device))
+        ce.eval()
+        return cls.wrap(ce, model, batch_size, device, runtime)
+
+    @classmethod
+    def wrap(cls, ce, name: str, batch_size: int, device: str, runtime: Runtime = Runtime()) -> "CrossEncoderRanker":
+        """A ranker over a CrossEncoder already in memory (e.g. one being trained)."""
+        ranker = cls(None, runtime)
+        ranker.ce, ranker.model = ce, _hf_model(ce)
+        ranker.model_name, ranker.batch_size, ranker.device = name, batch_size, device
+        ranker.max_length = getattr(ce, "max_seq_length", None) or ce.max_length
+        return ranker
+
+    def manifest(self) -> dict:
+        return {**super().manifest(), "dtype": str(self.model.dtype)}
+
+    def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
+        import torch
+
+        from ..kit.batching import token_batches
+
+        tok = self.ce.tokenizer
+        full = tok(queries, passages, truncation=False)["input_ids"]
+        self.truncated += sum(len(ids) > self.max_length for ids in full)
+        enc = tok(queries, passages, truncation=True, max_length=self.max_length)
+        lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(queries))
+        out = np.empty(len(queries), dtype=np.float64)
+        activation = self.ce.activation_fn
+        with torch.inference_mode():
+            for idx in token_batches(lengths, self.batch_size, MAX_TOKENS_PER_BATCH):
+                batch = tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="pt")
+                logits = self.model(**batch.to(self.device)).logits.float()
+                scores = activation(logits) if activation is not None else logits
+                out[idx] = scores[:, 0].cpu().numpy() if scores.ndim > 1 else scores.cpu().numpy()
+        return out

@@ -1,0 +1,1 @@
+"""First-stage retrieval and run combination: BM25 through Anserini, rank fusion."""
