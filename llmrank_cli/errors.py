@@ -5,7 +5,6 @@ reported by a check (e.g. ``validate`` found problems), 2 bad input or usage.
 """
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 

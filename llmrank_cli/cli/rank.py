@@ -28,6 +28,7 @@ def rank_command(
     dtype: str = options.DTYPE,
     resume: bool = typer.Option(False, "--resume", help="Model directories: continue an interrupted job from "
                                                          "OUT.partial."),
+    chunk_pairs: int = options.CHUNK_PAIRS,
     topics_format: str = options.TOPICS_FORMAT,
     topics_field: str = options.TOPICS_FIELD,
     output: str = options.OUTPUT,
@@ -45,7 +46,7 @@ def rank_command(
         raise LlmrankError("--format must be trec or mllm")
     if model != "bm25":
         _rank_items(model, read_topics(topics, topics_format, topics_field), None if tag == "bm25" else tag, fmt,
-                    team_id, output, rankers.Runtime(device, dtype), resume)
+                    team_id, output, rankers.Runtime(device, dtype), resume, chunk_pairs)
         return
     if index is None:
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
@@ -68,7 +69,8 @@ def rank_command(
     note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
 
 
-def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, output: str, runtime, resume: bool) -> None:
+def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, output: str, runtime, resume: bool,
+                chunk_pairs: int) -> None:
     """Every item (LLM) for every topic, scored by a trained item ranker through the scoring
     pipeline (chunks, --resume, processes under torchrun); a submission is converted from the run."""
     import tempfile
@@ -91,7 +93,7 @@ def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, outp
         run_path = output if fmt == "trec" else str(Path(tmp) / "run")
         try:
             stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=resume, tag=tag,
-                                  progress=progress)
+                                  progress=progress, chunk_pairs=chunk_pairs)
         finally:
             progress.close()
         if not stats.main:

@@ -33,8 +33,7 @@ def _rerank_flags(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted job from OUT.partial."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: rerank every N-th chunk of queries only "
                                                               "(join with `merge`)."),
-    chunk_pairs: int = typer.Option(512, "--chunk-pairs", min=1, help="Pairs per chunk: the unit of flushing, "
-                                                                      "--resume, --shard and process shares."),
+    chunk_pairs: int = options.CHUNK_PAIRS,
     tag: Optional[str] = typer.Option(None, "--tag", help="Run tag (default: the input's)."),
     topics_format: str = options.TOPICS_FORMAT,
     topics_field: str = options.TOPICS_FIELD,

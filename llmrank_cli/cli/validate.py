@@ -19,8 +19,8 @@ def validate_command(
     run_format: str = options.RUN_FORMAT,
 ) -> int:
     """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
-    missing queries and empty topics. Exit 2 if any error was found."""
-    from ..errors import EXIT_BAD_INPUT
+    missing queries and empty topics. Exit 1 if any error was found (2: unreadable input)."""
+    from ..errors import EXIT_FINDINGS
     from ..formats import read_qrels, read_run, read_topics
     from ..evaluation.validation import validate_run, validate_topics
 
@@ -36,4 +36,4 @@ def validate_command(
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     typer.echo(f"{len(runs)} run(s) checked: {errors} error(s), {warnings} warning(s)", err=True)
-    return EXIT_BAD_INPUT if errors else 0
+    return EXIT_FINDINGS if errors else 0

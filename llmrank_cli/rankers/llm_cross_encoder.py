@@ -99,7 +99,7 @@ class LlmCrossEncoder(ItemRanker):
 
         s = self.settings
         self.device, dtype = place(self.runtime)
-        torch.manual_seed(seed)  # the head's initial weights
+        rng = seeded(seed)  # the head's initial weights, dropout, then the order of queries
         s.encoder = s.encoder or self.encoder
         self.tokenizer, encoder = load_encoder(s.encoder)
         self.net = build_network(s, encoder, len(self.items)).to(self.device)
@@ -122,10 +122,12 @@ class LlmCrossEncoder(ItemRanker):
                       else self.net(self._tokens([texts[i] for i in idx])))
             return bce(logits.float(), gains[idx.to(self.device)])
 
+        self.net.train()  # before the swap: a top layer run outside the swapped stack trains (dropout) too
         with top.swapped() if top else contextlib.nullcontext():
             train_epochs(self.net, groups, len(texts), loss,
-                         LoopSettings(s.epochs, s.batch_size, s.lr, s.weight_decay, s.optimizer), seeded(seed),
+                         LoopSettings(s.epochs, s.batch_size, s.lr, s.weight_decay, s.optimizer), rng,
                          self.device, dtype, progress)
+        self.net.eval()
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         import torch

@@ -110,8 +110,8 @@ class TwoTower(ItemRanker):
 
         s = self.settings
         device, dtype = place(self.runtime)
+        generator = seeded(seed)  # before the network: its initial weights come from the seed
         self.net = build_network(s, self.input_dim, len(self.items)).to(device)
-        generator = seeded(seed)  # after the network: its initial weights come from the process's RNG
         gains = data.gains[train]
         keep = gains.max(axis=1) > 0  # queries without any positive item carry no ranking signal
         x = torch.as_tensor(data.embeddings[train][keep], dtype=torch.float32, device=device)

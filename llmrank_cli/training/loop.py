@@ -24,7 +24,8 @@ class LoopSettings:
 
 
 def seeded(seed: int):
-    """Seed torch's global RNG (network initialisation) and return the loop's generator."""
+    """Seed torch's global RNG (initial weights, dropout) and return the loop's own generator
+    (example order, the losses' sampling), seeded alike."""
     import torch
 
     torch.manual_seed(seed)
