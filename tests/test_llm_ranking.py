@@ -39,16 +39,20 @@ def _random_ndcg(data_dir, seed=0):
 
 @pytest.mark.parametrize("arch", ["prior", "baseline", "tier1", "tier2"])
 def test_cv_beats_random_and_matches_eval(cli, data_dir, arch):
-    out = data_dir / "cv"
-    epochs = ("--epochs", "15") if arch != "prior" else ()  # the prior has no epochs (nor the flag)
-    assert cli("--quiet", "cv", arch, "--data", data_dir / "data", "-o", out, *epochs).code == 0
+    """Every preset beats random orders on held-out queries; the towers, trained on 24 queries a
+    fold, vary with the seed, so their mean over three seeds is what must clear random."""
     name = {"baseline": "two-tower-baseline", "tier1": "two-tower-tier1", "tier2": "two-tower-tier2"}.get(arch, arch)
-    result = json.loads((out / f"{name}.cv.json").read_text())
-    run = out / f"{name}.run"
+    means = []
+    for seed in (0,) if arch == "prior" else (0, 1, 2):
+        out = data_dir / "cv" / str(seed)
+        assert cli("--quiet", "cv", arch, "--data", data_dir / "data", "-o", out, "--seed", seed).code == 0
+        means.append(json.loads((out / f"{name}.cv.json").read_text())["measures"]["nDCG@10"]["mean"])
+    assert np.mean(means) > _random_ndcg(data_dir) + 0.05
+    result = json.loads((data_dir / "cv" / "0" / f"{name}.cv.json").read_text())
+    run = data_dir / "cv" / "0" / f"{name}.run"
     qids = [line.split()[0] for line in run.read_text().splitlines()]
     topics = [line.split("\t")[0] for line in (data_dir / "data" / "topics.tsv").read_text().splitlines()]
     assert sorted(set(qids)) == sorted(topics) and len(qids) == 30 * 12  # OOF: every query once, all items
-    assert result["measures"]["nDCG@10"]["mean"] > _random_ndcg(data_dir) + 0.05
     ev = json.loads(cli("eval", data_dir / "data" / "qrels.txt", run, "-m", "nDCG@10", "-m", "RR",
                         "--format", "json").out)["runs"][0]["aggregate"]
     assert ev["nDCG@10"] == pytest.approx(result["measures"]["nDCG@10"]["mean"], abs=1e-12)
