@@ -1,6 +1,7 @@
 """Scoring over processes with an existing launcher: `torchrun --nproc_per_node 2` (gloo, CPU)
 makes each process score its share of chunks and rank 0 write the one run, byte-identical to
 one process."""
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,22 @@ def test_torchrun_rank_with_an_item_ranker_equals_one_process(cli, llm_sample, t
     r = _torchrun("--quiet", "rank", "--model", model, "--topics", topics, *chunks, "-o", two)
     assert r.returncode == 0, r.stderr[-2000:]
     assert two.read_bytes() == one.read_bytes()
+
+
+def test_torchrun_trains_a_cross_encoder_with_ddp(tiny_cross_encoder, tmp_path, cli):
+    """The Hugging Face Trainer path under torchrun: two processes share each step's batch, rank 0
+    alone evaluates, writes the model, its logs and manifest, and speaks."""
+    from .test_train_cross_encoder import SAMPLE as s
+    out = tmp_path / "m"
+    r = _torchrun("train", "cross-encoder", "--base", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
+                  s / "qrels.txt", "--candidates", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--eval-topics",
+                  s / "topics.tsv", "--eval-qrels", s / "qrels.txt", "--eval-run", s / "bm25.run", "--epochs", "2",
+                  "--lr", "1e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
+                  "--negatives-per-positive", "2", "--device", "cpu", "-o", out)
+    assert r.returncode == 0, [line for line in r.stderr.splitlines() if "error" in line][:3]
+    assert r.stderr.count("training on 180 positives") == 1 and r.stderr.count("model written to") == 1
+    manifest = json.loads((out / "llmrank.json").read_text())["config"]
+    assert manifest["processes"] == 2 and len(manifest["epochs"]) == 2
+    assert sorted(p.name for p in (out / "eval").iterdir()) == ["epoch-1.run", "epoch-2.run"]
+    assert cli("--quiet", "rerank", "--run", s / "bm25.run", "--topics", s / "topics.tsv", "--corpus",
+               s / "corpus.jsonl", "--model", out, "-o", tmp_path / "r.run").code == 0

@@ -5,6 +5,7 @@ Errors print one line on stderr; ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -45,8 +46,9 @@ def root(
 
 
 def note(message: str) -> None:
-    """A human-facing remark on stderr, silenced by --quiet."""
-    if not state.quiet:
+    """A human-facing remark on stderr, silenced by --quiet; under torchrun/accelerate only the
+    process of rank 0 speaks."""
+    if not state.quiet and os.environ.get("RANK", "0") == "0":
         typer.echo(message, err=True)
 
 

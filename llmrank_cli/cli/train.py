@@ -4,6 +4,7 @@ the data it trains on (an item data directory, or passage topics/qrels/corpus)."
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from functools import partial
 from typing import List, Optional
@@ -173,12 +174,15 @@ def _train_passages(name: str, fixed: dict, given: dict) -> None:
     note(f"distilling {a.teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if a.teacher_run else
          f"training on {stats['groups']} positives with their negatives ({stats['pairs']} pairs, "
          f"{stats['queries']} queries)")
-    progress = Progress(f"train {name} ({settings.optimizer})", state.quiet, unit="steps")
+    progress = Progress(f"train {name} ({settings.optimizer})", state.quiet or os.environ.get("RANK", "0") != "0",
+                        unit="steps")
     try:
         summary = hf.train(settings, examples, a.output, evaluation, a.resume, progress, note,
                            runtime=rankers.Runtime(a.device, a.dtype))
     finally:
         progress.close()
+    if not summary.pop("main"):
+        return
     inputs = {k: fixed[k] for k in ("topics", "qrels", "candidates", "corpus", "triples", "teacher_run", "eval_topics",
                                     "eval_qrels", "eval_run", "eval_corpus")}
     write_manifest(f"{a.output}/llmrank.json", name, {

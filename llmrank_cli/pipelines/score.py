@@ -149,10 +149,12 @@ class _Partial:
 
 def score_queries(queries: list[Query], ranker, output: str, passages: Callable[[set[str]], dict] | None = None,
                   resume: bool = False, shard: tuple[int, int] | None = None, tag: str = "llmrank", progress=None,
-                  chunk_pairs: int = CHUNK_PAIRS) -> ScoreStats:
+                  chunk_pairs: int = CHUNK_PAIRS, share: bool = True) -> ScoreStats:
     """Write ``output``: each query's ``top`` rescored by ``ranker``, its ``rest`` kept in order
-    below. ``passages(wanted ids) -> texts`` gives candidate texts; None scores the ids (items)."""
-    rank, world = launched()
+    below. ``passages(wanted ids) -> texts`` gives candidate texts; None scores the ids (items).
+    ``share=False`` scores everything in this process even under a launcher (an evaluation
+    that only the main process of a training runs)."""
+    rank, world = launched() if share else (0, 1)
     if world > 1 and shard:
         raise LlmrankError("--shard splits a job by hand; under torchrun/accelerate each process takes its share")
     if world > 1 and output == STDIO:

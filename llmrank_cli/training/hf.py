@@ -120,9 +120,6 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
     if settings.warmup_steps >= steps:
         note(f"warmup ({settings.warmup_steps} steps) is not shorter than training ({steps} steps): the learning "
              f"rate never reaches --lr {settings.lr:g}; consider --warmup-steps {max(1, steps // 10)}")
-    (directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-    with atomic_output(directory / CHECKPOINTS / "settings.json") as fh:
-        json.dump(asdict(settings), fh, indent=2)
     primary = f"eval_{evaluation.measures[0].label}" if evaluation else None
     args = CrossEncoderTrainingArguments(
         output_dir=str(directory / CHECKPOINTS), num_train_epochs=settings.epochs,
@@ -133,7 +130,15 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
         save_strategy="epoch", save_total_limit=1, load_best_model_at_end=settings.keep_best,
         metric_for_best_model=primary if settings.keep_best else None, greater_is_better=True,
         logging_steps=max(1, steps // settings.epochs // 20), report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=_has_accelerator(), **_precision(runtime, pick_device))
+        dataloader_pin_memory=_has_accelerator(), ddp_find_unused_parameters=False, **_precision(runtime, pick_device))
+    if args.world_size > 1:  # every process has checked the directory before rank 0 marks it as started
+        import torch.distributed as dist
+
+        dist.barrier()
+    if args.process_index == 0:
+        (directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        with atomic_output(directory / CHECKPOINTS / "settings.json") as fh:
+            json.dump(asdict(settings), fh, indent=2)
     trainer = CrossEncoderTrainer(
         model=model, args=args, train_dataset=train_data, loss=_loss(settings.loss, model),
         evaluator=_epoch_evaluator(evaluation, directory) if evaluation else None,
@@ -142,15 +147,17 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
     for noisy in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(noisy)
     trainer.train(resume_from_checkpoint=checkpoint)
-    model.save_pretrained(str(directory))
     history = trainer.state.log_history
     epochs = epoch_log(history)
-    _write_log(directory, epochs, history)
-    plot_curves(history, epochs, directory / "curves.png")
+    main = trainer.is_world_process_zero()  # under torchrun/accelerate the other processes only train
+    if main:
+        model.save_pretrained(str(directory))
+        _write_log(directory, epochs, history)
+        plot_curves(history, epochs, directory / "curves.png")
     best = max(epochs, key=lambda e: e.get(primary, float("-inf"))) if primary and epochs else None
     return {"epochs": epochs, "best_epoch": best["epoch"] if best else None, "primary_measure": primary,
             "steps": trainer.state.global_step, "saved": "best epoch" if settings.keep_best else "last epoch",
-            "train_examples": len(train_data)}
+            "train_examples": len(train_data), "processes": trainer.args.world_size, "main": main}
 
 
 def epoch_log(history: list[dict]) -> list[dict]:
@@ -265,7 +272,7 @@ class RerankEvaluation:
             Path(f"{path}{stale}").unlink(missing_ok=True)
         reranker = CrossEncoderRanker.wrap(model, "in-training", self.batch_size, str(model.device))
         score_queries(from_run(self.run, self.topics, self.depth), reranker, str(path), lambda wanted: self.passages,
-                      tag=self.run.tag)
+                      tag=self.run.tag, share=False)
         run = read_run(path)
         result = evaluate(self.qrels, run, self.measures)
         return {"loss": self._bce(run), **{m.label: float(v) for m, v in zip(self.measures, result.aggregate())}}
