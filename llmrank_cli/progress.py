@@ -1,6 +1,8 @@
 """Progress bars on stderr (rich), silent under --quiet; data never goes through here."""
 from __future__ import annotations
 
+import os
+
 
 class Progress:
     """A bar counting items (pairs, queries), with items/s."""
@@ -10,7 +12,7 @@ class Progress:
         self._progress = self._task = None
 
     def start(self, total: int) -> None:
-        if self.quiet:
+        if self.quiet or os.environ.get("RANK", "0") != "0":  # under a launcher only rank 0 shows one
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn

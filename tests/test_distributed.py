@@ -69,3 +69,46 @@ def test_torchrun_trains_a_cross_encoder_with_ddp(tiny_cross_encoder, tmp_path, 
     assert sorted(p.name for p in (out / "eval").iterdir()) == ["epoch-1.run", "epoch-2.run"]
     assert cli("--quiet", "rerank", "--run", s / "bm25.run", "--topics", s / "topics.tsv", "--corpus",
                s / "corpus.jsonl", "--model", out, "-o", tmp_path / "r.run").code == 0
+
+
+LOOP = """
+import sys, torch
+from llmrank_cli.training.loop import LoopSettings, seeded, train_epochs
+from llmrank_cli.kit.devices import launched
+generator = seeded(0)
+x, y = torch.randn(37, 5), torch.randn(37)
+net = torch.nn.Linear(5, 1)
+loss = lambda idx, epoch: ((net(x[idx]).squeeze(-1) - y[idx]) ** 2).mean()
+train_epochs(net, net.parameters(), 37, loss, LoopSettings(3, 8, 0.05, 0.0, sys.argv[2]), generator)
+if launched()[0] == 0:
+    torch.save(net.state_dict(), sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "lion"])
+def test_small_loop_under_torchrun_steps_with_the_whole_batch_gradient(tmp_path, optimizer):
+    """Two processes, each with every other example of a batch (uneven shares in the last
+    batch of 5), end with the weights one process reaches."""
+    import torch
+    script = tmp_path / "loop.py"
+    script.write_text(LOOP)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, script, tmp_path / "one.pt", optimizer], check=True, env=env)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script,
+                    tmp_path / "two.pt", optimizer], check=True, env=env, capture_output=True)
+    one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
+    assert all(torch.allclose(one[k], two[k], atol=1e-6) for k in one)
+    assert not torch.allclose(one["weight"], torch.nn.Linear(5, 1).weight, atol=1e-3)  # it trained
+
+
+def test_torchrun_trains_and_cross_validates_an_item_ranker(llm_sample, tmp_path, cli):
+    model, cv = tmp_path / "m", tmp_path / "cv"
+    r = _torchrun("train", "tier2", "--data", llm_sample / "data", "--all", "--epochs", "3", "-o", model)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert r.stderr.count("model written to") == 1
+    assert json.loads((model / "model.json").read_text())["processes"] == 2
+    r = _torchrun("cv", "tier2", "--data", llm_sample / "data", "--epochs", "3", "-o", cv)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert r.stdout.count("95% CI") == 1  # rank 0 alone prints the table
+    assert len({line.split()[0] for line in (cv / "two-tower-tier2.run").read_text().splitlines()}) == 30
+    assert cli("--quiet", "rank", "--model", model, "--topics", llm_sample / "s" / "llm" / "topics.tsv").code == 0

@@ -4,7 +4,6 @@ the data it trains on (an item data directory, or passage topics/qrels/corpus)."
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 from functools import partial
 from typing import List, Optional
@@ -73,7 +72,9 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
         ranker.fit(trained_on, train_idx, fixed["seed"], progress)
     finally:
         progress.close()
-    note(f"model written to {items.save(ranker, fixed['output'], d, fixed['seed'], fixed['fold'], weak)}")
+    saved = items.save(ranker, fixed["output"], d, fixed["seed"], fixed["fold"], weak)
+    if saved:
+        note(f"model written to {saved}")
 
 
 def _cv_items(name: str, fixed: dict, given: dict) -> None:
@@ -93,7 +94,8 @@ def _cv_items(name: str, fixed: dict, given: dict) -> None:
                                                   progress, fixed["weak_labels"])
     finally:
         progress.close()
-    write_cv(result, evaluation, sys.stdout)
+    if result is not None:
+        write_cv(result, evaluation, sys.stdout)
 
 
 def _passage_train_flags(
@@ -174,8 +176,7 @@ def _train_passages(name: str, fixed: dict, given: dict) -> None:
     note(f"distilling {a.teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if a.teacher_run else
          f"training on {stats['groups']} positives with their negatives ({stats['pairs']} pairs, "
          f"{stats['queries']} queries)")
-    progress = Progress(f"train {name} ({settings.optimizer})", state.quiet or os.environ.get("RANK", "0") != "0",
-                        unit="steps")
+    progress = Progress(f"train {name} ({settings.optimizer})", state.quiet, unit="steps")
     try:
         summary = hf.train(settings, examples, a.output, evaluation, a.resume, progress, note,
                            runtime=rankers.Runtime(a.device, a.dtype))

@@ -63,3 +63,18 @@ def place(runtime) -> tuple[str, object]:
     device = pick_device(runtime.device)
     use_all_cores()
     return device, pick_dtype(runtime.dtype, device)
+
+
+def launched() -> tuple[int, int]:
+    """(rank, world size) under torchrun or accelerate launch (WORLD_SIZE > 1), joining the process
+    group (gloo: it carries gathered run lines and the small loop's gradients); (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import datetime
+
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=datetime.timedelta(hours=24))
+    return dist.get_rank(), dist.get_world_size()

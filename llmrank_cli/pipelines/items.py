@@ -15,6 +15,7 @@ from ..datasets import ItemData, assign_folds
 from ..errors import LlmrankError
 from ..formats import Run, read_qrels, write_run
 from ..formats.io import atomic_output
+from ..kit.devices import launched
 
 CV_MEASURES = ("nDCG@10", "nDCG@5", "RR")
 
@@ -32,9 +33,14 @@ def train(name: str, data: ItemData, train_idx: np.ndarray, seed: int, settings:
     return item_ranker(name, runtime, settings).fit(data, train_idx, seed, progress)
 
 
-def save(ranker, out: str, data: ItemData, seed: int, fold: int | None, weak_labels: float = 0.0) -> Path:
+def save(ranker, out: str, data: ItemData, seed: int, fold: int | None, weak_labels: float = 0.0) -> Path | None:
+    """The model directory; None in launched processes other than rank 0 (they trained alike)."""
+    rank, world = launched()
+    if rank != 0:
+        return None
     return ranker.save(out, {"seed": seed, "fold": fold, "weak_labels": weak_labels, "gains": data.meta["gains"],
-                             "data": str(data.path), "data_fingerprint": data.meta["fingerprint"]})
+                             "data": str(data.path), "data_fingerprint": data.meta["fingerprint"],
+                             "processes": world})
 
 
 def _run(qids: list[str], items: list[str], scores: np.ndarray, tag: str) -> Run:
@@ -45,7 +51,8 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
                    runtime: rankers.Runtime = rankers.Runtime(), progress=None, weak_labels: float = 0.0):
     """Train one model per fold; write the out-of-fold run over every query and the metrics
     (always against the original qrels, also when training adds weak labels). Returns the
-    result dict (also written as NAME.cv.json) and the evaluation of the OOF run."""
+    result dict (also written as NAME.cv.json) and the evaluation of the OOF run; (None, None)
+    in launched processes other than rank 0."""
     from scipy import stats
 
     from ..evaluation import evaluate, parse_measures
@@ -57,6 +64,8 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
         held = np.flatnonzero(fold_of == k)
         model = train(name, trained_on, np.flatnonzero(fold_of != k), seed + k, settings, runtime, progress)
         scores[held] = model.score_pool(data.embeddings[held], [data.texts[i] for i in held])
+    if launched()[0] != 0:  # every launched process trained the same models; rank 0 reports
+        return None, None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     canonical = rankers.canonical(name)

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import InputError, LlmrankError
 from ..formats import Run, Topic, read_run, write_run
 from ..formats.io import STDIO
+from ..kit.devices import launched
 
 CHUNK_PAIRS = 512
 
@@ -79,21 +80,6 @@ def chunked(queries: list[Query], chunk_pairs: int) -> list[list[Query]]:
             chunks.append(current)
             current, pairs = [], 0
     return chunks + ([current] if current else [])
-
-
-def launched() -> tuple[int, int]:
-    """(rank, world size) under torchrun or accelerate launch (joining a gloo group that only
-    gathers lines: scoring itself never communicates); (0, 1) otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    import datetime
-
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo", timeout=datetime.timedelta(hours=24))
-    return dist.get_rank(), dist.get_world_size()
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

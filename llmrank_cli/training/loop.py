@@ -44,18 +44,43 @@ def autocast(device: str, dtype):
 def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSettings, generator,
                  device: str = "cpu", dtype=None, progress=None) -> None:
     """``settings.epochs`` passes over ``n_examples`` in seeded random batches; ``loss(idx, epoch)``
-    returns the batch's scalar loss for the example indices ``idx``."""
+    returns the scalar loss (a mean) over the example indices ``idx``.
+
+    Under torchrun/accelerate every process draws the same batches, takes every WORLD_SIZE-th
+    example of each, and the gradients are summed weighted by each share's size: every process
+    then steps with the whole batch's gradient and all keep the same weights."""
     import torch
 
+    from ..kit.devices import launched
+
+    rank, world = launched()
     optimizer = make_optimizer(settings.optimizer, groups, settings.lr, settings.weight_decay)
     net.train()
     for epoch in range(settings.epochs):
         for idx in torch.randperm(n_examples, generator=generator).split(settings.batch_size):
-            with autocast(device, dtype or torch.float32):
-                value = loss(idx, epoch)
+            mine = idx[rank::world]
             optimizer.zero_grad()
-            value.backward()
+            if len(mine):
+                with autocast(device, dtype or torch.float32):
+                    value = loss(mine, epoch)
+                value.backward()
+            if world > 1:
+                _sum_gradients(optimizer, len(mine) / len(idx))
             optimizer.step()
         if progress:
             progress.advance(1)
     net.eval()
+
+
+def _sum_gradients(optimizer, share: float) -> None:
+    """Each process's gradient of its share's mean loss, weighted by the share: their sum is the
+    gradient of the whole batch's mean loss."""
+    import torch
+    import torch.distributed as dist
+
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            p.grad.mul_(share)
+            dist.all_reduce(p.grad)
