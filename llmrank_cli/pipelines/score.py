@@ -53,8 +53,8 @@ def from_run(run: Run, topics: list[Topic], depth: int) -> list[Query]:
     qid_col = table["qid"].to_numpy(zero_copy_only=False)
     docno = table["docno"].to_numpy(zero_copy_only=False)
     text = {t.qid: t.text for t in topics}
-    qids, starts = np.unique(qid_col, return_index=True)
-    bounds = dict(zip(qids.tolist(), zip(starts.tolist(), np.append(starts[1:], len(qid_col)).tolist())))
+    qids, starts, counts = np.unique(qid_col, return_index=True, return_counts=True)  # a query's rows are adjacent
+    bounds = {q: (a, a + n) for q, a, n in zip(qids.tolist(), starts.tolist(), counts.tolist())}
     order = list(dict.fromkeys(qid_col.tolist()))
     missing = [q for q in order if q not in text]
     if missing:
