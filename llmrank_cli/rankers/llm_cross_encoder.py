@@ -126,7 +126,7 @@ class LlmCrossEncoder(ItemRanker):
         with top.swapped() if top else contextlib.nullcontext():
             train_epochs(self.net, groups, len(texts), loss,
                          LoopSettings(s.epochs, s.batch_size, s.lr, s.weight_decay, s.optimizer), rng,
-                         self.device, dtype, progress)
+                         self.device, dtype, progress, self.checkpoints)
         self.net.eval()
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:

@@ -126,7 +126,7 @@ class TwoTower(ItemRanker):
 
         train_epochs(self.net, self.net.parameters(), len(x), loss,
                      LoopSettings(s.epochs, s.batch_size, s.lr, s.weight_decay, s.optimizer), generator, device,
-                     dtype, progress)
+                     dtype, progress, self.checkpoints)
         self.net.cpu()
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:

@@ -8,9 +8,13 @@ the optimizer, the device and the precision.
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+from ..errors import LlmrankError
+from ..formats.io import atomic_output
 from .optimizers import make_optimizer
 
 
@@ -41,10 +45,31 @@ def autocast(device: str, dtype):
     return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
 
 
+def resumable(directory: Path, key: dict, resume: bool, what: str, writer: bool = True) -> None:
+    """Claim ``directory`` for resumable work described by ``key`` (settings, seed, data): a
+    directory left by an interrupted run is continued only with ``resume`` and the same key."""
+    stamp = directory / "settings.json"
+    if stamp.exists():
+        if not resume:
+            raise LlmrankError(f"{directory} holds {what}: pass --resume to continue it, or delete it to start over")
+        before = json.loads(stamp.read_text())
+        changed = sorted(k for k in key if before.get(k) != key[k])
+        if changed:
+            raise LlmrankError(f"--resume with different settings than the interrupted run: {', '.join(changed)}")
+    elif writer:
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_output(stamp) as f:
+            json.dump(key, f, indent=2)
+
+
 def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSettings, generator,
-                 device: str = "cpu", dtype=None, progress=None) -> None:
+                 device: str = "cpu", dtype=None, progress=None, checkpoints: Path | None = None) -> None:
     """``settings.epochs`` passes over ``n_examples`` in seeded random batches; ``loss(idx, epoch)``
     returns the scalar loss (a mean) over the example indices ``idx``.
+
+    With ``checkpoints`` (a directory claimed by :func:`resumable`) the weights, optimizer and
+    both random states are saved after every epoch, and a run finding them continues after
+    the last saved epoch with the result of an uninterrupted one.
 
     Under torchrun/accelerate every process draws the same batches, takes every WORLD_SIZE-th
     example of each, and the gradients are summed weighted by each share's size: every process
@@ -55,8 +80,9 @@ def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSet
 
     rank, world = launched()
     optimizer = make_optimizer(settings.optimizer, groups, settings.lr, settings.weight_decay)
+    start = _restore(checkpoints, net, optimizer, generator, progress) if checkpoints else 0
     net.train()
-    for epoch in range(settings.epochs):
+    for epoch in range(start, settings.epochs):
         for idx in torch.randperm(n_examples, generator=generator).split(settings.batch_size):
             mine = idx[rank::world]
             optimizer.zero_grad()
@@ -67,9 +93,39 @@ def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSet
             if world > 1:
                 _sum_gradients(optimizer, len(mine) / len(idx))
             optimizer.step()
+        if checkpoints and rank == 0:
+            state = {"epoch": epoch + 1, "net": net.state_dict(), "params": _trained(optimizer),
+                     "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                     "rng": torch.get_rng_state()}
+            with atomic_output(checkpoints / "last.pt", "wb") as f:
+                torch.save(state, f)
         if progress:
             progress.advance(1)
     net.eval()
+
+
+def _restore(checkpoints: Path, net, optimizer, generator, progress) -> int:
+    """The epoch to continue from (0 without a checkpoint), with every state put back."""
+    import torch
+
+    path = checkpoints / "last.pt"
+    if not path.exists():
+        return 0
+    state = torch.load(path, weights_only=False)
+    net.load_state_dict(state["net"])
+    with torch.no_grad():  # also those outside the net's module tree while it trains (a swapped-out top layer)
+        for p, saved in zip(_trained(optimizer), state["params"]):
+            p.copy_(saved)
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["rng"])
+    if progress:
+        progress.advance(state["epoch"])
+    return state["epoch"]
+
+
+def _trained(optimizer) -> list:
+    return [p for group in optimizer.param_groups for p in group["params"]]
 
 
 def _sum_gradients(optimizer, share: float) -> None:
@@ -78,9 +134,8 @@ def _sum_gradients(optimizer, share: float) -> None:
     import torch
     import torch.distributed as dist
 
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            p.grad.mul_(share)
-            dist.all_reduce(p.grad)
+    for p in _trained(optimizer):
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        p.grad.mul_(share)
+        dist.all_reduce(p.grad)
