@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 L=${DATA:-../shared/data/llm-ranking}
 SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
-TIER3_SETS=${TIER3_SETS:-mllm-format-arena arena-bench-v1}
-TIER3_TOP_SETS=${TIER3_TOP_SETS:-$SETS}
+TIER3_SETS=${TIER3_SETS-mllm-format-arena arena-bench-v1}  # set but empty: none
+TIER3_TOP_SETS=${TIER3_TOP_SETS-$SETS}
 WEAK=${WEAK:-0.5}
 OUT=out/mllm
 mkdir -p "$OUT"

@@ -233,3 +233,24 @@ def test_minilm_fine_tuned_on_the_sample_beats_bm25_on_held_out_queries(cli, tmp
                s / "corpus.jsonl", "--model", before_dir, "-o", untrained).code == 0
     bm25, before = held_out_ndcg(s / "bm25.run"), held_out_ndcg(untrained)
     assert trained > bm25 and trained > before + 0.1, (trained, bm25, before)
+
+
+def test_cv_of_a_passage_reranker_covers_every_topic_once(cli, tiny_cross_encoder, tmp_path):
+    """Folds by query come for free: each fold's model is trained on the other folds' topics
+    and reranks only its own; `llmrank eval` on the OOF run gives the reported means."""
+    s, out = SAMPLE, tmp_path / "cv"
+    r = cli("cv", "cross-encoder", "--base", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
+            s / "qrels.txt", "--candidates", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--folds", "3",
+            "--depth", "10", "--epochs", "1", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
+            "--negatives-per-positive", "1", "--rel-level", "1", "-m", "nDCG@10", "-o", out)
+    assert r.code == 0, r.err
+    result = json.loads((out / "cross-encoder.cv.json").read_text())
+    run = read_run(out / "cross-encoder.run")
+    qids = run.table["qid"].to_pylist()
+    assert sorted(set(qids)) == sorted(t.qid for t in read_topics(s / "topics.tsv"))
+    folds = [set(read_run(out / f"fold-{k}" / "held-out.run").table["qid"].to_pylist()) for k in range(3)]
+    assert sum(map(len, folds)) == 15 and set().union(*folds) == set(qids)  # each topic in exactly one fold
+    trained_on = json.loads((out / "fold-0" / "checkpoints" / "settings.json").read_text())
+    assert trained_on["epochs"] == 1 and len(result["measures"]["nDCG@10"]["per_fold"]) == 3
+    ev = json.loads(cli("eval", s / "qrels.txt", out / "cross-encoder.run", "-m", "nDCG@10", "--format", "json").out)
+    assert ev["runs"][0]["aggregate"]["nDCG@10"] == pytest.approx(result["measures"]["nDCG@10"]["mean"], abs=1e-12)

@@ -16,9 +16,9 @@ from .app import app, note, state
 
 train_app = typer.Typer(no_args_is_help=True, help="Train a ranker: an item ranker (NAME --data DIR) or a passage "
                                                      "reranker (cross-encoder --base MODEL ...).")
-cv_app = typer.Typer(no_args_is_help=True, help="K-fold cross-validation by query of an item ranker: an out-of-fold "
-                                                  "run over all queries (NAME.run), metrics per fold with mean, std and "
-                                                  "95% CI (NAME.cv.json), and a table.")
+cv_app = typer.Typer(no_args_is_help=True, help="K-fold cross-validation by query of a trainable ranker: an "
+                                                  "out-of-fold run over all queries (NAME.run), metrics per fold with "
+                                                  "mean, std and 95% CI (NAME.cv.json), and a table.")
 app.add_typer(train_app, name="train")
 app.add_typer(cv_app, name="cv")
 
@@ -148,39 +148,50 @@ def _passage_train_flags(
     """Flags of `train NAME` for passage rerankers (the settings' flags follow)."""
 
 
+def _passage_settings(name: str, given: dict, teacher_run):
+    from ..errors import LlmrankError
+
+    values = flags.values(rankers.get(name).Settings, given)
+    values.setdefault("loss", "mse" if teacher_run else "bce")
+    if (values["loss"] == "mse") != bool(teacher_run):
+        raise LlmrankError("--loss mse learns a teacher's scores: it goes with --teacher-run, and only with it")
+    return rankers.settings_for(name, **values)
+
+
+def _passage_examples(a, topic_list, seed: int):
+    """Training examples from the flags' one source: a teacher run, triples, or qrels + candidates."""
+    from ..datasets import passages as examples_from
+    from ..errors import LlmrankError
+    from ..formats import read_qrels, read_run
+
+    if a.teacher_run:
+        if topic_list is None or not a.corpus:
+            raise LlmrankError("--teacher-run needs --topics and --corpus")
+        if a.qrels or a.candidates or getattr(a, "triples", None):
+            raise LlmrankError("--teacher-run replaces --qrels, --candidates and --triples: give one source")
+        return examples_from.from_teacher(topic_list, read_run(a.teacher_run), a.corpus, a.teacher_depth)
+    if getattr(a, "triples", None):
+        return examples_from.from_triples(a.triples, topic_list, a.corpus)
+    if topic_list is None or not (a.qrels and a.candidates and a.corpus):
+        raise LlmrankError("give --topics, --qrels, --candidates and --corpus (or --triples)")
+    return examples_from.from_judgements(topic_list, read_qrels(a.qrels), read_run(a.candidates), a.corpus,
+                                         a.negatives, a.per_positive, a.rel_level, a.negatives_depth, seed)
+
+
 def _train_passages(name: str, fixed: dict, given: dict) -> None:
     """Fine-tune a passage reranker with AdamW or Lion on the Hugging Face Trainer, evaluating
     every epoch; the output directory works with `llmrank rerank --model DIR`."""
     from types import SimpleNamespace
 
-    from ..datasets import passages as examples_from
     from ..errors import LlmrankError
-    from ..formats import read_qrels, read_run, read_topics
+    from ..formats import read_topics
     from ..manifest import fingerprint, write_manifest
     from ..progress import Progress
     from ..training import hf
 
     a = SimpleNamespace(**fixed)
-    values = flags.values(rankers.get(name).Settings, given)
-    values.setdefault("loss", "mse" if a.teacher_run else "bce")
-    if (values["loss"] == "mse") != bool(a.teacher_run):
-        raise LlmrankError("--loss mse learns a teacher's scores: it goes with --teacher-run, and only with it")
-    settings = rankers.settings_for(name, **values)
-    topic_list = read_topics(a.topics) if a.topics else None
-    if a.teacher_run:
-        if topic_list is None or not a.corpus:
-            raise LlmrankError("--teacher-run needs --topics and --corpus")
-        if a.qrels or a.candidates or a.triples:
-            raise LlmrankError("--teacher-run replaces --qrels, --candidates and --triples: give one source")
-        examples = examples_from.from_teacher(topic_list, read_run(a.teacher_run), a.corpus, a.teacher_depth)
-    elif a.triples:
-        examples = examples_from.from_triples(a.triples, topic_list, a.corpus)
-    elif topic_list is None or not (a.qrels and a.candidates and a.corpus):
-        raise LlmrankError("give --topics, --qrels, --candidates and --corpus (or --triples)")
-    else:
-        examples = examples_from.from_judgements(topic_list, read_qrels(a.qrels), read_run(a.candidates), a.corpus,
-                                                 a.negatives, a.per_positive, a.rel_level, a.negatives_depth,
-                                                 settings.seed)
+    settings = _passage_settings(name, given, a.teacher_run)
+    examples = _passage_examples(a, read_topics(a.topics) if a.topics else None, settings.seed)
     evaluation = None
     if any((a.eval_topics, a.eval_qrels, a.eval_run)):
         if not all((a.eval_topics, a.eval_qrels, a.eval_run)) or not (a.eval_corpus or a.corpus):
@@ -215,7 +226,83 @@ def _train_passages(name: str, fixed: dict, given: dict) -> None:
     note(f"model written to {a.output} ({summary['saved']})")
 
 
+def _passage_cv_flags(
+    topics: str = typer.Option(..., "--topics", help="Topics, split into folds by query."),
+    qrels: str = typer.Option(..., "--qrels", help="Qrels: training positives (>= --rel-level) and evaluation."),
+    candidates: str = typer.Option(..., "--candidates", help="Run to rerank: hard negatives for training, its "
+                                                             "held-out queries' top --depth for scoring."),
+    corpus: str = typer.Option(..., "--corpus", help="Passage texts (JSONL/TSV/TREC/SMART, .gz ok)."),
+    negatives: str = typer.Option("hard", "--negatives", help="hard (from --candidates) or random (from --corpus)."),
+    per_positive: int = typer.Option(4, "--negatives-per-positive", min=1, help="Negatives sampled per positive."),
+    negatives_depth: int = typer.Option(100, "--negatives-depth", min=1, help="Hard negatives come from this top."),
+    rel_level: int = typer.Option(2, "--rel-level", help="Lowest relevant label (2 for TREC DL passages)."),
+    teacher_run: Optional[str] = typer.Option(None, "--teacher-run", help="Distil this run's scores on the training "
+                                              "folds' topics instead of learning from qrels."),
+    teacher_depth: int = typer.Option(100, "--teacher-depth", min=1, help="Teacher pairs per topic."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Query folds (seeded by --seed)."),
+    depth: int = typer.Option(100, "--depth", min=1, help="Rerank the held-out queries' top N."),
+    measures: Optional[List[str]] = typer.Option(None, "-m", "--measure", help="Measures (default as train's)."),
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
+    output: str = typer.Option(..., "-o", "--output", help="Directory: fold-K/ models, NAME.run (out of fold), "
+                                                           "NAME.cv.json."),
+    quiet: bool = options.QUIET,
+) -> None:
+    """Flags of `cv NAME` for passage rerankers (the settings' flags follow)."""
+
+
+def _cv_passages(name: str, fixed: dict, given: dict) -> None:
+    """K-fold CV by query of a passage reranker: per fold, train on the other folds' topics and
+    rerank the held-out topics' candidates; the out-of-fold run covers every topic once."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from ..datasets import assign_folds
+    from ..evaluation import evaluate, parse_measures
+    from ..evaluation.report import write_cv
+    from ..formats import read_qrels, read_run, read_topics, write_run
+    from ..formats.io import atomic_output
+    from ..pipelines.items import fold_spread
+    from ..pipelines.score import from_run, merge_runs, score_queries
+    from ..progress import Progress
+    from ..training import hf
+    from .rerank import _passage_source
+
+    a = SimpleNamespace(**fixed)
+    settings = _passage_settings(name, given, a.teacher_run)
+    runtime = rankers.Runtime(a.device, a.dtype)
+    topic_list, run = read_topics(a.topics), read_run(a.candidates)
+    fold_of = assign_folds(len(topic_list), a.folds, settings.seed)
+    out, held_runs = Path(a.output), []
+    for k in range(a.folds):
+        train_topics = [t for t, f in zip(topic_list, fold_of) if f != k]
+        held = [t for t, f in zip(topic_list, fold_of) if f == k]
+        model = out / f"fold-{k}"
+        progress = Progress(f"cv {name}: fold {k + 1}/{a.folds}", state.quiet, unit="steps")
+        try:
+            hf.train(settings, _passage_examples(a, train_topics, settings.seed), str(model), progress=progress,
+                     note=note, runtime=runtime)
+        finally:
+            progress.close()
+        ranker = rankers.get(name).open(str(model), runtime, settings.max_length)
+        score_queries(from_run(run.for_queries(t.qid for t in held), held, a.depth), ranker, str(model / "held-out.run"),
+                      _passage_source(a.corpus), tag=name)
+        held_runs.append(read_run(model / "held-out.run"))
+    oof = merge_runs(held_runs, [t for t in topic_list if t.qid in set(run.table["qid"].to_pylist())], tag=name)
+    write_run(oof, out / f"{name}.run")
+    ev = evaluate(read_qrels(a.qrels), read_run(out / f"{name}.run"), parse_measures(a.measures or hf.EVAL_MEASURES))
+    ev.run_name = f"{name} (out of fold)"
+    result = {"ranker": name, "folds": a.folds, "seed": settings.seed, "queries": len(ev.qids),
+              "config": vars(settings), "measures": fold_spread(ev, {t.qid: f for t, f in zip(topic_list, fold_of)},
+                                                                 a.folds)}
+    with atomic_output(out / f"{name}.cv.json") as f:
+        json.dump(result, f, indent=2)
+    write_cv(result, ev, sys.stdout)
+
+
 _FLAGS = {"items": (_item_train_flags, _train_items), "passages": (_passage_train_flags, _train_passages)}
+_CV_FLAGS = {"items": (_item_cv_flags, _cv_items), "passages": (_passage_cv_flags, _cv_passages)}
 
 
 def _summary(cls: type) -> str:
@@ -235,9 +322,9 @@ def _register_commands() -> None:
             hidden = shown != name
             train_app.command(shown, hidden=hidden)(flags.command(fixed, extra, partial(body, name),
                                                                   f"Train {name}. {_summary(cls)}"))
-            if cls.trains_on == "items":
-                cv_app.command(shown, hidden=hidden)(flags.command(_item_cv_flags, extra, partial(_cv_items, name),
-                                                                   f"Cross-validate {name}. {_summary(cls)}"))
+            cv_fixed, cv_body = _CV_FLAGS[cls.trains_on]
+            cv_app.command(shown, hidden=hidden)(flags.command(cv_fixed, extra, partial(cv_body, name),
+                                                               f"Cross-validate {name}. {_summary(cls)}"))
 
 
 _register_commands()

@@ -21,6 +21,22 @@ from ..training.loop import resumable
 CV_MEASURES = ("nDCG@10", "nDCG@5", "RR")
 
 
+def fold_spread(ev, fold_by_qid: dict, folds: int) -> dict:
+    """Per measure: the mean over queries (what `llmrank eval` gives on the OOF run), the per-fold
+    means, their std and a 95% t-interval."""
+    from scipy import stats
+
+    q_fold = np.array([fold_by_qid[q] for q in ev.qids])
+    out = {}
+    for i, m in enumerate(ev.measures):
+        per_fold = [float(ev.values[i][q_fold == k].mean()) for k in range(folds)]
+        std = float(np.std(per_fold, ddof=1)) if folds > 1 else 0.0
+        half = float(stats.t.ppf(0.975, folds - 1) * std / np.sqrt(folds)) if folds > 1 else 0.0
+        mean = float(ev.values[i].mean())
+        out[m.label] = {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "per_fold": per_fold}
+    return out
+
+
 def item_ranker(name: str, runtime: rankers.Runtime, settings: dict):
     """A fresh ranker of ``name``, which must train on an item data directory."""
     if rankers.get(name).trains_on != "items":
@@ -81,8 +97,6 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     in launched processes other than rank 0."""
     from dataclasses import asdict
 
-    from scipy import stats
-
     from ..evaluation import evaluate, parse_measures
 
     canonical = rankers.canonical(name)
@@ -113,17 +127,9 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     measures = parse_measures(list(CV_MEASURES))
     ev = evaluate(read_qrels(data.path / "qrels.txt"), run, measures, gains=tuple(sorted(data.gain_map.items())))
     ev.run_name = f"{canonical} (out of fold)"
-    fold_by_qid = dict(zip(data.qids, fold_of))
-    q_fold = np.array([fold_by_qid[q] for q in ev.qids])
     result = {"ranker": canonical, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
-              "gains": data.meta["gains"], "config": config, "measures": {}}
-    for i, m in enumerate(measures):
-        per_fold = [float(ev.values[i][q_fold == k].mean()) for k in range(folds)]
-        std = float(np.std(per_fold, ddof=1)) if folds > 1 else 0.0
-        half = float(stats.t.ppf(0.975, folds - 1) * std / np.sqrt(folds)) if folds > 1 else 0.0
-        mean = float(ev.values[i].mean())
-        result["measures"][m.label] = {"mean": mean, "std": std, "ci95": [mean - half, mean + half],
-                                       "per_fold": per_fold}
+              "gains": data.meta["gains"], "config": config,
+              "measures": fold_spread(ev, dict(zip(data.qids, fold_of)), folds)}
     with atomic_output(out_dir / f"{canonical}.cv.json") as f:
         json.dump(result, f, indent=2)
     finished.remove()
