@@ -307,8 +307,8 @@ _CV_FLAGS = {"items": (_item_cv_flags, _cv_items), "passages": (_passage_cv_flag
 
 def _summary(cls: type) -> str:
     """The first sentence of a ranker module's docstring, for its command's help."""
-    doc = inspect.getdoc(sys.modules[cls.__module__]) or cls.__name__
-    return " ".join(doc.split("\n\n")[0].split())
+    doc = " ".join((inspect.getdoc(sys.modules[cls.__module__]) or cls.__name__).split("\n\n")[0].split())
+    return doc.split(". ")[0].rstrip(".") + "."
 
 
 def _register_commands() -> None:
