@@ -1,6 +1,5 @@
 """Property test: on tie-free runs (distinct even as float32) our per-query values equal
 pytrec_eval's, which compiles trec_eval's own measure code. Plus the DL19 reference figures."""
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -1,7 +1,6 @@
 """``llmrank eval``: trec_eval-compatible scoring of one or more runs."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer

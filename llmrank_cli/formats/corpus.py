@@ -105,7 +105,7 @@ def _trec_doc(body: str, name: str, line: int) -> tuple[str, str]:
 
 
 def _smart(lines, name):
-    docid, field, fields, start = None, None, {}, 0
+    docid, field, fields = None, None, {}
     for lineno, line in lines:
         if line.startswith(".I"):
             if docid is not None:
@@ -113,7 +113,7 @@ def _smart(lines, name):
             parts = line.split()
             if len(parts) != 2:
                 raise InputError(name, lineno, "expected '.I <id>'")
-            docid, field, fields, start = parts[1], None, {}, lineno
+            docid, field, fields = parts[1], None, {}
         elif re.match(r"^\.[A-Z]\s*$", line):
             if docid is None:
                 raise InputError(name, lineno, f"field {line.strip()} before the first .I")

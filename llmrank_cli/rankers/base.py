@@ -62,10 +62,8 @@ class Ranker:
     learned, e.g. LLMs) or ``"passages"`` (texts). ``trains_on`` is ``"items"`` (a data directory
     from `prepare items`), ``"passages"`` (topics, qrels, a corpus) or None (nothing to train)."""
 
-    name: ClassVar[str] = ""
-    aliases: ClassVar[tuple[str, ...]] = ()
+    name: ClassVar[str] = ""  # the registry's name (aliases and presets live in the registry)
     Settings: ClassVar[type] = Settings
-    presets: ClassVar[dict[str, dict]] = {}
     candidates: ClassVar[str] = "items"
     trains_on: ClassVar[str | None] = None
 
