@@ -74,6 +74,7 @@ def test_tier3_fine_tunes_minilm_and_beats_random(cli, data_dir, tmp_path):
     model = tmp_path / "m"
     assert cli("--quiet", "train", "tier3", "--data", data_dir / "data", "--fold", "0", "--epochs", "1",
                "-o", model).code == 0
+    assert 0 < json.loads((model / "epochs.json").read_text())[0]["eval_nDCG@10"] <= 1  # held-out fold 0
     topics = data_dir / "s" / "llm" / "topics.tsv"
     a, b = tmp_path / "a.run", tmp_path / "b.run"
     assert cli("rank", "--model", model, "--topics", topics, "-o", a).code == 0
@@ -269,3 +270,26 @@ def test_train_resumes_after_its_last_epoch(cli, data_dir, tmp_path, monkeypatch
     weights = "model.pt" if name == "tier2" else "head.pt"
     a, b = torch.load(tmp_path / "whole" / weights), torch.load(cut / weights)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_logs_every_epoch_on_the_held_out_fold_with_its_schedule(cli, data_dir, tmp_path):
+    out = tmp_path / "m"
+    r = cli("train", "tier2", "--data", data_dir / "data", "--fold", "0", "--epochs", "3", "--warmup-steps", "2",
+            "--scheduler", "linear", "--grad-clip", "0.5", "-o", out)
+    assert r.code == 0 and "held-out fold 0: nDCG@10" in r.err
+    epochs = json.loads((out / "epochs.json").read_text())
+    assert [e["epoch"] for e in epochs] == [1, 2, 3] and all(0 < e["eval_nDCG@10"] <= 1 for e in epochs)
+    steps = json.loads((out / "trainer_log.json").read_text())
+    rates = [s["learning_rate"] for s in steps]  # 24 training queries, batch 64: one step an epoch
+    assert rates == pytest.approx([0.0, 0.0005, 0.001]) and all(s["grad_norm"] > 0 for s in steps)
+    assert (out / "curves.png").stat().st_size > 10_000 and (out / "epochs.csv").exists()
+    # the last epoch's held-out measure is what `llmrank eval` gives on the saved model's run there
+    folds = dict(line.split("\t") for line in (data_dir / "data" / "folds.tsv").read_text().splitlines())
+    topics = tmp_path / "held.tsv"
+    topics.write_text("".join(line + "\n" for line in (data_dir / "data" / "topics.tsv").read_text().splitlines()
+                              if folds[line.split("\t")[0]] == "0"))
+    assert cli("--quiet", "rank", "--model", out, "--topics", topics, "-o", tmp_path / "held.run").code == 0
+    gains = ",".join(f"{k}={v}" for k, v in json.loads((data_dir / "data" / "data.json").read_text())["gains"].items())
+    ev = json.loads(cli("eval", data_dir / "data" / "qrels.txt", tmp_path / "held.run", "-m", "nDCG@10", "--gains",
+                        gains, "--format", "json").out)["runs"][0]["aggregate"]["nDCG@10"]
+    assert ev == pytest.approx(epochs[-1]["eval_nDCG@10"], abs=1e-6)

@@ -66,7 +66,8 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
     from ..kit.devices import launched
     from ..pipelines import items
     from ..progress import Progress
-    from ..training.loop import resumable
+    from ..training.curves import plot_curves, write_log
+    from ..training.loop import Watch, resumable
 
     if (fixed["fold"] is None) == (not fixed["all_"]):
         raise LlmrankError("give exactly one of --fold K or --all")
@@ -76,9 +77,13 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
     trained_on = d.with_weak_labels(weak) if weak else d
     ranker = items.item_ranker(name, rankers.Runtime(fixed["device"], fixed["dtype"]),
                                flags.values(rankers.get(name).Settings, given))
-    ranker.checkpoints = Path(fixed["output"]) / "checkpoints"
-    resumable(ranker.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": fixed["seed"],
-                                   "fold": fixed["fold"], "weak_labels": weak, "data_fingerprint": d.meta["fingerprint"]},
+    out = Path(fixed["output"])
+    held = None if fixed["all_"] else np.flatnonzero(d.folds == fixed["fold"])
+    ranker.watch = Watch(out / "checkpoints", (lambda: items.held_out_measures(ranker, d, held)) if held is not None
+                         else None)
+    resumable(ranker.watch.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": fixed["seed"],
+                                         "fold": fixed["fold"], "weak_labels": weak,
+                                         "data_fingerprint": d.meta["fingerprint"]},
               fixed["resume"], "checkpoints of an interrupted training", writer=launched()[0] == 0)
     progress = Progress(f"train {name}", state.quiet, unit="epochs")
     progress.start(ranker.epochs)
@@ -86,10 +91,16 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
         ranker.fit(trained_on, train_idx, fixed["seed"], progress)
     finally:
         progress.close()
-    saved = items.save(ranker, fixed["output"], d, fixed["seed"], fixed["fold"], weak)
+    saved = items.save(ranker, out, d, fixed["seed"], fixed["fold"], weak)
     if saved:
-        shutil.rmtree(ranker.checkpoints, ignore_errors=True)
-        note(f"model written to {saved}")
+        shutil.rmtree(ranker.watch.checkpoints, ignore_errors=True)
+        if ranker.watch.epochs:
+            write_log(out, ranker.watch.epochs, ranker.watch.steps)
+            plot_curves(ranker.watch.steps, ranker.watch.epochs, out / "curves.png")
+        last = ranker.watch.epochs[-1] if ranker.watch.epochs else {}
+        note(f"model written to {saved}" + (f"; held-out fold {fixed['fold']}: nDCG@10 {last['eval_nDCG@10']:.4f}, "
+                                            f"per-epoch log in {out}/epochs.csv, curves in {out}/curves.png"
+                                            if "eval_nDCG@10" in last else ""))
 
 
 def _cv_items(name: str, fixed: dict, given: dict) -> None:

@@ -86,9 +86,12 @@ class TopLayers:
         embeddings = self.encoder.embeddings
         self.encoder.embeddings = Cached()
         setattr(self.parent, self.attr, nn.ModuleList(self.stack))
+        # the layers out of the stack stay in the module tree: train()/eval() reach the top layer
+        self.encoder.swapped_out = nn.ModuleList(layer for layer in self.layers if layer not in self.stack)
         try:
             yield self
         finally:
+            del self.encoder.swapped_out
             self.encoder.embeddings = embeddings
             setattr(self.parent, self.attr, self.layers)
 

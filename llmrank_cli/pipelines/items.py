@@ -60,6 +60,21 @@ def save(ranker, out: str, data: ItemData, seed: int, fold: int | None, weak_lab
                              "processes": world})
 
 
+def held_out_measures(ranker, data: ItemData, held: np.ndarray) -> dict:
+    """The CV measures of ``ranker`` on the queries ``held`` (a training's per-epoch evaluation),
+    as ``eval_MEASURE`` like the Hugging Face Trainer's log."""
+    import torch
+
+    from ..evaluation import evaluate, parse_measures
+
+    with torch.no_grad():
+        scores = ranker.held_out_scores(data, held)
+    run = _run([data.qids[i] for i in held], data.items, scores, tag=ranker.name)
+    ev = evaluate(read_qrels(data.path / "qrels.txt"), run, parse_measures(list(CV_MEASURES)),
+                  gains=tuple(sorted(data.gain_map.items())))
+    return {f"eval_{m.label}": float(v) for m, v in zip(ev.measures, ev.aggregate())}
+
+
 def _run(qids: list[str], items: list[str], scores: np.ndarray, tag: str) -> Run:
     return Run.from_columns(np.repeat(qids, len(items)), np.tile(items, len(qids)), scores.ravel(), tag=tag)
 

@@ -45,6 +45,22 @@ class Settings:
                 raise LlmrankError(f"--{flag_name(f.name)} must be at least {low:g}, not {value!r}")
 
 
+@dataclass
+class LoopFields(Settings):
+    """Settings of every ranker trained by the small loop (``training/loop.py``); a ranker
+    re-declares a field to give it its own default."""
+
+    epochs: int = setting(10, "Training epochs.", min=1)
+    batch_size: int = setting(64, "Queries per batch.", min=1)
+    lr: float = setting(1e-3, "Learning rate.", min=0.0)
+    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
+    optimizer: str = setting("adamw", "adamw or lion.", choices=("adamw", "lion"))
+    warmup_steps: int = setting(0, "Linear warmup steps.", min=0)
+    scheduler: str = setting("constant", "After warmup: constant, linear or cosine decay.",
+                             choices=("constant", "linear", "cosine"))
+    grad_clip: float = setting(0.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
+
+
 def flag_name(field_name: str) -> str:
     return field_name.replace("_", "-")
 
@@ -121,7 +137,7 @@ class ItemRanker(Ranker):
 
     candidates = "items"
     trains_on = "items"
-    checkpoints: Path | None = None  # where a fit saves every epoch and resumes from (training.loop)
+    watch = None  # a training.loop.Watch: checkpoints, per-epoch evaluation and log of a fit
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         super().__init__(settings, runtime)
@@ -149,6 +165,10 @@ class ItemRanker(Ranker):
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         """float64 [queries, items]: every item of the pool for every query."""
         raise NotImplementedError
+
+    def held_out_scores(self, data, idx: np.ndarray) -> np.ndarray:
+        """:meth:`score_pool` of the data's queries ``idx``, also in the middle of a fit."""
+        return self.score_pool(data.embeddings[idx], [data.texts[i] for i in idx])
 
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
         from ..kit.devices import pick_device

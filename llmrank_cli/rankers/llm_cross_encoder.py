@@ -22,11 +22,11 @@ from typing import Optional
 import numpy as np
 
 from . import register
-from .base import ItemRanker, Settings, setting
+from .base import ItemRanker, LoopFields, setting
 
 
 @dataclass
-class LlmCrossEncoderSettings(Settings):
+class LlmCrossEncoderSettings(LoopFields):
     encoder: Optional[str] = setting(None, "Text encoder to fine-tune (default: the data directory's).")
     item_dim: int = setting(192, "Learned LLM embedding size.", min=1)
     mlp: list = setting([768, 384], "The two hidden layer sizes of the scoring MLP (comma-separated).")
@@ -35,8 +35,6 @@ class LlmCrossEncoderSettings(Settings):
     batch_size: int = setting(16, "Queries per batch.", min=1)
     lr: float = setting(1e-3, "Learning rate of the head (MLP, LLM embeddings, biases).", min=0.0)
     encoder_lr: float = setting(3e-5, "Learning rate of the encoder's fine-tuned layers.", min=0.0)
-    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
-    optimizer: str = setting("adamw", "adamw or lion.", choices=("adamw", "lion"))
     max_length: int = setting(128, "Token limit of a query.", min=8)
     train_layers: Optional[int] = setting(None, "Fine-tune only the encoder's top N layers, on cached output of "
                                           "the frozen ones (faster; default: all layers).", min=1)
@@ -81,7 +79,7 @@ def build_network(cfg, encoder, n_items: int):
 @register("llm-cross-encoder", aliases=("tier3",))
 class LlmCrossEncoder(ItemRanker):
     Settings = LlmCrossEncoderSettings
-    net = tokenizer = None
+    net = tokenizer = _held_out = None
     device = "cpu"
 
     def _tokens(self, texts: list[str], tensors: bool = True):
@@ -122,12 +120,16 @@ class LlmCrossEncoder(ItemRanker):
                       else self.net(self._tokens([texts[i] for i in idx])))
             return bce(logits.float(), gains[idx.to(self.device)])
 
-        self.net.train()  # before the swap: a top layer run outside the swapped stack trains (dropout) too
+        self._held_out = (lambda idx: self.net.scores(top.cls([cached[i] for i in idx]))) if top else None
         with top.swapped() if top else contextlib.nullcontext():
-            train_epochs(self.net, groups, len(texts), loss,
-                         LoopSettings(s.epochs, s.batch_size, s.lr, s.weight_decay, s.optimizer), rng,
-                         self.device, dtype, progress, self.checkpoints)
-        self.net.eval()
+            train_epochs(self.net, groups, len(texts), loss, LoopSettings.of(s), rng, self.device, dtype, progress,
+                         self.watch)
+        self._held_out = None
+
+    def held_out_scores(self, data, idx) -> np.ndarray:
+        if self._held_out is None:
+            return super().held_out_scores(data, idx)
+        return self._held_out(idx).double().cpu().numpy()  # while training on cached states
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         import torch

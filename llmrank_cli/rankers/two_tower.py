@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import LlmrankError
 from . import register
-from .base import ItemRanker, Settings, setting
+from .base import ItemRanker, LoopFields, setting
 
 PRESETS = {
     "two-tower-baseline": dict(query_layers=[256, 128, 64], heads=1, head_layers=[], item_dim=64,
@@ -30,7 +30,7 @@ PRESETS = {
 
 
 @dataclass
-class TwoTowerSettings(Settings):
+class TwoTowerSettings(LoopFields):
     query_layers: list = setting([256, 128, 64], "Query tower layer sizes after the input (comma-separated).")
     heads: int = setting(1, "Query heads before the query tower (tier2: 3).", min=1)
     head_layers: list = setting([], "Layer sizes of each query head (comma-separated).")
@@ -46,10 +46,6 @@ class TwoTowerSettings(Settings):
     diversity: float = setting(0.0, "Weight of the head-diversity regulariser.", min=0.0)
     dropout: float = setting(0.1, "Dropout between tower layers.", min=0.0)
     epochs: int = setting(30, "Training epochs.", min=1)
-    batch_size: int = setting(64, "Queries per batch.", min=1)
-    lr: float = setting(1e-3, "Learning rate.", min=0.0)
-    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
-    optimizer: str = setting("adamw", "adamw or lion.", choices=("adamw", "lion"))
 
 
 def _mlp(sizes: list[int], dropout: float):
@@ -124,9 +120,8 @@ class TwoTower(ItemRanker):
             value = LOSSES[s.loss](scores, g[idx.to(device)], s, epoch, generator)
             return value + s.diversity * head_diversity(head_out) if s.diversity else value
 
-        train_epochs(self.net, self.net.parameters(), len(x), loss,
-                     LoopSettings(s.epochs, s.batch_size, s.lr, s.weight_decay, s.optimizer), generator, device,
-                     dtype, progress, self.checkpoints)
+        train_epochs(self.net, self.net.parameters(), len(x), loss, LoopSettings.of(s), generator, device, dtype,
+                     progress, self.watch)
         self.net.cpu()
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:

@@ -3,13 +3,14 @@ and encoder top): seeded minibatches over examples, AdamW or Lion, one progress 
 
 A ranker gives the loop its network, its parameter groups and ``loss(batch, epoch)``; the loop
 owns the order of examples (one seeded generator, also handed to the loss for its own sampling),
-the optimizer, the device and the precision.
+the optimizer with its warmup and schedule, gradient clipping, the device and the precision,
+and (through a :class:`Watch`) checkpoints, per-epoch evaluation and the log behind the curves.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,26 @@ class LoopSettings:
     lr: float
     weight_decay: float
     optimizer: str
+    warmup_steps: int = 0
+    scheduler: str = "constant"  # after warmup: constant, linear or cosine decay to 0
+    grad_clip: float = 0.0  # 0: off
+
+    @classmethod
+    def of(cls, settings) -> "LoopSettings":
+        """The loop's part of a ranker's settings (the LoopFields it includes)."""
+        return cls(**{f: getattr(settings, f) for f in cls.__dataclass_fields__})
+
+
+@dataclass
+class Watch:
+    """What a training run keeps beside the weights: per-epoch checkpoints (a directory claimed
+    by :func:`resumable`), ``evaluate()`` -> measures after every epoch, and the log (one row per
+    step with loss, learning rate and gradient norm, one per epoch with the measures)."""
+
+    checkpoints: Path | None = None
+    evaluate: Callable | None = None
+    steps: list = field(default_factory=list)
+    epochs: list = field(default_factory=list)
 
 
 def seeded(seed: int):
@@ -63,52 +84,88 @@ def resumable(directory: Path, key: dict, resume: bool, what: str, writer: bool 
 
 
 def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSettings, generator,
-                 device: str = "cpu", dtype=None, progress=None, checkpoints: Path | None = None) -> None:
+                 device: str = "cpu", dtype=None, progress=None, watch: Watch | None = None) -> None:
     """``settings.epochs`` passes over ``n_examples`` in seeded random batches; ``loss(idx, epoch)``
     returns the scalar loss (a mean) over the example indices ``idx``.
 
-    With ``checkpoints`` (a directory claimed by :func:`resumable`) the weights, optimizer and
-    both random states are saved after every epoch, and a run finding them continues after
-    the last saved epoch with the result of an uninterrupted one.
+    With ``watch.checkpoints`` the weights, optimizer, schedule, both random states and the log
+    are saved after every epoch, and a run finding them continues after the last saved epoch
+    with the result of an uninterrupted one.
 
     Under torchrun/accelerate every process draws the same batches, takes every WORLD_SIZE-th
     example of each, and the gradients are summed weighted by each share's size: every process
     then steps with the whole batch's gradient and all keep the same weights."""
+    import math
+
     import torch
 
     from ..kit.devices import launched
 
     rank, world = launched()
+    watch = watch or Watch()
     optimizer = make_optimizer(settings.optimizer, groups, settings.lr, settings.weight_decay)
-    start = _restore(checkpoints, net, optimizer, generator, progress) if checkpoints else 0
+    schedule = _schedule(optimizer, settings, math.ceil(n_examples / settings.batch_size) * settings.epochs)
+    start = _restore(watch, net, optimizer, schedule, generator, progress) if watch.checkpoints else 0
+    params = _trained(optimizer)
     net.train()
     for epoch in range(start, settings.epochs):
+        losses = []
         for idx in torch.randperm(n_examples, generator=generator).split(settings.batch_size):
             mine = idx[rank::world]
             optimizer.zero_grad()
+            value = None
             if len(mine):
                 with autocast(device, dtype or torch.float32):
                     value = loss(mine, epoch)
                 value.backward()
             if world > 1:
                 _sum_gradients(optimizer, len(mine) / len(idx))
+            norm = torch.nn.utils.clip_grad_norm_(params, settings.grad_clip or math.inf)
+            rate = optimizer.param_groups[-1]["lr"]
             optimizer.step()
-        if checkpoints and rank == 0:
-            state = {"epoch": epoch + 1, "net": net.state_dict(), "params": _trained(optimizer),
-                     "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                     "rng": torch.get_rng_state()}
-            with atomic_output(checkpoints / "last.pt", "wb") as f:
+            if schedule is not None:
+                schedule.step()
+            losses.append(float(value.detach()) if value is not None else math.nan)
+            watch.steps.append({"step": len(watch.steps) + 1, "loss": losses[-1], "learning_rate": rate,
+                                "grad_norm": float(norm)})
+        row = {"epoch": epoch + 1, "step": len(watch.steps), "train_loss": sum(losses) / max(len(losses), 1)}
+        if watch.evaluate:
+            net.eval()
+            row.update(watch.evaluate())
+            net.train()
+        watch.epochs.append(row)
+        if watch.checkpoints and rank == 0:
+            state = {"epoch": epoch + 1, "net": net.state_dict(), "params": params,
+                     "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict() if schedule else None,
+                     "generator": generator.get_state(), "rng": torch.get_rng_state(),
+                     "log": (watch.steps, watch.epochs)}
+            with atomic_output(watch.checkpoints / "last.pt", "wb") as f:
                 torch.save(state, f)
         if progress:
             progress.advance(1)
     net.eval()
 
 
-def _restore(checkpoints: Path, net, optimizer, generator, progress) -> int:
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def _schedule(optimizer, settings: LoopSettings, total_steps: int):
+    """Linear warmup, then constant, linear or cosine decay; None when there is nothing to
+    schedule (no warmup, constant), so the learning rate is exactly --lr throughout."""
+    if settings.scheduler == "constant" and not settings.warmup_steps:
+        return None
+    import transformers
+
+    name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[settings.scheduler]
+    return transformers.get_scheduler(name, optimizer, num_warmup_steps=settings.warmup_steps,
+                                      num_training_steps=total_steps)
+
+
+def _restore(watch: Watch, net, optimizer, schedule, generator, progress) -> int:
     """The epoch to continue from (0 without a checkpoint), with every state put back."""
     import torch
 
-    path = checkpoints / "last.pt"
+    path = watch.checkpoints / "last.pt"
     if not path.exists():
         return 0
     state = torch.load(path, weights_only=False)
@@ -117,8 +174,11 @@ def _restore(checkpoints: Path, net, optimizer, generator, progress) -> int:
         for p, saved in zip(_trained(optimizer), state["params"]):
             p.copy_(saved)
     optimizer.load_state_dict(state["optimizer"])
+    if schedule is not None:
+        schedule.load_state_dict(state["schedule"])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["rng"])
+    watch.steps[:], watch.epochs[:] = state["log"]
     if progress:
         progress.advance(state["epoch"])
     return state["epoch"]
