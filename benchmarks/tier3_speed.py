@@ -50,9 +50,10 @@ def main() -> None:
     import torch
 
     from llmrank_cli.kit import top_layers
+    from llmrank_cli.kit.encoders import load_encoder
 
     data = mmlu_pro(args.queries)
-    timed_fit(data, 0, None)  # warm-up: imports, first model load
+    load_encoder(data.meta["encoder"])  # warm-up: imports, first model load
     full = timed_fit(data, args.epochs, None)
     bert_layout = top_layers._bert_layout
     top_layers._bert_layout = lambda layer: False
