@@ -148,3 +148,24 @@ def test_quiet_after_the_command_silences_notes(cli, files, tmp_path, write):
                  ["eval", q, a]):
         quiet = cli(*args, "--quiet")
         assert quiet.code == 0 and quiet.err == ""
+
+
+@pytest.mark.parametrize("bad, problem", [
+    ("1 Q0 a 1 3 A\n1 Q0 b 2 nan A\n", ":2: score is NaN for qid 1 docno b"),
+    ("1 Q0 a 1 3 A\n1 Q0 a 2 2 A\n", ":2: docno a appears more than once for qid 1"),
+    ("", ": the run is empty"),
+])
+def test_every_command_reading_runs_applies_the_same_contract(cli, files, write, tmp_path, bad, problem):
+    """fuse, rerank, merge, convert and eval refuse what trec_eval refuses, with one line
+    naming the file (and line), exit 2, and the existing output untouched."""
+    q, a, _ = files
+    path = write("bad.run", bad)
+    out = tmp_path / "out.run"
+    out.write_text("earlier result\n")
+    for args in (["fuse", a, path, "-o", out], ["merge", path, "-o", out], ["convert", path, "-o", out],
+                 ["eval", q, path, "-o", out],
+                 ["rerank", "--run", path, "--topics", q, "--corpus", q, "--model", "m", "-o", out]):
+        r = cli(*args)
+        assert r.code == 2 and r.err.count("\n") == 1 and f"{path}{problem}" in r.err, (args, r.err)
+        assert out.read_text() == "earlier result\n"
+    assert cli("validate", path).code == 1  # validate reads it, to report the problem

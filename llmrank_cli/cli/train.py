@@ -63,7 +63,6 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
 
     from ..datasets import load_items
     from ..errors import LlmrankError
-    from ..kit.devices import launched
     from ..pipelines import items
     from ..progress import Progress
     from ..training.curves import plot_curves, write_log
@@ -84,7 +83,7 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
     resumable(ranker.watch.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": fixed["seed"],
                                          "fold": fixed["fold"], "weak_labels": weak,
                                          "data_fingerprint": d.meta["fingerprint"]},
-              fixed["resume"], "checkpoints of an interrupted training", writer=launched()[0] == 0)
+              fixed["resume"], "checkpoints of an interrupted training")
     progress = Progress(f"train {name}", state.quiet, unit="epochs")
     progress.start(ranker.epochs)
     try:

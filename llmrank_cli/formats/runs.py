@@ -111,8 +111,12 @@ def sniff_run_format(src: str | bytes, name: str) -> str:
     raise InputError(name, None, f"expected a run with 6 fields (TREC) or 3 (MS MARCO), found {n}{hint}")
 
 
-def read_run(path, fmt: str = "auto") -> Run:
-    """Read a TREC (``qid Q0 docno rank score tag``) or MS MARCO (``qid docno rank``) run."""
+def read_run(path, fmt: str = "auto", check: bool = True) -> Run:
+    """Read a TREC (``qid Q0 docno rank score tag``) or MS MARCO (``qid docno rank``) run.
+
+    ``check`` applies the input contract of every command that reads runs (trec_eval's too): a
+    run is not empty, has no NaN score and no docno twice for a query (``FILE:LINE: problem``).
+    Only `validate`, which reports every problem, reads without it."""
     name = display_name(path)
     src = load(path)
     fmt = sniff_run_format(src, name) if fmt == "auto" else fmt
@@ -128,7 +132,13 @@ def read_run(path, fmt: str = "auto") -> Run:
     else:
         raise LlmrankError(f"unknown run format {fmt!r}; choose from {', '.join(RUN_FORMATS)}")
     table = table.select(["qid", "docno", "score", "rank"])
-    return Run(table, name, tag, Source.of(path, src))
+    run = Run(table, name, tag, Source.of(path, src))
+    if check:
+        if not len(run):
+            raise InputError(name, None, "the run is empty")
+        run.check_scores()
+        run.check_unique()
+    return run
 
 
 def _run_lines(table: pa.Table, fmt: str, tag: str, decimals: int | None) -> pa.Array:

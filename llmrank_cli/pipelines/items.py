@@ -86,7 +86,7 @@ class _FinishedFolds:
 
     def __init__(self, directory: Path, key: dict, resume: bool, writer: bool):
         self.dir, self.writer = directory, writer
-        resumable(directory, key, resume, "folds of an interrupted cv", writer)
+        resumable(directory, key, resume, "folds of an interrupted cv")
 
     def get(self, k: int) -> np.ndarray | None:
         path = self.dir / f"fold-{k}.npy"

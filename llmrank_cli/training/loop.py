@@ -66,9 +66,12 @@ def autocast(device: str, dtype):
     return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
 
 
-def resumable(directory: Path, key: dict, resume: bool, what: str, writer: bool = True) -> None:
+def resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
     """Claim ``directory`` for resumable work described by ``key`` (settings, seed, data): a
-    directory left by an interrupted run is continued only with ``resume`` and the same key."""
+    directory left by an interrupted run is continued only with ``resume`` and the same key.
+    Under a launcher every process checks before rank 0 writes the claim."""
+    from ..kit.devices import launched
+
     stamp = directory / "settings.json"
     if stamp.exists():
         if not resume:
@@ -77,7 +80,12 @@ def resumable(directory: Path, key: dict, resume: bool, what: str, writer: bool 
         changed = sorted(k for k in key if before.get(k) != key[k])
         if changed:
             raise LlmrankError(f"--resume with different settings than the interrupted run: {', '.join(changed)}")
-    elif writer:
+    rank, world = launched()
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    if rank == 0 and not stamp.exists():
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_output(stamp) as f:
             json.dump(key, f, indent=2)
