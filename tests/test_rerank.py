@@ -107,6 +107,8 @@ def test_shards_merge_to_the_full_run(cli, job, tiny_cross_encoder, tmp_path):
     assert {line.split()[0] for line in a.read_text().splitlines()} == {"q1", "q3"}
     assert cli("merge", a, b, "--topics", job["topics"], "-o", merged).code == 0
     assert merged.read_text() == full.read_text()
+    r = rerank(cli, job, tiny_cross_encoder, tmp_path / "c.run", "--shard", "2/2")  # 18 pairs: one chunk
+    assert r.code == 2 and "only 1 chunks" in r.err
     r = cli("merge", a, a, "-o", merged)
     assert r.code == 2 and "shards overlap" in r.err
     assert cli("merge", a, "--topics", job["topics"], "-o", merged).code == 2

@@ -148,6 +148,9 @@ def score_queries(queries: list[Query], ranker, output: str, passages: Callable[
     chunks = chunked(queries, chunk_pairs)
     part, parts = (rank, world) if world > 1 else ((shard[0] - 1, shard[1]) if shard else (0, 1))
     mine = chunks[part::parts]
+    if shard and not mine:
+        raise LlmrankError(f"--shard {shard[0]}/{shard[1]}: the job has only {len(chunks)} chunks of queries; use "
+                           f"fewer shards or a smaller --chunk-pairs")
     partial = None if output == STDIO else _Partial(output + (f".rank{rank}-of-{world}" if world > 1 else ""),
                                                    resume)
     done = partial.finished if partial else set()
