@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import typer
 
@@ -70,20 +70,21 @@ def values(settings_cls: type, given: dict) -> dict:
     return out
 
 
-def command(fixed: Callable, extra: list, body: Callable, doc: str) -> Callable:
-    """A typer command whose flags are ``fixed``'s parameters followed by ``extra``; ``body``
-    receives the fixed arguments as a dict and the extra ones as a second dict."""
-    fixed_params = list(inspect.signature(fixed).parameters.values())
+def command(fixed: Sequence[Callable], extra: list, body: Callable, doc: str) -> Callable:
+    """A typer command whose flags are the parameters of the ``fixed`` functions followed by
+    ``extra``; ``body`` receives the fixed arguments as a dict and the extra ones as a second."""
     extra_names = {p.name for p in extra}
 
     def run(**kwargs):
         return body({k: v for k, v in kwargs.items() if k not in extra_names},
                     {k: v for k, v in kwargs.items() if k in extra_names})
 
-    hints = typing.get_type_hints(fixed)
-    run.__signature__ = inspect.Signature(
-        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
-         for p in fixed_params] + extra)
+    params = []
+    for function in fixed:
+        hints = typing.get_type_hints(function)
+        params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
+                   for p in inspect.signature(function).parameters.values()]
+    run.__signature__ = inspect.Signature(params + extra)
     run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}
     run.__doc__ = doc
     return run

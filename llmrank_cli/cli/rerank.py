@@ -95,7 +95,7 @@ def _rerank(a: dict, scoring: dict) -> None:
          + f"; {stats.truncated} inputs truncated at {ranker.max_length} tokens")
 
 
-app.command("rerank")(flags.command(_rerank_flags, _scoring_parameters(), _rerank,
+app.command("rerank")(flags.command((_rerank_flags,), _scoring_parameters(), _rerank,
                                     "Rescore the top-k of a run with a passage ranker and write a TREC run."))
 
 

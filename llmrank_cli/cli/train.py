@@ -23,35 +23,34 @@ app.add_typer(train_app, name="train")
 app.add_typer(cv_app, name="cv")
 
 
-def _item_train_flags(
+def _item_data_flags(
     data: str = options.DATA,
-    fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
-    all_: bool = typer.Option(False, "--all", help="Train on every query."),
     weak_labels: float = options.WEAK_LABELS,
     seed: int = options.SEED,
     device: str = options.DEVICE,
     dtype: str = options.DTYPE,
+    quiet: bool = options.QUIET,
+) -> None:
+    """Flags of `train NAME` and `cv NAME` for item rankers."""
+
+
+def _item_train_flags(
+    fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
+    all_: bool = typer.Option(False, "--all", help="Train on every query."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training from its last epoch "
                                                          "(OUT/checkpoints/)."),
     output: str = typer.Option(..., "-o", "--output", help="Model directory."),
-    quiet: bool = options.QUIET,
 ) -> None:
-    """Flags of `train NAME` for item rankers (the settings' flags follow)."""
+    """Flags of `train NAME` for item rankers only (the settings' flags follow)."""
 
 
 def _item_cv_flags(
-    data: str = options.DATA,
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="Folds (default: the data directory's)."),
-    weak_labels: float = options.WEAK_LABELS,
-    seed: int = options.SEED,
-    device: str = options.DEVICE,
-    dtype: str = options.DTYPE,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted cv: its finished folds "
                                                          "(OUT/NAME.folds/) are not trained again."),
     output: str = typer.Option(..., "-o", "--output", help="Directory for the OOF run and the metrics JSON."),
-    quiet: bool = options.QUIET,
 ) -> None:
-    """Flags of `cv NAME` (the settings' flags follow)."""
+    """Flags of `cv NAME` for item rankers only (the settings' flags follow)."""
 
 
 def _train_items(name: str, fixed: dict, given: dict) -> None:
@@ -311,8 +310,9 @@ def _cv_passages(name: str, fixed: dict, given: dict) -> None:
     write_cv(result, ev, sys.stdout)
 
 
-_FLAGS = {"items": (_item_train_flags, _train_items), "passages": (_passage_train_flags, _train_passages)}
-_CV_FLAGS = {"items": (_item_cv_flags, _cv_items), "passages": (_passage_cv_flags, _cv_passages)}
+_FLAGS = {"items": ((_item_data_flags, _item_train_flags), _train_items),
+          "passages": ((_passage_train_flags,), _train_passages)}
+_CV_FLAGS = {"items": ((_item_data_flags, _item_cv_flags), _cv_items), "passages": ((_passage_cv_flags,), _cv_passages)}
 
 
 def _summary(cls: type) -> str:
