@@ -137,6 +137,7 @@ def prepare_mllm(
     folds: int = options.FOLDS,
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
+    layer_states: bool = options.LAYER_STATES,
     quiet: bool = options.QUIET,
 ) -> None:
     """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
@@ -147,7 +148,7 @@ def prepare_mllm(
 
     records = list(read_discovery(discovery)) if discovery else None
     out = prepare_items(read_topics(queries, "tsv"), read_qrels(qrels), output, _parse_gain_map(gains, MLLM_GAINS),
-                        folds, seed, encoder, [queries, qrels] + list(discovery or []), records)
+                        folds, seed, encoder, [queries, qrels] + list(discovery or []), records, layer_states)
     note(f"data directory written to {out}")
 
 
@@ -156,16 +157,21 @@ def prepare_items_command(
     topics: str = typer.Option(..., "--topics", help="Topics (any format llmrank reads)."),
     qrels: str = typer.Option(..., "--qrels", help="TREC qrels whose documents are a fixed item pool."),
     output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Passages as items: every passage of this file, "
+                                                                 "embedded once by --encoder (for lt-ttd)."),
     gains: Optional[str] = options.GAINS,
     folds: int = options.FOLDS,
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
+    layer_states: bool = options.LAYER_STATES,
     quiet: bool = options.QUIET,
 ) -> None:
-    """Any topics + qrels over a fixed item pool (routing data) as a data directory."""
+    """Any topics + qrels over a fixed item pool (routing data), or over a corpus's passages, as a
+    data directory."""
     from ..datasets import prepare_items
     from ..formats import read_qrels, read_topics
 
     out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
-                        encoder, [topics, qrels])
+                        encoder, [topics, qrels] + ([corpus] if corpus else []), with_layer_states=layer_states,
+                        corpus=corpus)
     note(f"data directory written to {out}")

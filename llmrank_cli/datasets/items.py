@@ -2,8 +2,12 @@
 
 A data directory is self-describing: ``topics.tsv``, ``qrels.txt`` (original labels),
 ``items.txt``, ``folds.tsv`` (qid -> fold, seeded, by query), ``embeddings.npy`` (one row per
-topic from a frozen sentence encoder, computed once), optional discovery data
-(``discovery.json`` statistics, ``discovery.npz`` embeddings and answer flags), and ``data.json`` recording the gain map, encoder, seed and a fingerprint of the inputs.
+topic from a frozen sentence encoder, computed once), optional ``layer_states.npy`` (fp16, per
+topic the encoder's mean-pooled output of every layer), optional ``item_embeddings.npy`` (items
+that are passages of a corpus, embedded by the same encoder: content items, which a ranker can
+score without having seen them), optional discovery data (``discovery.json`` statistics,
+``discovery.npz`` embeddings and answer flags), and ``data.json`` recording the gain map,
+encoder, seed and a fingerprint of the inputs.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import numpy as np
 from ..errors import LlmrankError
 from ..formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
 from ..formats.io import atomic_output
-from ..kit.encoders import encode_texts
+from ..kit.encoders import cached_embeddings, encode_texts, layer_states
 from ..manifest import fingerprint
 
 MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
@@ -35,6 +39,8 @@ class ItemData:
     embeddings: np.ndarray   # float32 [n_queries, dim]
     folds: np.ndarray        # int [n_queries]
     meta: dict
+    layer_states: np.ndarray | None = None     # float32 [n_queries, layers + 1, dim]
+    item_embeddings: np.ndarray | None = None  # float32 [n_items, dim] for content items
 
     @property
     def gain_map(self) -> dict[int, float]:
@@ -52,14 +58,26 @@ class ItemData:
 
 
 def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,
-                  seed: int, encoder: str, sources: list[str], discovery: list | None = None) -> Path:
+                  seed: int, encoder: str, sources: list[str], discovery: list | None = None,
+                  with_layer_states: bool = False, corpus: str | None = None) -> Path:
+    """Write a data directory; ``corpus`` makes every passage of that file an item (content
+    items, embedded once), otherwise the items are the qrels' documents."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     judged = set(qrels.qids())
     topics = [t for t in topics if t.qid in judged]
     if len(topics) < folds:
         raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
-    items = sorted(set(qrels.table["docno"].to_pylist()))
+    passages = None
+    if corpus:
+        from ..formats.corpus import read_passages
+
+        passages = read_passages(corpus)
+        items = sorted(passages)
+        with atomic_output(out_dir / "item_embeddings.npy", "wb") as f:
+            np.save(f, cached_embeddings([passages[i] for i in items], encoder))
+    else:
+        items = sorted(set(qrels.table["docno"].to_pylist()))
     fold_of = assign_folds(len(topics), folds, seed)
     write_topics(topics, out_dir / "topics.tsv")
     write_qrels(qrels, out_dir / "qrels.txt")
@@ -70,6 +88,9 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     embeddings = encode_texts([t.text for t in topics], encoder)
     with atomic_output(out_dir / "embeddings.npy", "wb") as f:
         np.save(f, embeddings)
+    if with_layer_states:
+        with atomic_output(out_dir / "layer_states.npy", "wb") as f:
+            np.save(f, layer_states([t.text for t in topics], encoder).astype(np.float16))
     if discovery:
         from . import discovery as disc
 
@@ -81,8 +102,9 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
     meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
             "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
-            "gains": {str(k): v for k, v in sorted(label_gains.items())},
-            "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt")}
+            "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
+            "content_items": bool(corpus),
+            "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt", *([corpus] if corpus else []))}
     with atomic_output(out_dir / "data.json") as f:
         json.dump(meta, f, indent=2)
     return out_dir
@@ -96,11 +118,12 @@ def assign_folds(n: int, k: int, seed: int) -> np.ndarray:
 
 
 def gain_matrix(qrels: Qrels, qids: list[str], items: list[str], gain: dict[int, float]) -> np.ndarray:
-    """float32 [queries, items]: each judged pair's label through the gain map, 0 where unjudged."""
+    """float32 [queries, items]: each judged pair's label through the gain map, 0 where unjudged
+    (judged documents outside the item pool, e.g. not in a corpus, are left out)."""
     q_index, i_index = {q: n for n, q in enumerate(qids)}, {it: n for n, it in enumerate(items)}
     matrix = np.zeros((len(qids), len(items)), dtype=np.float32)
     for q, it, rel in zip(*(qrels.table[c].to_pylist() for c in ("qid", "docno", "rel"))):
-        if q in q_index:
+        if q in q_index and it in i_index:
             matrix[q_index[q], i_index[it]] = gain.get(rel, float(max(rel, 0)))
     return matrix
 
@@ -116,5 +139,7 @@ def load_items(path: str) -> ItemData:
     qrels = read_qrels(d / "qrels.txt")
     matrix = gain_matrix(qrels, qids, items, {int(k): float(v) for k, v in meta["gains"].items()})
     folds = dict(line.split("\t") for line in (d / "folds.tsv").read_text().splitlines())
+    optional = {name: np.load(d / f"{name}.npy").astype(np.float32) if (d / f"{name}.npy").exists() else None
+                for name in ("layer_states", "item_embeddings")}
     return ItemData(d, qids, [t.text for t in topics], items, matrix, np.load(d / "embeddings.npy"),
-                    np.array([int(folds[q]) for q in qids]), meta)
+                    np.array([int(folds[q]) for q in qids]), meta, **optional)

@@ -38,3 +38,57 @@ def encode_texts(texts: list[str], encoder: str, batch_size: int = 64, device: s
         model = load_sentence_transformer(encoder, pick_device(device))
     return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
                         normalize_embeddings=True).astype(np.float32)
+
+
+def layer_states(texts: list[str], encoder: str, batch_size: int = 64, device: str = "auto",
+                 model=None) -> np.ndarray:
+    """float32 [texts, layers + 1, dim]: the mean over each text's tokens of every layer's output
+    (the embedding layer first, the last layer's row is the sentence embedding before its
+    normalisation), from one forward pass per batch; texts are cut at the encoder's max length."""
+    import torch
+
+    from .devices import pick_device, use_all_cores
+
+    if model is None:
+        use_all_cores()
+        model = load_sentence_transformer(encoder, pick_device(device))
+    body = model[0]
+    lengths = np.array([len(t) for t in texts])
+    order = np.argsort(-lengths, kind="stable")  # similar lengths share a batch: little padding
+    out = None
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            tokens = body.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                    max_length=model.max_seq_length, return_tensors="pt").to(model.device)
+            states = body.auto_model(**tokens, output_hidden_states=True).hidden_states
+            mask = tokens["attention_mask"].unsqueeze(-1).float()
+            pooled = torch.stack([(h * mask).sum(1) / mask.sum(1) for h in states], dim=1)
+            if out is None:
+                out = np.zeros((len(texts), *pooled.shape[1:]), dtype=np.float32)
+            out[idx] = pooled.float().cpu().numpy()
+    return out if out is not None else np.zeros((0, 0, 0), dtype=np.float32)
+
+
+def cached_embeddings(texts: list[str], encoder: str, model=None) -> np.ndarray:
+    """:func:`encode_texts` of a corpus, kept on disk (``$LLMRANK_CACHE``, default
+    ``~/.cache/llmrank``) under a key of the encoder's files and the texts: ranking the same
+    passages again reads them back instead of running the encoder."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    from ..formats.io import atomic_output
+
+    where = Path(resolve_model(encoder))
+    files = sorted(f"{p.relative_to(where)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                   for p in where.rglob("*") if p.is_file()) if where.is_dir() else [encoder]
+    key = hashlib.sha256("\0".join([*files, *texts]).encode()).hexdigest()[:32]
+    path = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "embeddings" / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = encode_texts(texts, encoder, model=model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path, "wb") as f:
+        np.save(f, vectors)
+    return vectors
