@@ -30,3 +30,8 @@ class MissingExtra(LlmrankError):
     def __init__(self, what: str, package: str, extra: str | None = None):
         hint = f"pip install 'llmrank[{extra}]'" if extra else f"pip install {package}"
         super().__init__(f"{what} needs the package '{package}', which is not installed: {hint}")
+
+
+class Note(UserWarning):
+    """A remark for the user from library code (e.g. a setting clamped to the data): raised with
+    ``warnings.warn(text, Note)``, the CLI prints it as a note (silenced by --quiet)."""

@@ -37,7 +37,7 @@ def _random_ndcg(data_dir, seed=0):
     return float(np.mean(values))
 
 
-@pytest.mark.parametrize("arch", ["prior", "baseline", "tier1", "tier2"])
+@pytest.mark.parametrize("arch", ["prior", "baseline", "tier1", "tier2", "lt-ttd"])
 def test_cv_beats_random_and_matches_eval(cli, data_dir, arch):
     """Every preset beats random orders on held-out queries; the towers, trained on 24 queries a
     fold, vary with the seed, so their mean over three seeds is what must clear random."""
@@ -228,7 +228,7 @@ def test_cv_resumes_at_its_first_unfinished_fold(cli, data_dir, tmp_path, monkey
 
     monkeypatch.setattr(items, "train", killed_at_fold_3)
     assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut).code == 130
-    assert sorted(p.name for p in (cut / "two-tower-tier1.folds").iterdir()) == ["fold-0.npy", "fold-1.npy",
+    assert sorted(p.name for p in (cut / "two-tower-tier1.folds").iterdir()) == ["fold-0.npz", "fold-1.npz",
                                                                                 "settings.json"]
     r = cli("cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut)
     assert r.code == 2 and "--resume" in r.err

@@ -52,11 +52,30 @@ def note(message: str) -> None:
         typer.echo(message, err=True)
 
 
+def _show_notes() -> None:
+    """Library code's :class:`~llmrank_cli.errors.Note` warnings become notes."""
+    import warnings
+
+    from ..errors import Note
+
+    shown = getattr(warnings.showwarning, "__wrapped__", warnings.showwarning)
+
+    def show(message, category, *args, **kwargs):
+        if issubclass(category, Note):
+            note(str(message))
+        else:
+            shown(message, category, *args, **kwargs)
+
+    show.__wrapped__ = shown
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..errors import EXIT_BAD_INPUT, LlmrankError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     state.debug = "--debug" in argv
+    _show_notes()
     try:
         result = app(args=argv, prog_name="llmrank", standalone_mode=False)
         return result if isinstance(result, int) else 0

@@ -62,12 +62,21 @@ def values(settings_cls: type, given: dict) -> dict:
         if value is None:
             continue
         if _base_type(hints[name]) is list:
+            kind = _element_type(settings_cls, name)
             try:
-                value = [int(x) for x in str(value).split(",") if x.strip()]
+                value = [kind(x) for x in str(value).split(",") if x.strip()]
             except ValueError:
-                raise LlmrankError(f"--{flag_name(name)} takes comma-separated integers, not {value!r}") from None
+                raise LlmrankError(f"--{flag_name(name)} takes comma-separated {kind.__name__}s, not {value!r}"
+                                   .replace("ints", "integers")) from None
         out[name] = value
     return out
+
+
+def _element_type(settings_cls: type, name: str) -> type:
+    """float for a list field whose default holds floats (weights), else int (layer sizes)."""
+    field = settings_cls.__dataclass_fields__[name]
+    default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    return float if any(isinstance(x, float) for x in default) else int
 
 
 def command(fixed: Sequence[Callable], extra: list, body: Callable, doc: str) -> Callable:

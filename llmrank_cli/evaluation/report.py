@@ -150,3 +150,5 @@ def write_cv(result: dict, evaluation: Evaluation, out: IO[str]) -> None:
     for name, m in result["measures"].items():
         spread.add_row(name, f"{m['std']:.4f}", f"{m['ci95'][0]:.4f}–{m['ci95'][1]:.4f}")
     Console(file=out, highlight=False).print(spread)
+    if result.get("report"):
+        out.write("  ".join(f"{k} {v:.4g}" for k, v in result["report"].items()) + "\n")

@@ -6,6 +6,7 @@ held-out fold with its model, so the out-of-fold run covers every query exactly 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,14 +89,14 @@ class _FinishedFolds:
         self.dir, self.writer = directory, writer
         resumable(directory, key, resume, "folds of an interrupted cv")
 
-    def get(self, k: int) -> np.ndarray | None:
-        path = self.dir / f"fold-{k}.npy"
-        return np.load(path) if path.exists() else None
+    def get(self, k: int) -> dict | None:
+        path = self.dir / f"fold-{k}.npz"
+        return dict(np.load(path)) if path.exists() else None
 
-    def put(self, k: int, scores: np.ndarray) -> None:
+    def put(self, k: int, arrays: dict) -> None:
         if self.writer:
-            with atomic_output(self.dir / f"fold-{k}.npy", "wb") as f:
-                np.save(f, scores)
+            with atomic_output(self.dir / f"fold-{k}.npz", "wb") as f:
+                np.savez(f, **arrays)
 
     def remove(self) -> None:
         import shutil
@@ -122,17 +123,22 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     finished = _FinishedFolds(Path(out) / f"{canonical}.folds", {
         "ranker": canonical, "settings": config, "folds": folds, "seed": seed, "weak_labels": weak_labels,
         "data_fingerprint": data.meta["fingerprint"]}, resume, main)
-    scores = np.zeros(data.gains.shape)
+    scores, extras, seconds = np.zeros(data.gains.shape), {}, 0.0
     for k in range(folds):
         held = np.flatnonzero(fold_of == k)
         done = finished.get(k)
         if done is None:
             model = train(name, trained_on, np.flatnonzero(fold_of != k), seed + k, settings, runtime, progress)
-            done = model.score_pool(data.embeddings[held], [data.texts[i] for i in held])
+            began = time.perf_counter()
+            done = {"scores": model.held_out_scores(data, held), "seconds": np.array(time.perf_counter() - began),
+                    **model.held_out_report(data, held)}
             finished.put(k, done)
         elif progress:
-            progress.advance(config.get("epochs", 1))
-        scores[held] = done
+            progress.advance(rankers.create(name, runtime, **settings).epochs)
+        scores[held] = done.pop("scores")
+        seconds += float(done.pop("seconds"))
+        for key, values in done.items():
+            extras.setdefault(key, np.full((len(data.qids), *values.shape[1:]), np.nan))[held] = values
     if not main:
         return None, None
     out_dir = Path(out)
@@ -142,9 +148,16 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     measures = parse_measures(list(CV_MEASURES))
     ev = evaluate(read_qrels(data.path / "qrels.txt"), run, measures, gains=tuple(sorted(data.gain_map.items())))
     ev.run_name = f"{canonical} (out of fold)"
+    spread = fold_spread(ev, dict(zip(data.qids, fold_of)), folds)
+    report = {"ms_per_query": 1000 * seconds / len(data.qids)}
+    for key, values in extras.items():
+        if values.ndim == 2:  # a score matrix: another out-of-fold run beside the ranker's
+            write_run(_run(data.qids, data.items, values, tag=f"{canonical}.{key}"), out_dir / f"{canonical}.{key}.run")
+        else:
+            report[key] = float(np.nanmean(values))
     result = {"ranker": canonical, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
-              "gains": data.meta["gains"], "config": config,
-              "measures": fold_spread(ev, dict(zip(data.qids, fold_of)), folds)}
+              "gains": data.meta["gains"], "config": config, "measures": spread,
+              "report": rankers.get(name).cv_report(report, spread, rankers.settings_for(name, **settings))}
     with atomic_output(out_dir / f"{canonical}.cv.json") as f:
         json.dump(result, f, indent=2)
     finished.remove()

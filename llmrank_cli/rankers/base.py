@@ -137,6 +137,7 @@ class ItemRanker(Ranker):
 
     candidates = "items"
     trains_on = "items"
+    query_features: ClassVar[str] = "embeddings"  # or "layer_states": each layer's mean-pooled output
     watch = None  # a training.loop.Watch: checkpoints, per-epoch evaluation and log of a fit
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
@@ -148,7 +149,7 @@ class ItemRanker(Ranker):
 
     def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "ItemRanker":
         self.items, self.encoder = list(data.items), data.meta["encoder"]
-        self.input_dim = int(data.embeddings.shape[1])
+        self.input_dim = int(self.features_of(data).shape[-1])
         self.fit_pool(data, train, seed, progress)
         return self
 
@@ -168,19 +169,40 @@ class ItemRanker(Ranker):
 
     def held_out_scores(self, data, idx: np.ndarray) -> np.ndarray:
         """:meth:`score_pool` of the data's queries ``idx``, also in the middle of a fit."""
-        return self.score_pool(data.embeddings[idx], [data.texts[i] for i in idx])
+        return self.score_pool(self.features_of(data)[idx], [data.texts[i] for i in idx])
+
+    def held_out_report(self, data, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """What a CV reports beside the measures, for the queries ``idx`` of a fold: 1-d arrays are
+        per-query values (their mean is reported), 2-d ones score matrices (an extra OOF run)."""
+        return {}
+
+    @classmethod
+    def cv_report(cls, report: dict, measures: dict, settings) -> dict:
+        """A CV's report (``ms_per_query`` and the means of :meth:`held_out_report`), completed
+        from the out-of-fold measures (their spread as in ``NAME.cv.json``)."""
+        return report
+
+    def features_of(self, data) -> np.ndarray:
+        """The query features this ranker reads, from a data directory."""
+        if self.query_features == "layer_states":
+            if data.layer_states is None:
+                raise LlmrankError(f"{data.path}: {self.name} reads per-layer query states; prepare the data "
+                                   f"directory with --layer-states")
+            return data.layer_states
+        return data.embeddings
 
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
         from ..kit.devices import pick_device
-        from ..kit.encoders import encode_texts, load_sentence_transformer
+        from ..kit.encoders import encode_texts, layer_states, load_sentence_transformer
 
         if self._sentence_model is None:
             self._sentence_model = load_sentence_transformer(self.encoder, pick_device(self.runtime.device))
-        embeddings = encode_texts(queries, self.encoder, model=self._sentence_model)
-        if embeddings.shape[1] != self.input_dim:
-            raise LlmrankError(f"encoder {self.encoder} gives {embeddings.shape[1]}-d vectors, the model expects "
+        encode = layer_states if self.query_features == "layer_states" else encode_texts
+        features = encode(queries, self.encoder, model=self._sentence_model)
+        if features.shape[-1] != self.input_dim:
+            raise LlmrankError(f"encoder {self.encoder} gives {features.shape[-1]}-d vectors, the model expects "
                                f"{self.input_dim}")
-        pool = self.score_pool(embeddings, queries)
+        pool = self.score_pool(features, queries)
         column = {item: i for i, item in enumerate(self.items)}
         unknown = sorted({c for cs in candidates for c in cs} - column.keys())
         if unknown:
