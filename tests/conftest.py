@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from llmrank_cli.cli import main
 
+os.environ["LLMRANK_CACHE"] = tempfile.mkdtemp(prefix="llmrank-test-cache-")  # embeddings cached by a test run
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -68,5 +71,5 @@ def llm_sample(tmp_path_factory):
     d = tmp_path_factory.mktemp("llm")
     assert main(["sample", str(d / "s")]) == 0
     assert main(["--quiet", "prepare", "items", "--topics", str(d / "s" / "llm" / "topics.tsv"), "--qrels",
-                 str(d / "s" / "llm" / "qrels.txt"), "-o", str(d / "data"), "--folds", "5"]) == 0
+                 str(d / "s" / "llm" / "qrels.txt"), "-o", str(d / "data"), "--folds", "5", "--layer-states"]) == 0
     return d

@@ -16,7 +16,9 @@ def rank_command(
                                                    "`llmrank train`."),
     topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV, SMART)."),
     index: Optional[str] = typer.Option(None, "--index", help="Lucene index from `prepare index`."),
-    k: int = typer.Option(1000, "--k", min=1, help="Documents per query."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Passages to rank, for a model trained on passages "
+                                                                 "(lt-ttd on `prepare items --corpus` data)."),
+    k: int = typer.Option(1000, "--k", min=1, help="Documents (items) per query."),
     k1: float = typer.Option(0.9, "--k1", help="BM25 k1."),
     b: float = typer.Option(0.4, "--b", help="BM25 b."),
     rm3: bool = typer.Option(False, "--rm3", help="RM3 pseudo-relevance feedback (10 terms, 10 docs, 0.5)."),
@@ -46,7 +48,7 @@ def rank_command(
         raise LlmrankError("--format must be trec or mllm")
     if model != "bm25":
         _rank_items(model, read_topics(topics, topics_format, topics_field), None if tag == "bm25" else tag, fmt,
-                    team_id, output, rankers.Runtime(device, dtype), resume, chunk_pairs)
+                    team_id, output, rankers.Runtime(device, dtype), resume, chunk_pairs, k, corpus)
         return
     if index is None:
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
@@ -70,14 +72,15 @@ def rank_command(
 
 
 def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, output: str, runtime, resume: bool,
-                chunk_pairs: int) -> None:
-    """Every item (LLM) for every topic, scored by a trained item ranker through the scoring
-    pipeline (chunks, --resume, processes under torchrun); a submission is converted from the run."""
+                chunk_pairs: int, k: int, corpus: str | None) -> None:
+    """Every item (LLM, or passage of ``corpus`` for a model of content items) for every topic,
+    scored by a trained item ranker through the scoring pipeline (chunks, --resume, processes
+    under torchrun), the top ``k`` kept; a submission is converted from the run."""
     import tempfile
     from pathlib import Path
 
     from ..errors import LlmrankError
-    from ..formats import read_run, write_submission
+    from ..formats import read_run, write_run, write_submission
     from ..manifest import write_manifest
     from ..pipelines.score import over_pool, score_queries
     from ..progress import Progress
@@ -87,10 +90,22 @@ def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, outp
     ranker = rankers.load(model_dir, runtime)
     if ranker.candidates != "items":
         raise LlmrankError(f"--model {model_dir}: a {ranker.name} scores passages: use `llmrank rerank`")
+    if getattr(ranker, "content_items", False):
+        if not corpus:
+            raise LlmrankError(f"--model {model_dir} ranks passages: give them with --corpus")
+        from ..formats.corpus import read_passages
+
+        ranker.use_corpus(read_passages(corpus))
+    elif corpus:
+        raise LlmrankError(f"--model {model_dir} ranks the {len(ranker.items)} items it was trained on; --corpus "
+                           f"is for models of passages")
     tag = tag or ranker.name
     progress = Progress(f"rank {ranker.name}", state.quiet)
+    cut = k < len(ranker.items)
     with tempfile.TemporaryDirectory() as tmp:
-        run_path = output if fmt == "trec" else str(Path(tmp) / "run")
+        # the whole pool's run before the cut sits beside the output, so --resume finds its partials
+        run_path = output if fmt == "trec" and not cut else str(Path(tmp) / "run") if output == "-" or fmt == "mllm" \
+            else output + ".pool"
         try:
             stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=resume, tag=tag,
                                   progress=progress, chunk_pairs=chunk_pairs)
@@ -99,8 +114,12 @@ def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, outp
         if not stats.main:
             return
         if fmt == "mllm":
-            write_submission(read_run(run_path), output, team_id or tag)
+            write_submission(read_run(run_path).truncated(k), output, team_id or tag)
+        elif cut:
+            write_run(read_run(run_path).truncated(k), output, tag=tag)
+            Path(run_path).unlink(missing_ok=True)
     if output != "-":
         write_manifest(output + ".manifest.json", "run", {"model": model_dir, "ranker": ranker.name, "topics": len(topics),
-                                                          "items": len(ranker.items), "format": fmt})
+                                                          "items": len(ranker.items), "format": fmt, "k": k,
+                                                          "corpus": corpus})
     note(f"{len(topics)} queries ranked over {len(ranker.items)} items")

@@ -24,7 +24,6 @@ app.add_typer(cv_app, name="cv")
 
 
 def _item_data_flags(
-    data: str = options.DATA,
     weak_labels: float = options.WEAK_LABELS,
     seed: int = options.SEED,
     device: str = options.DEVICE,
@@ -35,6 +34,11 @@ def _item_data_flags(
 
 
 def _item_train_flags(
+    data: Optional[str] = typer.Option(None, "--data", help="Data directory from `prepare mllm|items`."),
+    topics: Optional[str] = typer.Option(None, "--topics", help="Instead of --data: topics..."),
+    qrels: Optional[str] = typer.Option(None, "--qrels", help="...their qrels..."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="...and optionally a corpus whose passages are the "
+                                                                 "items (as `prepare items`; written to OUT/data)."),
     fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
     all_: bool = typer.Option(False, "--all", help="Train on every query."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training from its last epoch "
@@ -45,6 +49,7 @@ def _item_train_flags(
 
 
 def _item_cv_flags(
+    data: str = options.DATA,
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="Folds (default: the data directory's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted cv: its finished folds "
                                                          "(OUT/NAME.folds/) are not trained again."),
@@ -69,13 +74,15 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
 
     if (fixed["fold"] is None) == (not fixed["all_"]):
         raise LlmrankError("give exactly one of --fold K or --all")
-    d = load_items(fixed["data"])
+    if fixed["data"] and any(fixed[k] for k in ("topics", "qrels", "corpus")):
+        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus, not both")
+    out = Path(fixed["output"])
+    d = load_items(fixed["data"] or _prepared(name, fixed, out / "data"))
     train_idx = np.arange(len(d.qids)) if fixed["all_"] else np.flatnonzero(d.folds != fixed["fold"])
     weak = fixed["weak_labels"]
     trained_on = d.with_weak_labels(weak) if weak else d
     ranker = items.item_ranker(name, rankers.Runtime(fixed["device"], fixed["dtype"]),
                                flags.values(rankers.get(name).Settings, given))
-    out = Path(fixed["output"])
     held = None if fixed["all_"] else np.flatnonzero(d.folds == fixed["fold"])
     ranker.watch = Watch(out / "checkpoints", (lambda: items.held_out_measures(ranker, d, held)) if held is not None
                          else None)
@@ -99,6 +106,30 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
         note(f"model written to {saved}" + (f"; held-out fold {fixed['fold']}: nDCG@10 {last['eval_nDCG@10']:.4f}, "
                                             f"per-epoch log in {out}/epochs.csv, curves in {out}/curves.png"
                                             if "eval_nDCG@10" in last else ""))
+
+
+def _prepared(name: str, fixed: dict, directory) -> str:
+    """A data directory made from --topics, --qrels (and --corpus) as `prepare items` makes it,
+    with the query features the ranker reads; one left by an earlier run of the same inputs
+    (e.g. before a --resume) is reused."""
+    import json
+
+    from ..datasets import prepare_items
+    from ..errors import LlmrankError
+    from ..formats import read_qrels, read_topics
+    from .prepare import _parse_gain_map
+
+    if not (fixed["topics"] and fixed["qrels"]):
+        raise LlmrankError("give --data DIR, or --topics and --qrels (and --corpus for passages as items)")
+    sources = [fixed[k] for k in ("topics", "qrels", "corpus") if fixed[k]]
+    meta = directory / "data.json"
+    if meta.exists() and json.loads(meta.read_text())["sources"] == sources:
+        return str(directory)
+    note(f"preparing {directory} from {', '.join(sources)}")
+    prepare_items(read_topics(fixed["topics"]), read_qrels(fixed["qrels"]), str(directory), _parse_gain_map(None, None),
+                  2, fixed["seed"], options.ENCODER.default, sources,
+                  with_layer_states=rankers.get(name).query_features == "layer_states", corpus=fixed["corpus"])
+    return str(directory)
 
 
 def _cv_items(name: str, fixed: dict, given: dict) -> None:
