@@ -35,6 +35,7 @@ def _batch(n=4, items=7, seed=0):
 def test_lt_is_permutation_equivariant():
     _, net = _net()
     net.eval()
+    torch.nn.init.normal_(net.lt_out.weight)  # it starts at zero (LT starts at TTE's order)
     x = torch.randn(2, 5, net.lt_in.in_features)
     perm = torch.tensor([3, 0, 4, 1, 2])
     with torch.no_grad():
@@ -55,10 +56,10 @@ def _moved(net, s, term, live=True):
 
 def test_each_loss_term_trains_its_side():
     s, net = _net()
-    with torch.no_grad():  # residual MLPs start at zero output; give their last layers weights to check them
-        for m in (net.r_q, net.r_i):
-            m[-1].weight.normal_()
-    tte, lt = set(lt_ttd.TTE_MODULES), {"r_q", "r_i", "lt_in", "lt", "lt_out", "align"}
+    with torch.no_grad():  # residual MLPs and LT's output start at zero; give them weights to check them
+        for m in (net.r_q[-1], net.r_i[-1], net.lt_out):
+            m.weight.normal_()
+    tte, lt = set(lt_ttd.TTE_MODULES), {"r_q", "r_i", "lt_in", "lt", "lt_out", "skip", "align"}
     assert _moved(net, s, "forward") <= tte and _moved(net, s, "forward")  # LT teaches TTE: only TTE moves
     assert _moved(net, s, "backward") <= lt and _moved(net, s, "backward")  # TTE regularises LT: only LT moves
     assert _moved(net, s, "align") <= lt

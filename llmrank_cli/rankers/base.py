@@ -192,10 +192,11 @@ class ItemRanker(Ranker):
         return data.embeddings
 
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
-        from ..kit.devices import pick_device
+        from ..kit.devices import pick_device, use_all_cores
         from ..kit.encoders import encode_texts, layer_states, load_sentence_transformer
 
         if self._sentence_model is None:
+            use_all_cores()
             self._sentence_model = load_sentence_transformer(self.encoder, pick_device(self.runtime.device))
         encode = layer_states if self.query_features == "layer_states" else encode_texts
         features = encode(queries, self.encoder, model=self._sentence_model)

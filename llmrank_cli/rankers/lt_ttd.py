@@ -11,7 +11,9 @@ The seed is theory without experiments; where it is silent llmrank chooses (READ
   embedding and [item embedding; the item's mean training gain]: the prior, which cosine
   towers miss.
 - LT: [e_q; e_i; r_q; r_i; s_TTE] per candidate -> Linear(128), 2 encoder layers, 4 heads, no
-  positions (a set), Linear(1), over TTE's top K; below K, TTE's order is kept.
+  positions (a set), Linear(1) (zero at start) + a learned multiple of s_TTE (1 at start), over
+  TTE's top K: LT starts at TTE's order and learns what to change, with a learned multiple of
+  the item's mean training gain (0 at start) beside it; below K, TTE's order is kept.
 - Loss: l1 InfoNCE + l2 ListMLE/ApproxNDCG(LT, top K) + l3 KL(softmax(s_LT/tau) || softmax(s_TTE/tau))
   (LT detached: LT teaches TTE) + l4 MSE(s_LT, s_TTE) (TTE detached: regularises LT) + l5 MSE
   (LT's item outputs projected to TTE's space, e_i detached). ``joint`` lets L_rank reach TTE
@@ -32,7 +34,7 @@ from . import register
 from .base import ItemRanker, LoopFields, Runtime, setting
 
 LOSS_NAMES = ("retrieve", "rank", "forward", "backward", "align")
-TTE_MODULES = ("pool", "query", "item", "item_embedding")  # the rest (residuals, LT) is LT's
+TTE_MODULES = ("pool", "query", "item", "item_embedding")  # the rest (residuals, LT, skip) is LT's
 
 
 @dataclass
@@ -57,7 +59,7 @@ class LtTtdSettings(LoopFields):
     lt_heads: int = setting(4, "LT attention heads.", min=1)
     dropout: float = setting(0.1, "Dropout in LT.", min=0.0)
     upqe_budget_ms: float = setting(10.0, "UPQE's reference time per query t_ref in ms (> 0).")
-    epochs: int = setting(20, "Training epochs (disjoint: for each stage).", min=1)
+    epochs: int = setting(5, "Training epochs (disjoint: for each stage).", min=1)
 
     def check(self) -> None:
         super().check()
@@ -147,6 +149,10 @@ def build_network(s: LtTtdSettings, layers: int, input_dim: int, n_items: int, c
             block = nn.TransformerEncoderLayer(s.width, s.lt_heads, 2 * s.width, s.dropout, batch_first=True)
             self.lt = nn.TransformerEncoder(block, s.lt_layers, enable_nested_tensor=False)
             self.lt_out = nn.Linear(s.width, 1)
+            nn.init.zeros_(self.lt_out.weight)  # LT starts as TTE's order (the skip below) and learns what to add
+            nn.init.zeros_(self.lt_out.bias)
+            self.skip = nn.Parameter(torch.ones(()))
+            self.prior_skip = nn.Parameter(torch.zeros(()))
             self.align = nn.Linear(s.width, dim)
 
         def towers(self, states, item_features=None):
@@ -161,13 +167,16 @@ def build_network(s: LtTtdSettings, layers: int, input_dim: int, n_items: int, c
             return self.lt_out(h).squeeze(-1), h
 
         def rerank(self, e_q, e_i, s_tte, top):
-            """LT's scores and outputs for the candidates ``top`` [B, K] of each query."""
+            """LT's scores and outputs for the candidates ``top`` [B, K] of each query: the
+            transformer's score plus a learned multiple of s_TTE (a skip: LT starts at TTE's order)."""
             batch, k = top.shape
             gain = self.item_gain if not content else e_i.new_zeros(len(e_i))
             r_q, r_i = self.r_q(e_q), self.r_i(torch.cat([e_i, gain[:, None]], dim=-1))
+            s_top = s_tte.gather(1, top)
             x = torch.cat([e_q[:, None].expand(batch, k, -1), e_i[top], r_q[:, None].expand(batch, k, -1), r_i[top],
-                           s_tte.gather(1, top)[..., None]], dim=-1)
-            return self.listwise(x)
+                           s_top[..., None]], dim=-1)
+            scores, h = self.listwise(x)
+            return scores + self.skip * s_top + self.prior_skip * gain[top], h
 
     return LtTtd()
 
