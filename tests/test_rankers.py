@@ -28,7 +28,7 @@ def _quick(name: str) -> dict:
 
 
 def _parameters_on(ranker, device: str) -> bool:
-    nets = [getattr(ranker, a) for a in ("net", "model", "st") if getattr(ranker, a, None) is not None]
+    nets = [getattr(ranker, a) for a in ("net", "model", "st", "lm") if getattr(ranker, a, None) is not None]
     return all(p.device.type == device for net in nets for p in net.parameters())
 
 
@@ -73,9 +73,10 @@ def test_item_ranker_contract(name, llm_sample, tmp_path, cli):
 
 
 @pytest.fixture(scope="module")
-def passage_models(tiny_cross_encoder):
-    """A model per passage ranker: the tiny random cross-encoder, the packaged MiniLM bi-encoder."""
-    return {"cross-encoder": tiny_cross_encoder, "bi-encoder": "all-MiniLM-L6-v2"}
+def passage_models(tiny_cross_encoder, tiny_lm):
+    """A model per passage ranker: the tiny random cross-encoder, the packaged MiniLM bi-encoder,
+    a tiny random Llama for icr."""
+    return {"cross-encoder": tiny_cross_encoder, "bi-encoder": "all-MiniLM-L6-v2", "icr": str(tiny_lm)}
 
 
 @pytest.mark.parametrize("name", PASSAGE_RANKERS)
