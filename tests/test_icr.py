@@ -37,7 +37,7 @@ def test_passage_spans_cover_exactly_their_text(icr):
 
 def test_kv_shared_attention_equals_a_full_eager_forward(icr):
     prompt = icr.build("what causes tsunamis", PASSAGES)
-    shared_rows = icr.attention(prompt)
+    shared_rows, _ = icr.attention(prompt)
     icr.lm.set_attn_implementation("eager")
     try:
         for query in prompt.suffixes:
@@ -55,9 +55,18 @@ def test_the_calibration_query_scores_every_passage_zero(icr):
     assert np.any(icr.score_window("what causes tsunamis", PASSAGES) != 0)
 
 
-def test_passage_score_drops_outlying_low_tokens():
-    tokens = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -20.0, 2.0, 3.0])
-    assert Icr.passage_scores(tokens, [(0, 10), (10, 12)]).tolist() == [9.0, 5.0]
+def test_passage_score_drops_outlying_low_tokens(icr, monkeypatch):
+    """Per head, the attention over the passage's tokens that ICR keeps; summed over heads, ICR's
+    score: all tokens but those below mean - 2 std of the all-heads token scores."""
+    layers = heads = 2
+    tokens = torch.tensor([1.0] * 9 + [-20.0, 2.0, 3.0])
+    per_head = torch.stack([tokens * w for w in (0.1, 0.2, 0.3, 0.4)]).reshape(layers, heads, -1)
+    prompt = icr.build("q", ["a", "b"])
+    prompt.spans, prompt.prefix = [(0, 10), (10, 12)], [0] * 12
+    monkeypatch.setattr(icr, "build", lambda q, ps: prompt)
+    monkeypatch.setattr(icr, "attention", lambda p, layer=None: ({"q": per_head, CALIBRATION_QUERY: 0 * per_head}, None))
+    s, _ = icr.head_scores("q", ["a", "b"])
+    assert np.allclose(s.sum(axis=1), [9.0, 5.0]) and np.allclose(s[:, 0], [0.9, 0.5])
 
 
 @pytest.mark.parametrize("merge", ["tournament", "slide"])
@@ -120,3 +129,59 @@ def test_real_smollm2_reranks_dl19(cli, tmp_path):
     assert len(run) == 300 and cli("validate", tmp_path / "icr.run").code == 0
     scores = np.array(run.table["score"].to_pylist())
     assert np.isfinite(scores).all()
+
+
+def _heads_data(scores, gains, ideal=None):
+    """A hand-made heads directory's content: S [queries, window, heads] and labels."""
+    from llmrank_cli.datasets.heads import HeadsData
+    q, w, _ = scores.shape
+    return HeadsData(Path("."), {"lm": "x", "layers": 1, "heads": scores.shape[2], "hidden": 4, "state_layer": 1},
+                     [f"q{i}" for i in range(q)], [[f"d{j}" for j in range(w)]] * q, [[]] * q, scores,
+                     np.zeros((q, 4), dtype=np.float32), gains,
+                     np.array(ideal if ideal is not None else [1.0] * q), [np.zeros(0)] * q)
+
+
+def test_greedy_labels_pick_the_heads_that_rank_the_relevant_first():
+    from llmrank_cli.datasets.heads import greedy_heads
+    # 3 candidates, the last one relevant; head 1 puts it first, head 2 helps only beside head 1
+    scores = np.array([[[1.0, 0.0, 0.0], [0.5, 0.0, 0.2], [0.0, 1.0, -0.3]]])
+    data = _heads_data(scores, np.array([[0.0, 0.0, 1.0]]))
+    assert greedy_heads(data, 0, max_heads=8) == [1]  # one head reaches nDCG 1: nothing more is added
+    assert data.ndcg(0, scores[0, :, 1]) == 1.0 and data.ndcg(0, scores[0, :, 0]) == pytest.approx(0.5)
+    assert greedy_heads(_heads_data(scores, np.zeros((1, 3))), 0, 8) == []  # nothing to gain
+
+
+def test_an_all_heads_router_is_icr_and_routehead_round_trips(cli, tiny_lm, tmp_path, icr):
+    heads = tmp_path / "heads"
+    args = ["--run", SAMPLE / "bm25.run", "--topics", SAMPLE / "topics.tsv", "--corpus", SAMPLE / "corpus.jsonl"]
+    r = cli("prepare", "heads", "--model", tiny_lm, *args, "--window", "4", "-o", heads)
+    assert r.code == 2 and "--qrels" in r.err  # pseudo labels need judgements
+    assert cli("--quiet", "prepare", "heads", "--model", tiny_lm, *args, "--qrels", SAMPLE / "qrels.txt",
+               "--window", "4", "-o", heads).code == 0
+    from llmrank_cli.datasets.heads import load_heads
+    data = load_heads(heads)
+    first = data.top[0]
+    passages = json.loads("[" + ",".join(ln for ln in (SAMPLE / "corpus.jsonl").read_text().splitlines()) + "]")
+    text = {p["id"]: p["contents"] for p in passages}
+    topic = dict(ln.split("\t") for ln in (SAMPLE / "topics.tsv").read_text().splitlines())[data.qids[0]]
+    icr.settings.window = 4
+    assert np.allclose(data.scores[0, :len(first)].sum(axis=1), icr.score_window(topic, [text[d] for d in first]),
+                       atol=1e-6)  # all heads summed = ICR
+    for static in ([], ["--static"]):
+        model = tmp_path / f"m{len(static)}"
+        assert cli("--quiet", "train", "routehead", "--heads", heads, "--eval-heads", heads, "--max-heads", "2",
+                   "--epochs", "20", *static, "-o", model).code == 0
+        label = "routehead-static" if static else "routehead"
+        cached = tmp_path / f"{label}.run"
+        assert cli("--quiet", "rerank", "--kind", "icr", "--model", tiny_lm, "--heads", model, *args, "--depth", "4",
+                   "--window", "4", "-o", cached).code == 0
+        ours = {(ln.split()[0], ln.split()[2]): float(ln.split()[4]) for ln in cached.read_text().splitlines()}
+        theirs = {(ln.split()[0], ln.split()[2]): float(ln.split()[4])
+                  for ln in (model / "eval" / f"{label}.run").read_text().splitlines()}
+        window = {k: v for k, v in theirs.items() if k[1] in data.top[data.qids.index(k[0])]}
+        assert all(ours[k] == pytest.approx(v, abs=1e-6) for k, v in window.items())  # the LM path = the cache
+    assert (model / "eval" / "all-heads.run").exists() and (model / "eval" / "oracle.run").exists()
+    r = cli("rerank", "--kind", "icr", "--model", "smollm2-135m", "--heads", model, *args, "-o", tmp_path / "x.run")
+    assert r.code == 2 and "--heads were learned on" in r.err
+    r = cli("train", "routehead", "--heads", heads, "--max-heads", "0", "-o", tmp_path / "bad")
+    assert r.code == 2 and "--max-heads" in r.err

@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from . import options
-from .app import app, note
+from .app import app, note, state
 
 prepare_app = typer.Typer(help="Normalise corpora, topics and qrels; build BM25 indexes.", no_args_is_help=True)
 app.add_typer(prepare_app, name="prepare")
@@ -175,3 +175,46 @@ def prepare_items_command(
                         encoder, [topics, qrels] + ([corpus] if corpus else []), with_layer_states=layer_states,
                         corpus=corpus)
     note(f"data directory written to {out}")
+
+
+@prepare_app.command("heads")
+def prepare_heads_command(
+    model: str = typer.Option(..., "--model", help="Causal LM (hub id, directory, or smollm2-135m)."),
+    run: str = typer.Option(..., "--run", help="First-stage run: each topic's top --window are scored."),
+    topics: str = typer.Option(..., "--topics", help="Topics of the run."),
+    corpus: str = typer.Option(..., "--corpus", help="Passage texts (JSONL/TSV/TREC/SMART, .gz ok)."),
+    qrels: str = typer.Option(..., "--qrels", help="Judgements: RouteHead's pseudo labels and evaluation."),
+    output: str = typer.Option(..., "-o", "--output", help="Heads directory to write."),
+    window: int = typer.Option(20, "--window", min=1, help="Candidates per topic, in one prompt."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=8, help="Tokens kept of each passage (300)."),
+    state_fraction: float = typer.Option(0.6, "--state-fraction", min=0.0, max=1.0,
+                                         help="The query state is read after layer round(F x layers)."),
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
+    quiet: bool = options.QUIET,
+) -> None:
+    """Per-head ICR scores of each topic's top window and the LM's state of its query (for
+    `train routehead`), computed once; an interrupted run continues where it stopped."""
+    from .. import rankers
+    from ..datasets.heads import prepare_heads
+    from ..formats import read_run, read_topics
+    from ..pipelines.score import from_run
+    from ..progress import Progress
+    from .rerank import _passage_source
+
+    icr = rankers.get("icr").open(model, rankers.Runtime(device, dtype), max_length, window=window)
+    queries = from_run(read_run(run), read_topics(topics), window)
+    texts = _passage_source(corpus)({d for q in queries for d in q.top})
+    missing = sorted({d for q in queries for d in q.top} - texts.keys())
+    if missing:
+        from ..errors import LlmrankError
+
+        raise LlmrankError(f"{len(missing)} run passages are not in {corpus} (first: {missing[0]})")
+    progress = Progress("prepare heads", state.quiet, unit="queries")
+    progress.start(len(queries))
+    try:
+        out = prepare_heads(icr, queries, texts, qrels, output,
+                            round(state_fraction * icr.lm.config.num_hidden_layers), progress)
+    finally:
+        progress.close()
+    note(f"heads of {len(queries)} queries written to {out}")

@@ -341,8 +341,79 @@ def _cv_passages(name: str, fixed: dict, given: dict) -> None:
     write_cv(result, ev, sys.stdout)
 
 
+def _heads_train_flags(
+    heads: str = typer.Option(..., "--heads", help="Heads directory from `prepare heads` (training queries)."),
+    eval_heads: Optional[str] = typer.Option(None, "--eval-heads", help="Another heads directory: write OUT/eval/ runs "
+                                             "of this model, all heads (ICR), and the per-query oracle, from its "
+                                             "cached scores."),
+    seed: int = options.SEED,
+    output: str = typer.Option(..., "-o", "--output", help="Model directory (for rerank --kind icr --heads)."),
+    quiet: bool = options.QUIET,
+) -> None:
+    """Flags of `train NAME` for head routers (the settings' flags follow)."""
+
+
+def _train_heads(name: str, fixed: dict, given: dict) -> None:
+    from pathlib import Path
+
+    from ..datasets.heads import load_heads
+    from ..progress import Progress
+
+    data = load_heads(fixed["heads"])
+    ranker = rankers.create(name, **flags.values(rankers.get(name).Settings, given))
+    progress = Progress(f"train {name}", state.quiet, unit="epochs")
+    progress.start(ranker.settings.epochs)
+    try:
+        ranker.fit(data, fixed["seed"], progress)
+    finally:
+        progress.close()
+    out = ranker.save(fixed["output"], {"seed": fixed["seed"], "heads": fixed["heads"]})
+    note(f"model written to {out}")
+    if fixed["eval_heads"]:
+        _evaluate_heads(ranker, load_heads(fixed["eval_heads"]), Path(fixed["output"]) / "eval")
+
+
+def _evaluate_heads(ranker, data, out) -> None:
+    """Runs of the held-out heads directory from its cached scores: the model, all heads (ICR)
+    and each query's greedy head set (an in-sample bound), with their nDCG@10."""
+    import numpy as np
+
+    from ..datasets.heads import greedy_heads
+    from ..evaluation import evaluate, parse_measures
+    from ..formats import Run, read_qrels, write_run
+
+    ranker.check_lm(data.meta["lm"], _shape(data.meta))
+    oracle = np.zeros(data.scores.shape[::2])
+    for q in range(len(data.qids)):
+        oracle[q, greedy_heads(data, q, ranker.settings.max_heads)] = 1.0
+    weights = {ranker.name + ("-static" if ranker.settings.static else ""): ranker.weights(data.states),
+               "all-heads": np.ones(data.scores.shape[::2]), "oracle": oracle}
+    out.mkdir(parents=True, exist_ok=True)
+    qrels = read_qrels(data.path / "qrels.txt")
+    for label, w in weights.items():
+        qid, doc, score = [], [], []
+        for q, (top, rest) in enumerate(zip(data.top, data.rest)):
+            s = data.scores[q, :len(top)] @ w[q]
+            low = float(s.min()) if len(s) else 0.0
+            qid += [data.qids[q]] * (len(top) + len(rest))
+            doc += top + rest
+            score += s.tolist() + [low - 1.0 - i for i in range(len(rest))]
+        run = Run.from_columns(qid, doc, score, tag=label)
+        write_run(run, out / f"{label}.run")
+        value = evaluate(qrels, run, parse_measures(["nDCG@10"])).aggregate()[0]
+        note(f"{data.path}: {label} nDCG@10 {value:.4f} ({out / label}.run)")
+
+
+def _shape(meta: dict):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(num_hidden_layers=meta["layers"], num_attention_heads=meta["heads"],
+                           hidden_size=meta["hidden"])
+
+
 _FLAGS = {"items": ((_item_data_flags, _item_train_flags), _train_items),
-          "passages": ((_passage_train_flags,), _train_passages)}
+          "passages": ((_passage_train_flags,), _train_passages),
+          "heads": ((_heads_train_flags,), _train_heads)}
 _CV_FLAGS = {"items": ((_item_data_flags, _item_cv_flags), _cv_items), "passages": ((_passage_cv_flags,), _cv_passages)}
 
 
@@ -363,6 +434,8 @@ def _register_commands() -> None:
             hidden = shown != name
             train_app.command(shown, hidden=hidden)(flags.command(fixed, extra, partial(body, name),
                                                                   f"Train {name}. {_summary(cls)}"))
+            if cls.trains_on not in _CV_FLAGS:
+                continue
             cv_fixed, cv_body = _CV_FLAGS[cls.trains_on]
             cv_app.command(shown, hidden=hidden)(flags.command(cv_fixed, extra, partial(cv_body, name),
                                                                f"Cross-validate {name}. {_summary(cls)}"))

@@ -37,6 +37,8 @@ PASSAGE_TOKENS = 300  # default cut of each passage (--max-length)
 class IcrSettings(Settings):
     window: int = setting(20, "Passages per prompt; a longer list is cut into windows merged by --merge.", min=1,
                           scoring=True)
+    heads: str = setting("", "A routehead model (`train routehead`): sum only the heads it picks per query, "
+                             "weighted, instead of all.", scoring=True)
     merge: str = setting("tournament", "tournament (each window, then one prompt over the best of each; the rest "
                                        "by per-window z-score) or slide (ICR's own: bottom-up windows, stride "
                                        "window/2).", choices=("tournament", "slide"), scoring=True)
@@ -61,21 +63,29 @@ class Icr(PassageRanker):
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
-             window: int | None = None, merge: str | None = None, **options) -> "Icr":
+             window: int | None = None, merge: str | None = None, heads: str | None = None, **options) -> "Icr":
         from ..kit.causal_lm import load_causal_lm
         from ..kit.devices import place
-        from . import settings_for
+        from . import load, settings_for
 
-        ranker = cls(settings_for("icr", window=window, merge=merge), runtime)
+        ranker = cls(settings_for("icr", window=window, merge=merge, heads=heads), runtime)
         device, dtype = place(runtime)
         ranker.tokenizer, ranker.lm = load_causal_lm(model, device, dtype)
+        if heads:
+            ranker.router = load(heads)
+            if ranker.router.name != "routehead":
+                raise LlmrankError(f"--heads {heads}: a {ranker.router.name} model, not a routehead one")
+            ranker.router.check_lm(model, ranker.lm.config)
         ranker.model_name, ranker.device, ranker.batch_size = model, device, batch_size
         ranker.max_length = max_length or PASSAGE_TOKENS
         ranker.context = getattr(ranker.lm.config, "max_position_embeddings", None)
         return ranker
 
+    router = None  # a RouteHead: per query, the heads to sum and their weights
+
     def manifest(self) -> dict:
-        return {**super().manifest(), "window": self.settings.window, "merge": self.settings.merge}
+        return {**super().manifest(), "window": self.settings.window, "merge": self.settings.merge,
+                "heads": self.settings.heads}
 
     # -- one prompt ---------------------------------------------------------------------------
 
@@ -108,49 +118,55 @@ class Icr(PassageRanker):
                                f"passages shorter (--max-length)")
         return prompt
 
-    def attention(self, prompt: Prompt) -> dict[str, "object"]:
+    def attention(self, prompt: Prompt, state_layer: int | None = None) -> tuple[dict, "object"]:
         """Per query text: the attention its suffix pays to each prefix token, averaged over the
-        suffix's tokens, per layer and head: float32 [layers, heads, prefix tokens]."""
+        suffix's tokens, per layer and head: float32 [layers, heads, prefix tokens]; and with
+        ``state_layer`` the query suffix's mean hidden state after that layer (else None)."""
         import torch
 
         from ..kit.causal_lm import cache_keyword
 
         body = self.lm.model
         keyword = cache_keyword(body)
+        query = next(iter(prompt.suffixes))
         with torch.inference_mode():
             cache = body(input_ids=torch.tensor([prompt.prefix], device=self.device), use_cache=True).past_key_values
-            out = {}
+            out, state = {}, None
             self.lm.set_attn_implementation("eager")
             try:
-                for query, suffix in prompt.suffixes.items():
+                for text, suffix in prompt.suffixes.items():
                     step = body(input_ids=torch.tensor([suffix], device=self.device), use_cache=True,
-                                output_attentions=True, **{keyword: copy.deepcopy(cache)})
+                                output_attentions=True, output_hidden_states=state_layer is not None and text == query,
+                                **{keyword: copy.deepcopy(cache)})
                     att = torch.stack(step.attentions)[:, 0, :, :, :len(prompt.prefix)]  # [L, H, suffix, prefix]
-                    out[query] = att.float().mean(dim=2).cpu()
+                    out[text] = att.float().mean(dim=2).cpu()
+                    if step.hidden_states is not None:
+                        state = step.hidden_states[state_layer][0].float().mean(dim=0).cpu().numpy()
             finally:
                 self.lm.set_attn_implementation("sdpa")
-        return out
+        return out, state
 
-    def token_scores(self, prompt: Prompt, query: str):
-        """Calibrated per-token scores [layers, heads, prefix tokens]: the query's attention
-        minus the ``N/A`` query's."""
-        att = self.attention(prompt)
-        return att[query] - att[CALIBRATION_QUERY]
-
-    @staticmethod
-    def passage_scores(tokens: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
-        """Sum of each passage's token scores, without its tokens below mean - 2 std."""
-        out = np.zeros(len(spans))
-        for i, (a, b) in enumerate(spans):
-            values = tokens[a:b]
+    def head_scores(self, query: str, passages: list[str], state_layer: int | None = None):
+        """(S float64 [passages, layers x heads], the query state or None): S[d, h] is head h's
+        calibrated attention summed over the tokens of passage d that ICR keeps (those at or above
+        mean - 2 std of the all-heads token scores), so summing S over the heads gives ICR's score."""
+        prompt = self.build(query, passages)
+        att, state = self.attention(prompt, state_layer)
+        calibrated = (att[query] - att[CALIBRATION_QUERY]).flatten(0, 1).double().numpy()  # [L x H, prefix]
+        total = calibrated.sum(axis=0)
+        out = np.zeros((len(passages), calibrated.shape[0]))
+        for i, (a, b) in enumerate(prompt.spans):
+            values = total[a:b]
             if len(values):
-                out[i] = values[values >= values.mean() - 2 * values.std()].sum()
-        return out
+                keep = a + np.flatnonzero(values >= values.mean() - 2 * values.std())
+                out[i] = calibrated[:, keep].sum(axis=1)
+        return out, state
 
     def score_window(self, query: str, passages: list[str]) -> np.ndarray:
-        prompt = self.build(query, passages)
-        tokens = self.token_scores(prompt, query).sum(dim=(0, 1)).double().numpy()
-        return self.passage_scores(tokens, prompt.spans)
+        if self.router is None:
+            return self.head_scores(query, passages)[0].sum(axis=1)
+        heads, state = self.head_scores(query, passages, self.router.lm["state_layer"])
+        return heads @ self.router.weights(state[None])[0]
 
     # -- lists longer than a window -----------------------------------------------------------
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Real check for the attention rerankers (#18) with SmolLM2-135M (smollm2-135m, offline):
+# 1) ICR zero-shot, all heads, on DL19's BM25 top-20 (one prompt per query) and top-100
+#    (--merge tournament, 6 prompts per query); 2) per-head scores of DL20's and DL19's top-20
+#    (`prepare heads`), RouteHead and the static top-m baseline trained on one year and
+#    evaluated on the other from the cached scores (all heads and the per-query oracle beside
+#    them), and RouteHead end to end (`rerank --kind icr --heads`) on DL19. Paired t-tests (Holm)
+#    against BM25; the bi-encoder rerank from commands/dl19-rerank.sh is listed when present.
+# Work files in out/icr/ and out/heads/; runs in runs/. A step whose output exists is skipped;
+# an interrupted rerank or prepare heads continues (--resume / its queries/ directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/llmrank ] || ./commands/setup.sh
+export PATH="$PWD/.venv/bin:$PATH" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+DL=${DL:-../shared/data/trec-dl}
+LM=${LM:-smollm2-135m}
+TOP100=${TOP100:-1}  # 0 skips the top-100 run (about 25 min on 2 cores)
+mkdir -p out/icr out/heads runs
+
+icr() {  # icr OUT DEPTH [flags...]
+  local out=$1 depth=$2; shift 2
+  [ -f "$out" ] && return
+  resume=(); [ -f "$out.partial" ] && resume=(--resume)
+  /usr/bin/time -f "$(basename "$out"): %e s" llmrank --quiet rerank --kind icr --model "$LM" \
+    --run "$DL/dl19/bm25-top100.run" --topics "$DL/dl19/topics.tsv" --corpus "$DL/dl19/passages.jsonl" \
+    --depth "$depth" "$@" "${resume[@]}" -o "$out"
+}
+
+icr runs/dl19-icr-top20.run 20 --window 20 --tag icr-top20
+[ "$TOP100" = 1 ] && icr runs/dl19-icr-top100.run 100 --window 20 --merge tournament --tag icr-top100-tournament
+
+for year in dl20 dl19; do
+  [ -f "out/heads/$year/heads.json" ] || /usr/bin/time -f "prepare heads $year: %e s" llmrank --quiet prepare heads \
+    --model "$LM" --run "$DL/$year/bm25-top100.run" --topics "$DL/$year/topics.tsv" \
+    --corpus "$DL/$year/passages.jsonl" --qrels "$DL/$year/qrels.txt" --window 20 -o "out/heads/$year"
+done
+for pair in "dl20 dl19" "dl19 dl20"; do
+  set -- $pair
+  for kind in routehead static; do
+    flags=(); [ "$kind" = static ] && flags=(--static)
+    [ -f "out/heads/models/$1-$kind/model.json" ] || llmrank train routehead --heads "out/heads/$1" \
+      --eval-heads "out/heads/$2" "${flags[@]}" -o "out/heads/models/$1-$kind"
+  done
+done
+[ -f runs/dl19-routehead.run ] || /usr/bin/time -f "dl19-routehead.run: %e s" llmrank --quiet rerank --kind icr \
+  --model "$LM" --heads out/heads/models/dl20-routehead --run "$DL/dl19/bm25-top100.run" \
+  --topics "$DL/dl19/topics.tsv" --corpus "$DL/dl19/passages.jsonl" --depth 20 --window 20 --tag routehead \
+  -o runs/dl19-routehead.run
+
+for year in dl19 dl20; do
+  other=$([ "$year" = dl19 ] && echo dl20 || echo dl19)
+  e=out/heads/models/$other-routehead/eval
+  runs=("$e/all-heads.run" "out/heads/models/$other-static/eval/routehead-static.run" "$e/routehead.run" "$e/oracle.run")
+  [ "$year" = dl19 ] && runs=(runs/dl19-icr-top20.run runs/dl19-routehead.run "${runs[@]}")
+  [ "$year" = dl19 ] && [ -f runs/dl19-icr-top100.run ] && runs+=(runs/dl19-icr-top100.run)
+  [ -f "runs/$year-minilm-bi.run" ] && runs+=("runs/$year-minilm-bi.run")
+  echo "== $year (heads trained on $other)"
+  llmrank eval "$DL/$year/qrels.txt" "$DL/$year/bm25-top100.run" "${runs[@]}" --baseline "$DL/$year/bm25-top100.run" \
+    -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee "runs/$year-attention.eval.csv"
+done
