@@ -37,15 +37,18 @@ def test_passage_spans_cover_exactly_their_text(icr):
 
 def test_kv_shared_attention_equals_a_full_eager_forward(icr):
     prompt = icr.build("what causes tsunamis", PASSAGES)
-    shared_rows, _ = icr.attention(prompt)
+    shared_rows, state = icr.attention(prompt, state_layer=1)
     icr.lm.set_attn_implementation("eager")
     try:
         for query in prompt.suffixes:
             ids = torch.tensor([prompt.ids(query)])
             with torch.no_grad():
-                full = torch.stack(icr.lm(input_ids=ids, output_attentions=True).attentions)[:, 0]
-            rows = full[:, :, len(prompt.prefix):, :len(prompt.prefix)].mean(dim=2)
+                full = icr.lm(input_ids=ids, output_attentions=True, output_hidden_states=True)
+            rows = torch.stack(full.attentions)[:, 0, :, len(prompt.prefix):, :len(prompt.prefix)].mean(dim=2)
             assert torch.allclose(shared_rows[query], rows, atol=1e-5)
+            if query != "N/A":  # the router's input: the query suffix's mean state after layer 1
+                mean = full.hidden_states[1][0, len(prompt.prefix):].mean(dim=0).numpy()
+                assert np.allclose(state, mean, atol=1e-5)
     finally:
         icr.lm.set_attn_implementation("sdpa")
 
