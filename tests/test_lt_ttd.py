@@ -148,6 +148,10 @@ def test_k_above_the_pool_is_clamped_with_a_note(cli, llm_sample, tmp_path):
     r = cli("train", "lt-ttd", "--data", llm_sample / "data", "--all", "--k", "50", "--epochs", "1",
             "-o", tmp_path / "m")
     assert r.code == 0 and "above the pool of 12 items" in r.err
+    passages = Path(__file__).resolve().parents[1] / "llmrank_cli" / "sample" / "passages" / "corpus.jsonl"
+    r = cli("rank", "--model", tmp_path / "m", "--topics", llm_sample / "s" / "llm" / "topics.tsv", "--corpus",
+            passages, "-o", tmp_path / "x.run")
+    assert r.code == 2 and "ranks the 12 items it was trained on" in r.err  # an item model has no use for passages
 
 
 def test_passage_mode_trains_ranks_a_corpus_and_reloads(cli, tmp_path):

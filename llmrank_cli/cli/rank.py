@@ -90,15 +90,12 @@ def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, outp
     ranker = rankers.load(model_dir, runtime)
     if ranker.candidates != "items":
         raise LlmrankError(f"--model {model_dir}: a {ranker.name} scores passages: use `llmrank rerank`")
-    if getattr(ranker, "content_items", False):
-        if not corpus:
-            raise LlmrankError(f"--model {model_dir} ranks passages: give them with --corpus")
+    if ranker.content_items and not corpus:
+        raise LlmrankError(f"--model {model_dir} ranks passages: give them with --corpus")
+    if corpus:
         from ..formats.corpus import read_passages
 
         ranker.use_corpus(read_passages(corpus))
-    elif corpus:
-        raise LlmrankError(f"--model {model_dir} ranks the {len(ranker.items)} items it was trained on; --corpus "
-                           f"is for models of passages")
     tag = tag or ranker.name
     progress = Progress(f"rank {ranker.name}", state.quiet)
     cut = k < len(ranker.items)

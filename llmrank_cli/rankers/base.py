@@ -138,6 +138,7 @@ class ItemRanker(Ranker):
     candidates = "items"
     trains_on = "items"
     query_features: ClassVar[str] = "embeddings"  # or "layer_states": each layer's mean-pooled output
+    content_items = False  # True: items are passages given at scoring time (use_corpus), not a learned pool
     watch = None  # a training.loop.Watch: checkpoints, per-epoch evaluation and log of a fit
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
@@ -181,6 +182,11 @@ class ItemRanker(Ranker):
         """A CV's report (``ms_per_query`` and the means of :meth:`held_out_report`), completed
         from the out-of-fold measures (their spread as in ``NAME.cv.json``)."""
         return report
+
+    def use_corpus(self, passages: dict[str, str]) -> None:
+        """Score these passages (ids -> texts): only a model of content items can."""
+        raise LlmrankError(f"this {self.name} model ranks the {len(self.items)} items it was trained on; --corpus is "
+                           f"for models of passages")
 
     def features_of(self, data) -> np.ndarray:
         """The query features this ranker reads, from a data directory."""

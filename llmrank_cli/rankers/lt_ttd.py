@@ -386,14 +386,14 @@ class LtTtd(ItemRanker):
         speed = min(1.0, settings.upqe_budget_ms / max(report["ms_per_query"], 1e-9))
         return {f"TTE R@{settings.k}": recall, "nDCG@10": ndcg, **report, "UPQE": recall * ndcg * speed}
 
-    def use_corpus(self, passages: dict[str, str], model=None) -> None:
+    def use_corpus(self, passages: dict[str, str]) -> None:
         """Content items: score these passages (ids -> texts), embedded by the model's encoder."""
         from ..kit.encoders import cached_embeddings
 
         if not self.content_items:
-            raise LlmrankError("this lt-ttd model ranks the items it was trained on; --corpus is for passage models")
+            super().use_corpus(passages)
         self.items = sorted(passages)
-        self.item_features = cached_embeddings([passages[i] for i in self.items], self.encoder, model)
+        self.item_features = cached_embeddings([passages[i] for i in self.items], self.encoder)
 
     def manifest(self) -> dict:
         return {**super().manifest(), "items": [] if self.content_items else self.items,
