@@ -6,7 +6,8 @@ qrels 0-3 (3 answers the question, 2 on-topic detail, 1 mentions the topic, 0 ju
 off-topic, including keyword-sharing decoys) and two first-stage runs computed here
 (BM25 k1=0.9 b=0.4 and Dirichlet-smoothed query likelihood mu=1000).
 llm/: 30 queries in 6 domains x 12 LLM ids with graded qrels 0-3 drawn from seeded
-per-domain skills, so a query-aware model can beat the mean-grade prior.
+per-domain skills, so a query-aware model can beat the mean-grade prior, and a templated
+answer per pair whose wording follows its grade (for rankers that read answers).
 
 Usage: python commands/make_sample.py  (deterministic; rewrites the files)
 """
@@ -311,6 +312,23 @@ def llm_sample():
     return topics, qrels
 
 
+ANSWER_STYLES = {  # grade -> openings of an answer of that quality
+    3: ["Here is a complete and correct answer, checked step by step:", "The full solution, verified:",
+        "A precise, well-supported answer:"],
+    2: ["A mostly correct answer, with one step left out:", "Roughly right, though not fully explained:",
+        "A reasonable answer with a minor gap:"],
+    1: ["I am not sure, but possibly:", "A partial guess that may be wrong:", "This is unclear to me; perhaps:"],
+    0: ["Sorry, I cannot help with that.", "I do not know.", "Error: the question could not be answered."],
+}
+
+
+def llm_responses(topics, qrels):
+    """A templated answer per (query, LLM), its wording drawn from its grade's styles."""
+    rng, text = random.Random(12), dict(topics)
+    return [(q, llm, f"{rng.choice(ANSWER_STYLES[g])} {text[q]}" if g else rng.choice(ANSWER_STYLES[0]))
+            for q, llm, g in qrels]
+
+
 def main():
     docs, qrels = passages()
     p = OUT / "passages"
@@ -329,6 +347,8 @@ def main():
     (q / "topics.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in topics))
     (q / "qrels.txt").write_text("".join(f"{a} 0 {b} {g}\n" for a, b, g in llm_qrels))
     (q / "llms.txt").write_text("".join(f"{m}\n" for m in LLMS))
+    (q / "responses.jsonl").write_text("".join(json.dumps({"qid": a, "llm": b, "response": r}) + "\n"
+                                               for a, b, r in llm_responses(topics, llm_qrels)))
 
 
 if __name__ == "__main__":

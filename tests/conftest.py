@@ -67,11 +67,13 @@ def tiny_cross_encoder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def llm_sample(tmp_path_factory):
-    """The embedded LLM sample (``s/llm``) and its item data directory (``data``, 5 folds)."""
+    """The embedded LLM sample (``s/llm``) and its item data directory (``data``, 5 folds, with
+    the sample's answers)."""
     d = tmp_path_factory.mktemp("llm")
     assert main(["sample", str(d / "s")]) == 0
     assert main(["--quiet", "prepare", "items", "--topics", str(d / "s" / "llm" / "topics.tsv"), "--qrels",
-                 str(d / "s" / "llm" / "qrels.txt"), "-o", str(d / "data"), "--folds", "5", "--layer-states"]) == 0
+                 str(d / "s" / "llm" / "qrels.txt"), "--responses", str(d / "s" / "llm" / "responses.jsonl"), "-o",
+                 str(d / "data"), "--folds", "5", "--layer-states"]) == 0
     return d
 
 

@@ -73,10 +73,19 @@ def test_item_ranker_contract(name, llm_sample, tmp_path, cli):
 
 
 @pytest.fixture(scope="module")
-def passage_models(tiny_cross_encoder, tiny_lm):
+def passage_models(tiny_cross_encoder, tiny_lm, tmp_path_factory):
     """A model per passage ranker: the tiny random cross-encoder, the packaged MiniLM bi-encoder,
-    a tiny random Llama for icr."""
-    return {"cross-encoder": tiny_cross_encoder, "bi-encoder": "all-MiniLM-L6-v2", "icr": str(tiny_lm)}
+    a tiny random Llama for icr, language rankers trained on its states of the sample."""
+    from llmrank_cli.cli import main
+
+    models = {"cross-encoder": tiny_cross_encoder, "bi-encoder": "all-MiniLM-L6-v2", "icr": str(tiny_lm)}
+    for name in ("language-ranker-list", "language-ranker-point"):
+        out = tmp_path_factory.mktemp(name)
+        assert main(["--quiet", "train", name, "--lm", str(tiny_lm), "--topics", str(SAMPLE / "topics.tsv"), "--qrels",
+                     str(SAMPLE / "qrels.txt"), "--candidates", str(SAMPLE / "bm25.run"), "--corpus",
+                     str(SAMPLE / "corpus.jsonl"), "--depth", "10", "--rel-level", "2", "--all", "-o", str(out)]) == 0
+        models[name] = str(out)
+    return models
 
 
 @pytest.mark.parametrize("name", PASSAGE_RANKERS)

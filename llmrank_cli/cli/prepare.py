@@ -159,6 +159,13 @@ def prepare_items_command(
     output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Passages as items: every passage of this file, "
                                                                  "embedded once by --encoder (for lt-ttd)."),
+    responses: Optional[str] = typer.Option(None, "--responses", help="Each query's candidate texts (JSONL "
+                                            "qid/llm/response: the LLMs' answers), for rankers that read them."),
+    scores: Optional[str] = typer.Option(None, "--scores", help="Raw labels, qid<TAB>llm<TAB>label (e.g. 1-10 "
+                                                                 "scores): language rankers' graded labels."),
+    candidates: Optional[str] = typer.Option(None, "--candidates", help="With --corpus: each query's pool is this "
+                                             "run's top --depth passages, kept as texts (language rankers)."),
+    depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --candidates."),
     gains: Optional[str] = options.GAINS,
     folds: int = options.FOLDS,
     seed: int = options.SEED,
@@ -166,14 +173,15 @@ def prepare_items_command(
     layer_states: bool = options.LAYER_STATES,
     quiet: bool = options.QUIET,
 ) -> None:
-    """Any topics + qrels over a fixed item pool (routing data), or over a corpus's passages, as a
-    data directory."""
+    """Any topics + qrels over a fixed item pool (routing data, with the LLMs' answers), over a
+    corpus's passages, or over a run's candidates, as a data directory."""
     from ..datasets import prepare_items
     from ..formats import read_qrels, read_topics
 
     out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
-                        encoder, [topics, qrels] + ([corpus] if corpus else []), with_layer_states=layer_states,
-                        corpus=corpus)
+                        encoder, [p for p in (topics, qrels, corpus, responses, scores, candidates) if p],
+                        with_layer_states=layer_states, corpus=corpus, responses=responses, scores=scores,
+                        candidates=candidates, depth=depth)
     note(f"data directory written to {out}")
 
 

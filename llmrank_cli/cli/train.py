@@ -39,6 +39,9 @@ def _item_train_flags(
     qrels: Optional[str] = typer.Option(None, "--qrels", help="...their qrels..."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="...and optionally a corpus whose passages are the "
                                                                  "items (as `prepare items`; written to OUT/data)."),
+    candidates: Optional[str] = typer.Option(None, "--candidates", help="With --corpus: each query's items are this "
+                                             "run's top --depth passages (language rankers)."),
+    depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --candidates."),
     fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
     all_: bool = typer.Option(False, "--all", help="Train on every query."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training from its last epoch "
@@ -74,8 +77,8 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
 
     if (fixed["fold"] is None) == (not fixed["all_"]):
         raise LlmrankError("give exactly one of --fold K or --all")
-    if fixed["data"] and any(fixed[k] for k in ("topics", "qrels", "corpus")):
-        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus, not both")
+    if fixed["data"] and any(fixed[k] for k in ("topics", "qrels", "corpus", "candidates")):
+        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus/--candidates, not both")
     out = Path(fixed["output"])
     d = load_items(fixed["data"] or _prepared(name, fixed, out / "data"))
     train_idx = np.arange(len(d.qids)) if fixed["all_"] else np.flatnonzero(d.folds != fixed["fold"])
@@ -94,6 +97,11 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
     progress.start(ranker.epochs)
     try:
         ranker.fit(trained_on, train_idx, fixed["seed"], progress)
+    except BaseException:
+        checkpoints = ranker.watch.checkpoints
+        if [p.name for p in checkpoints.iterdir()] == ["settings.json"]:  # failed before its first epoch: no claim
+            shutil.rmtree(checkpoints)
+        raise
     finally:
         progress.close()
     saved = items.save(ranker, out, d, fixed["seed"], fixed["fold"], weak)
@@ -121,14 +129,15 @@ def _prepared(name: str, fixed: dict, directory) -> str:
 
     if not (fixed["topics"] and fixed["qrels"]):
         raise LlmrankError("give --data DIR, or --topics and --qrels (and --corpus for passages as items)")
-    sources = [fixed[k] for k in ("topics", "qrels", "corpus") if fixed[k]]
+    sources = [fixed[k] for k in ("topics", "qrels", "corpus", "candidates") if fixed[k]]
     meta = directory / "data.json"
     if meta.exists() and json.loads(meta.read_text())["sources"] == sources:
         return str(directory)
     note(f"preparing {directory} from {', '.join(sources)}")
     prepare_items(read_topics(fixed["topics"]), read_qrels(fixed["qrels"]), str(directory), _parse_gain_map(None, None),
                   2, fixed["seed"], options.ENCODER.default, sources,
-                  with_layer_states=rankers.get(name).query_features == "layer_states", corpus=fixed["corpus"])
+                  with_layer_states=rankers.get(name).query_features == "layer_states", corpus=fixed["corpus"],
+                  candidates=fixed["candidates"], depth=fixed["depth"])
     return str(directory)
 
 

@@ -6,7 +6,9 @@ topic from a frozen sentence encoder, computed once), optional ``layer_states.np
 topic the encoder's mean-pooled output of every layer), optional ``item_embeddings.npy`` (items
 that are passages of a corpus, embedded by the same encoder: content items, which a ranker can
 score without having seen them), optional discovery data (``discovery.json`` statistics,
-``discovery.npz`` embeddings and answer flags), and ``data.json`` recording the gain map,
+``discovery.npz`` embeddings and answer flags), optional candidate texts per query
+(``responses.jsonl``: LLM answers, or a run's top passages) and raw labels (``scores.npy``),
+and ``data.json`` recording the gain map,
 encoder, seed and a fingerprint of the inputs.
 """
 from __future__ import annotations
@@ -41,6 +43,19 @@ class ItemData:
     meta: dict
     layer_states: np.ndarray | None = None     # float32 [n_queries, layers + 1, dim]
     item_embeddings: np.ndarray | None = None  # float32 [n_items, dim] for content items
+    scores: np.ndarray | None = None           # float32 [n_queries, n_items] raw labels, NaN where none
+    _pools: list | None = None
+
+    def pools(self) -> list[tuple[np.ndarray, list[str]]]:
+        """Per query: the items it has a candidate text for, and those texts (responses.jsonl)."""
+        from .responses import load_pools
+
+        if self._pools is None:
+            self._pools = load_pools(self.path, self.qids, self.items)
+            if self._pools is None:
+                raise LlmrankError(f"{self.path}: no candidate texts; prepare the data directory with --responses "
+                                   f"FILE, or --candidates RUN --corpus FILE")
+        return self._pools
 
     @property
     def gain_map(self) -> dict[int, float]:
@@ -59,17 +74,33 @@ class ItemData:
 
 def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,
                   seed: int, encoder: str, sources: list[str], discovery: list | None = None,
-                  with_layer_states: bool = False, corpus: str | None = None) -> Path:
-    """Write a data directory; ``corpus`` makes every passage of that file an item (content
-    items, embedded once), otherwise the items are the qrels' documents."""
+                  with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
+                  scores: str | None = None, candidates: str | None = None, depth: int = 100) -> Path:
+    """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
+    its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
+    file an item (content items, embedded once), and the items are else the qrels' documents,
+    with ``responses`` their texts per query."""
+    from . import responses as texts
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     judged = set(qrels.qids())
     topics = [t for t in topics if t.qid in judged]
     if len(topics) < folds:
         raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
-    passages = None
-    if corpus:
+    if candidates and not corpus:
+        raise LlmrankError("--candidates needs --corpus (the passages' texts)")
+    if candidates and responses:
+        raise LlmrankError("give --responses (texts of a fixed pool) or --candidates (a run's passages), not both")
+    pairs = None
+    if candidates:
+        from ..formats import read_run
+        from ..formats.corpus import read_passages
+
+        top = read_run(candidates).truncated(depth)
+        pairs = texts.from_run(top, read_passages(corpus, set(top.table["docno"].to_pylist())),
+                               [t.qid for t in topics])
+        items = sorted({item for _, item, _ in pairs})
+    elif corpus:
         from ..formats.corpus import read_passages
 
         passages = read_passages(corpus)
@@ -78,6 +109,13 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
             np.save(f, cached_embeddings([passages[i] for i in items], encoder))
     else:
         items = sorted(set(qrels.table["docno"].to_pylist()))
+    if responses:
+        pairs = texts.read_responses(responses, {t.qid for t in topics}, set(items))
+    if pairs is not None:
+        texts.write_responses(pairs, out_dir)
+    if scores:
+        with atomic_output(out_dir / "scores.npy", "wb") as f:
+            np.save(f, texts.read_scores(scores, [t.qid for t in topics], items))
     fold_of = assign_folds(len(topics), folds, seed)
     write_topics(topics, out_dir / "topics.tsv")
     write_qrels(qrels, out_dir / "qrels.txt")
@@ -103,8 +141,9 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
             "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
             "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
-            "content_items": bool(corpus),
-            "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt", *([corpus] if corpus else []))}
+            "content_items": bool(corpus) and not candidates, "depth": depth if candidates else None,
+            "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt",
+                                       *[p for p in (corpus, responses, scores, candidates) if p])}
     with atomic_output(out_dir / "data.json") as f:
         json.dump(meta, f, indent=2)
     return out_dir
@@ -140,6 +179,6 @@ def load_items(path: str) -> ItemData:
     matrix = gain_matrix(qrels, qids, items, {int(k): float(v) for k, v in meta["gains"].items()})
     folds = dict(line.split("\t") for line in (d / "folds.tsv").read_text().splitlines())
     optional = {name: np.load(d / f"{name}.npy").astype(np.float32) if (d / f"{name}.npy").exists() else None
-                for name in ("layer_states", "item_embeddings")}
+                for name in ("layer_states", "item_embeddings", "scores")}
     return ItemData(d, qids, [t.text for t in topics], items, matrix, np.load(d / "embeddings.npy"),
                     np.array([int(folds[q]) for q in qids]), meta, **optional)

@@ -77,7 +77,10 @@ def held_out_measures(ranker, data: ItemData, held: np.ndarray) -> dict:
 
 
 def _run(qids: list[str], items: list[str], scores: np.ndarray, tag: str) -> Run:
-    return Run.from_columns(np.repeat(qids, len(items)), np.tile(items, len(qids)), scores.ravel(), tag=tag)
+    """Every query's scored items; -inf marks an item outside a query's pool (left out)."""
+    keep = np.isfinite(scores.ravel())
+    return Run.from_columns(np.repeat(qids, len(items))[keep], np.tile(items, len(qids))[keep], scores.ravel()[keep],
+                            tag=tag)
 
 
 class _FinishedFolds:
@@ -149,15 +152,15 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     ev = evaluate(read_qrels(data.path / "qrels.txt"), run, measures, gains=tuple(sorted(data.gain_map.items())))
     ev.run_name = f"{canonical} (out of fold)"
     spread = fold_spread(ev, dict(zip(data.qids, fold_of)), folds)
-    report = {"ms_per_query": 1000 * seconds / len(data.qids)}
+    report, per_query = {"ms_per_query": 1000 * seconds / len(data.qids)}, {}
     for key, values in extras.items():
         if values.ndim == 2:  # a score matrix: another out-of-fold run beside the ranker's
             write_run(_run(data.qids, data.items, values, tag=f"{canonical}.{key}"), out_dir / f"{canonical}.{key}.run")
         else:
-            report[key] = float(np.nanmean(values))
+            report[key], per_query[key] = float(np.nanmean(values)), values
     result = {"ranker": canonical, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
               "gains": data.meta["gains"], "config": config, "measures": spread,
-              "report": rankers.get(name).cv_report(report, spread, rankers.settings_for(name, **settings))}
+              "report": rankers.get(name).cv_report(report, spread, rankers.settings_for(name, **settings), per_query)}
     with atomic_output(out_dir / f"{canonical}.cv.json") as f:
         json.dump(result, f, indent=2)
     finished.remove()

@@ -54,7 +54,7 @@ class LoopFields(Settings):
     batch_size: int = setting(64, "Queries per batch.", min=1)
     lr: float = setting(1e-3, "Learning rate.", min=0.0)
     weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
-    optimizer: str = setting("adamw", "adamw or lion.", choices=("adamw", "lion"))
+    optimizer: str = setting("adamw", "adamw, lion or sgd (momentum 0.9).", choices=("adamw", "lion", "sgd"))
     warmup_steps: int = setting(0, "Linear warmup steps.", min=0)
     scheduler: str = setting("constant", "After warmup: constant, linear or cosine decay.",
                              choices=("constant", "linear", "cosine"))
@@ -178,9 +178,10 @@ class ItemRanker(Ranker):
         return {}
 
     @classmethod
-    def cv_report(cls, report: dict, measures: dict, settings) -> dict:
+    def cv_report(cls, report: dict, measures: dict, settings, per_query: dict | None = None) -> dict:
         """A CV's report (``ms_per_query`` and the means of :meth:`held_out_report`), completed
-        from the out-of-fold measures (their spread as in ``NAME.cv.json``)."""
+        from the out-of-fold measures (their spread as in ``NAME.cv.json``) and the per-query
+        values of :meth:`held_out_report` over all queries."""
         return report
 
     def use_corpus(self, passages: dict[str, str]) -> None:

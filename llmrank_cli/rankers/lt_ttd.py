@@ -379,7 +379,7 @@ class LtTtd(ItemRanker):
         return {"tte": np.concatenate(tte), "tte_recall": np.concatenate(recall)}
 
     @classmethod
-    def cv_report(cls, report: dict, measures: dict, settings) -> dict:
+    def cv_report(cls, report: dict, measures: dict, settings, per_query: dict | None = None) -> dict:
         """UPQE = R@K of TTE x nDCG@10 x min(1, t_ref / ms per query), llmrank's reading of the
         seed's unprinted metric, with its parts."""
         recall, ndcg = report.pop("tte_recall"), measures["nDCG@10"]["mean"]

@@ -1,11 +1,12 @@
 """Optimizers by name, with the settings of the Lion-vs-AdamW thesis: AdamW betas (0.9, 0.999),
-eps 1e-8; Lion (lion-pytorch) betas (0.9, 0.99). One definition serves the item-ranker loop
+eps 1e-8; Lion (lion-pytorch) betas (0.9, 0.99); SGD momentum 0.9 (the
+Language Ranker seed's grid). One definition serves the item-ranker loop
 and the Hugging Face trainer."""
 from __future__ import annotations
 
 from ..errors import LlmrankError, MissingExtra
 
-OPTIMIZERS = ("adamw", "lion")
+OPTIMIZERS = ("adamw", "lion", "sgd")
 
 
 def optimizer_class_and_kwargs(name: str, lr: float, weight_decay: float) -> tuple[type, dict]:
@@ -19,6 +20,10 @@ def optimizer_class_and_kwargs(name: str, lr: float, weight_decay: float) -> tup
         except ImportError:
             raise MissingExtra("--optimizer lion", "lion-pytorch") from None
         return Lion, {"lr": lr, "betas": (0.9, 0.99), "weight_decay": weight_decay}
+    if name == "sgd":
+        import torch
+
+        return torch.optim.SGD, {"lr": lr, "momentum": 0.9, "weight_decay": weight_decay}
     raise LlmrankError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
 
 

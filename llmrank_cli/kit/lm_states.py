@@ -1,0 +1,168 @@
+"""A frozen causal LM's last-token hidden states at one layer, as features (Language Ranker).
+
+For a query (the instruction) and its candidates (LLM answers, passages) the LM reads the chat
+prompt of the query's user turn, then each candidate as the assistant's turn. The features are
+the state of the prompt's last token (``i``) and of each candidate's last token, the turn's end
+(``r_k``), after layer ``round(fraction x L)``.
+
+Only the layers up to that one run (the stack is cut there, its final norm dropped below the
+top), the prompt runs once per query and its KV cache is shared by the candidates, which run in
+length-sorted, token-budget batches (right-padded: causal attention keeps padding out of every
+real token's state). States are cached on disk (``$LLMRANK_CACHE/lm-states``), one file per LM,
+layer, token limit and query, holding the states of every candidate text seen so far.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LlmrankError
+from .batching import token_batches
+
+
+def state_layer(fraction: float, layers: int) -> int:
+    """The layer a depth fraction reads: round(fraction x L), at least 1."""
+    if not 0 < fraction <= 1:
+        raise LlmrankError(f"--layer-fraction must be in (0, 1], not {fraction:g}")
+    return max(1, round(fraction * layers))
+
+
+def files_key(path: str, extra: tuple = ()) -> str:
+    """A short hash naming a model by its files (names, sizes, times) or, for a hub id, its name."""
+    where = Path(path)
+    files = sorted(f"{p.relative_to(where)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                   for p in where.rglob("*") if p.is_file()) if where.is_dir() else [path]
+    return hashlib.sha256("\0".join([*files, *map(str, extra)]).encode()).hexdigest()[:16]
+
+
+def _half(*arrays: np.ndarray):
+    """Arrays rounded to fp16, as the disk cache keeps them: a state read back equals the state
+    first returned."""
+    return [a.astype(np.float16).astype(np.float32) for a in arrays]
+
+
+def _text_hash(text: str) -> bytes:
+    return hashlib.sha1(text.encode()).digest()
+
+
+class LmStates:
+    """Last-token states of one LM at one layer; the LM loads on first use."""
+
+    def __init__(self, lm: str, fraction: float, device: str = "cpu", dtype=None, max_length: int = 256,
+                 max_tokens: int = 2048):
+        from transformers import AutoConfig
+
+        from .resolve import load_error, resolve_causal_lm
+
+        self.lm_name, self.device, self.dtype, self.max_length, self.max_tokens = lm, device, dtype, max_length, max_tokens
+        path, gguf = resolve_causal_lm(lm)
+        try:
+            config = AutoConfig.from_pretrained(path, **({"gguf_file": gguf} if gguf else {}))
+        except (OSError, ValueError) as exc:
+            raise load_error(lm, exc) from None
+        if not getattr(config, "is_decoder", True) or config.model_type in ("bert", "roberta", "t5"):
+            raise LlmrankError(f"model {lm!r} is a {config.model_type}, not a causal LM")
+        self.layers, self.hidden = config.num_hidden_layers, config.hidden_size
+        self.layer = state_layer(fraction, self.layers)
+        self.key = files_key(str(Path(path) / gguf) if gguf else path, (self.layer, max_length))
+        self.cache_dir = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "lm-states" / self.key
+        self.tokenizer = self.model = None
+        self.computed_tokens = 0  # tokens run through the LM (cache misses) in this process
+
+    def _load(self) -> None:
+        import torch.nn as nn
+
+        from .causal_lm import load_causal_lm
+
+        self.tokenizer, self.model = load_causal_lm(self.lm_name, self.device, self.dtype)
+        body = self.model.model
+        body.config.num_hidden_layers = self.layer  # the stack runs (and caches) these layers only
+        if getattr(body.config, "layer_types", None):
+            body.config.layer_types = body.config.layer_types[:self.layer]
+        body.layers = body.layers[:self.layer]
+        if self.layer < self.layers:
+            body.norm = nn.Identity()  # hidden_states[k] below the top is the layer's raw output
+        template = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "\x01"}, {"role": "assistant", "content": "\x00"}], tokenize=False)
+        head, _, tail = template.partition("\x00")
+        self.turn_end = self._tokens(tail.rstrip()) or [self.tokenizer.eos_token_id]
+        self.prompt_end = head.split("\x01", 1)[1]
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prompt(self, query: str) -> list[int]:
+        """Token ids of the query's user turn and the assistant turn's opening."""
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": query}], tokenize=True,
+                                                  add_generation_prompt=True, return_dict=True)["input_ids"]
+
+    def candidate(self, text: str) -> list[int]:
+        """A candidate's tokens, cut at max_length, and the turn's end."""
+        return self._tokens(text)[:self.max_length] + self.turn_end
+
+    def compute(self, query: str, candidates: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(i float32 [hidden], r float32 [candidates, hidden]) without the disk cache."""
+        import torch
+
+        from .causal_lm import cache_keyword
+
+        if self.model is None:
+            self._load()
+        body = self.model.model
+        keyword = cache_keyword(body)
+        prefix = self.prompt(query)
+        suffixes = [self.candidate(c) for c in candidates]
+        r = np.zeros((len(candidates), self.hidden), dtype=np.float32)
+        with torch.inference_mode():
+            out = body(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+            i = out.last_hidden_state[0, -1].float().cpu().numpy()
+            lengths = np.array([len(s) for s in suffixes])
+            for idx in token_batches(lengths, 256, max(self.max_tokens, int(lengths.max(initial=1)))):
+                longest = int(lengths[idx].max())
+                ids = torch.zeros((len(idx), longest), dtype=torch.long)
+                for row, j in enumerate(idx):
+                    ids[row, :lengths[j]] = torch.tensor(suffixes[j])
+                cache = copy.deepcopy(out.past_key_values)
+                cache.batch_repeat_interleave(len(idx))
+                positions = torch.arange(len(prefix), len(prefix) + longest, device=self.device).expand(len(idx), -1)
+                hidden = body(input_ids=ids.to(self.device), position_ids=positions, use_cache=True,
+                              **{keyword: cache}).last_hidden_state
+                last = torch.as_tensor(lengths[idx] - 1, device=self.device)
+                r[idx] = hidden[torch.arange(len(idx), device=self.device), last].float().cpu().numpy()
+        self.computed_tokens += len(prefix) + int(lengths.sum())
+        return i, r
+
+    def states(self, query: str, candidates: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`compute` through the disk cache: only candidates not cached yet run."""
+        from ..formats.io import atomic_output
+
+        path = self.cache_dir / f"{hashlib.sha256(query.encode()).hexdigest()[:32]}.npz"
+        known: dict[bytes, np.ndarray] = {}
+        i = None
+        if path.exists():
+            stored = np.load(path)
+            if str(stored["lm"]) != self.key:
+                raise LlmrankError(f"{path}: a cache of another LM or layer ({stored['lm']}, not {self.key}); "
+                                   f"remove it")
+            i = stored["i"].astype(np.float32)  # already fp16-rounded
+            known = dict(zip(stored["hashes"].tolist(), stored["r"].astype(np.float32)))
+        hashes = [_text_hash(c) for c in candidates]
+        missing = sorted({h: n for n, h in enumerate(hashes) if h not in known}.values())
+        if missing or i is None:
+            i, fresh = _half(*self.compute(query, [candidates[n] for n in missing]))
+            known.update((hashes[n], row) for n, row in zip(missing, fresh))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(path, "wb") as f:
+                np.savez(f, lm=np.array(self.key), i=i.astype(np.float16), hashes=np.array(list(known), dtype="S20"),
+                         r=np.stack(list(known.values())).astype(np.float16) if known else
+                         np.zeros((0, self.hidden), np.float16))
+        r = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, self.hidden), np.float32)
+        return i, r
+
+    def manifest(self) -> dict:
+        return {"lm": self.lm_name, "layer": self.layer, "layers": self.layers, "hidden": self.hidden,
+                "max_length": self.max_length, "lm_key": self.key}

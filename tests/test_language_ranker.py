@@ -1,0 +1,168 @@
+"""Language Ranker: LM states (truncated stack + shared prompt = the full model's states; the
+disk cache), the two rankers (set equivariance, training on the sample's answers, CV, reload),
+bad inputs; slow: real SmolLM2-135M on the LLM sample and on TREC DL."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from llmrank_cli import rankers  # noqa: E402
+from llmrank_cli.errors import LlmrankError  # noqa: E402
+from llmrank_cli.kit.lm_states import LmStates  # noqa: E402
+
+DL = Path(__file__).resolve().parents[2] / "shared" / "data" / "trec-dl"
+QUERY = "what causes ocean tides"
+CANDIDATES = ["The Moon's gravity pulls the oceans.", "no", "Tides rise and fall twice a day " * 8]
+
+
+@pytest.mark.parametrize("fraction", [0.5, 1.0])
+def test_states_equal_the_full_models_hidden_states(tiny_lm, fraction):
+    """Layer 1 of 2 (stack cut, no final norm) and layer 2 (the normed top): the prompt's and each
+    candidate's last-token state, batched over a shared KV cache, equal one full forward pass."""
+    from transformers import AutoModelForCausalLM
+
+    states = LmStates(str(tiny_lm), fraction)
+    i, r = states.compute(QUERY, CANDIDATES)
+    full = AutoModelForCausalLM.from_pretrained(tiny_lm).eval()
+    with torch.no_grad():
+        for k, text in enumerate(CANDIDATES):
+            ids = states.prompt(QUERY) + states.candidate(text)
+            expected = full(torch.tensor([ids]), output_hidden_states=True).hidden_states[states.layer][0, -1]
+            assert np.allclose(r[k], expected.numpy(), atol=1e-5)
+        expected = full(torch.tensor([states.prompt(QUERY)]), output_hidden_states=True).hidden_states[states.layer]
+        assert np.allclose(i, expected[0, -1].numpy(), atol=1e-5)
+    assert states.layer == round(fraction * 2) and len(states.model.model.layers) == states.layer
+
+
+def test_cache_hits_are_identical_and_only_new_texts_run(tiny_lm):
+    states = LmStates(str(tiny_lm), 1.0)
+    i, r = states.states(QUERY, CANDIDATES)
+    ran = states.computed_tokens
+    i2, r2 = states.states(QUERY, [CANDIDATES[1], CANDIDATES[0]])
+    assert states.computed_tokens == ran  # all from the cache
+    assert np.array_equal(i, i2) and np.array_equal(r2, r[[1, 0]])
+    _, r3 = states.states(QUERY, [CANDIDATES[0], "a new answer"])
+    assert np.array_equal(r3[0], r[0]) and states.computed_tokens > ran
+    half = LmStates(str(tiny_lm), 0.5)
+    assert half.cache_dir != states.cache_dir  # another layer: another cache
+    stored = next(states.cache_dir.glob("*.npz"))
+    arrays = dict(np.load(stored))
+    arrays["lm"] = np.array("another-lm")
+    with open(stored, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(LlmrankError, match="a cache of another LM or layer"):
+        states.states(QUERY, CANDIDATES)
+
+
+def test_list_ranker_is_permutation_equivariant():
+    from llmrank_cli.rankers.language_ranker import build_network
+
+    settings = rankers.settings_for("language-ranker-list")
+    torch.manual_seed(0)
+    net = build_network(settings, 24, "list").eval()
+    i, r = torch.randn(1, 24), torch.randn(1, 7, 24)
+    perm = torch.randperm(7)
+    with torch.no_grad():
+        a, b = net(i, r)[0], net(i, r[:, perm])[0]
+    assert torch.allclose(a[perm], b, atol=1e-6)
+    assert sum(p.numel() for p in net.parameters()) < 500_000  # the seed's "< 0.5M parameters"
+
+
+@pytest.mark.parametrize("name", ["language-ranker-list", "language-ranker-point"])
+def test_cv_covers_every_query_once_and_a_model_reloads(name, llm_sample, tiny_lm, tmp_path, cli):
+    from llmrank_cli.datasets import load_items
+    from llmrank_cli.formats import read_run
+
+    r = cli("--quiet", "cv", name, "--data", llm_sample / "data", "--lm", tiny_lm, "--rel-level", "2", "--folds", "3",
+            "-o", tmp_path / "cv")
+    assert r.code == 0, r.err
+    data = load_items(llm_sample / "data")
+    run = read_run(tmp_path / "cv" / f"{name}.run")
+    assert sorted(set(run.table["qid"].to_pylist())) == sorted(data.qids) and len(run) == 30 * 12
+    report = json.loads((tmp_path / "cv" / f"{name}.cv.json").read_text())["report"]
+    assert report["random_top1_label"] <= report["oracle_top1_label"] and "top1_vs_prior_p" in report
+    ranker = rankers.create(name, rankers.Runtime("cpu"), lm=str(tiny_lm), rel_level=2.0)
+    ranker.fit(data, np.arange(20), seed=1)
+    pools = data.pools()
+    queries, texts = [data.texts[q] for q in range(20, 30)], [pools[q][1] for q in range(20, 30)]
+    again = rankers.load(ranker.save(tmp_path / "m"), rankers.Runtime("cpu"))
+    assert all(np.array_equal(a, b) for a, b in zip(again.score(queries, texts), ranker.score(queries, texts)))
+    assert again.name == name and again.lm_info == ranker.lm_info
+
+
+def test_bad_inputs_exit_2(llm_sample, tiny_lm, tmp_path, cli):
+    data = llm_sample / "data"
+    for fraction in ("0", "1.5"):
+        r = cli("train", "language-ranker-point", "--data", data, "--all", "--lm", tiny_lm, "--layer-fraction",
+                fraction, "-o", tmp_path / "m")
+        assert r.code == 2 and "--layer-fraction must be in (0, 1]" in r.err
+    r = cli("train", "language-ranker-point", "--data", data, "--all", "--lm", tiny_lm, "--group-size", "13",
+            "-o", tmp_path / "m")
+    assert r.code == 2 and "--group-size 13 is above the smallest training pool (12 candidates)" in r.err
+    r = cli("train", "language-ranker-list", "--data", data, "--all", "--lm", "no-such-org/no-such-lm", "-o",
+            tmp_path / "m")
+    assert r.code == 2 and "cannot load model 'no-such-org/no-such-lm'" in r.err and "Traceback" not in r.err
+    sample = llm_sample / "s" / "llm"
+    bad = tmp_path / "responses.jsonl"
+    lines = (sample / "responses.jsonl").read_text().splitlines()
+    for n, (field, value, problem) in enumerate([("qid", "nope", "qid 'nope' is not a judged topic"),
+                                                 ("llm", "gpt-9", "'gpt-9' is not an item of the qrels")]):
+        record = json.loads(lines[4])
+        record[field] = value
+        bad.write_text("\n".join(lines[:4] + [json.dumps(record)] + lines[5:]) + "\n")
+        r = cli("prepare", "items", "--topics", sample / "topics.tsv", "--qrels", sample / "qrels.txt", "--responses",
+                bad, "-o", tmp_path / f"d{n}")
+        assert r.code == 2 and r.err.strip().endswith(f"{bad}:5: {problem}")
+    r = cli("train", "tier2", "--data", data, "--all", "--lm", tiny_lm, "-o", tmp_path / "m")
+    assert r.code == 2  # --lm is a language ranker's flag only
+    passages = llm_sample / "s" / "passages"
+    r = cli("rerank", "--kind", "language-ranker", "--model", tiny_lm, "--run", passages / "bm25.run", "--topics",
+            passages / "topics.tsv", "--corpus", passages / "corpus.jsonl", "-o", tmp_path / "x.run")
+    assert r.code == 2 and "not a model directory" in r.err
+
+
+@pytest.mark.slow
+def test_real_smollm2_ranks_the_samples_answers_above_random(llm_sample, tmp_path, cli):
+    """SmolLM2-135M's layer-18 states: a pinned state of a fixed string; both rankers, 5-fold CV
+    on the sample's templated answers, pick answers better than a random pick and the prior."""
+    pytest.importorskip("gguf")
+    states = LmStates("smollm2-135m", 0.6)
+    i, r = states.states("What is 2 + 2?", ["4"])
+    assert states.layer == 18 and states.hidden == 576
+    assert np.allclose([np.linalg.norm(i), np.linalg.norm(r[0]), *r[0, :3]], PINNED, rtol=1e-3, atol=1e-2)
+    for name in ("language-ranker-list", "language-ranker-point"):
+        out = tmp_path / name
+        assert cli("--quiet", "cv", name, "--data", llm_sample / "data", "--rel-level", "2", "--epochs", "20",
+                   "--batch-size", "16", "-o", out).code == 0
+        report = json.loads((out / f"{name}.cv.json").read_text())["report"]
+        assert report["top1_label"] > report["random_top1_label"] + 0.5, report
+        assert report["top1_label"] > report["prior_top1_label"], report
+
+
+@pytest.mark.slow
+def test_real_smollm2_trained_on_dl20_reranks_dl19(tmp_path, cli):
+    pytest.importorskip("gguf")
+    if not DL.exists():
+        pytest.skip(f"no TREC DL data at {DL}")
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join((DL / "dl20" / "topics.tsv").read_text().splitlines(True)[:5]))
+    model = tmp_path / "model"
+    r = cli("--quiet", "train", "language-ranker-list", "--topics", topics, "--qrels", DL / "dl20" / "qrels.txt",
+            "--candidates", DL / "dl20" / "bm25-top100.run", "--corpus", DL / "dl20" / "passages.jsonl", "--depth",
+            "20", "--group-size", "8", "--rel-level", "2", "--all", "-o", model)
+    assert r.code == 0, r.err
+    eval_topics = tmp_path / "dl19.tsv"
+    eval_topics.write_text("".join((DL / "dl19" / "topics.tsv").read_text().splitlines(True)[:3]))
+    out = tmp_path / "lr.run"
+    r = cli("--quiet", "rerank", "--kind", "language-ranker", "--model", model, "--run", DL / "dl19" / "bm25-top100.run",
+            "--topics", eval_topics, "--corpus", DL / "dl19" / "passages.jsonl", "--depth", "10", "-o", out)
+    assert r.code == 0, r.err
+    lines = out.read_text().splitlines()
+    assert len({line.split()[0] for line in lines}) == 3 and len(lines) == 300
+    assert json.loads((tmp_path / "lr.run.manifest.json").read_text())["config"]["lm_states"]["layer"] == 18
+
+
+PINNED = [168.05, 220.226, 6.8164, -3.2539, -30.6875]  # |i|, |r|, r[:3] of SmolLM2-135M (Q4_1) at layer 18
