@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import LlmrankError
 from .batching import token_batches
+from .resolve import resolve_causal_lm
 
 
 def state_layer(fraction: float, layers: int) -> int:
@@ -46,7 +47,34 @@ def _half(*arrays: np.ndarray):
 
 
 def _text_hash(text: str) -> bytes:
-    return hashlib.sha1(text.encode()).digest()
+    """Hex, not the raw digest: numpy's fixed-width bytes drop trailing NULs."""
+    return hashlib.sha1(text.encode()).hexdigest().encode()
+
+
+def _shape(lm: str, path: str, gguf: str | None, kept: Path) -> dict:
+    """Layers and hidden size of a causal LM, from its config (kept on disk for a GGUF file,
+    whose config is only read by parsing the whole file)."""
+    import json
+
+    from transformers import AutoConfig
+
+    from ..formats.io import atomic_output
+    from .resolve import load_error
+
+    if kept.exists():
+        return json.loads(kept.read_text())
+    try:
+        config = AutoConfig.from_pretrained(path, **({"gguf_file": gguf} if gguf else {}))
+    except (OSError, ValueError) as exc:
+        raise load_error(lm, exc) from None
+    if not getattr(config, "is_decoder", True) or config.model_type in ("bert", "roberta", "t5"):
+        raise LlmrankError(f"model {lm!r} is a {config.model_type}, not a causal LM")
+    shape = {"layers": config.num_hidden_layers, "hidden": config.hidden_size}
+    if gguf:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(kept) as f:
+            json.dump(shape, f)
+    return shape
 
 
 class LmStates:
@@ -54,22 +82,15 @@ class LmStates:
 
     def __init__(self, lm: str, fraction: float, device: str = "cpu", dtype=None, max_length: int = 256,
                  max_tokens: int = 2048):
-        from transformers import AutoConfig
-
-        from .resolve import load_error, resolve_causal_lm
-
         self.lm_name, self.device, self.dtype, self.max_length, self.max_tokens = lm, device, dtype, max_length, max_tokens
+        root = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank"))
         path, gguf = resolve_causal_lm(lm)
-        try:
-            config = AutoConfig.from_pretrained(path, **({"gguf_file": gguf} if gguf else {}))
-        except (OSError, ValueError) as exc:
-            raise load_error(lm, exc) from None
-        if not getattr(config, "is_decoder", True) or config.model_type in ("bert", "roberta", "t5"):
-            raise LlmrankError(f"model {lm!r} is a {config.model_type}, not a causal LM")
-        self.layers, self.hidden = config.num_hidden_layers, config.hidden_size
+        files = str(Path(path) / gguf) if gguf else path
+        shape = _shape(lm, path, gguf, root / "lm-shapes" / f"{files_key(files)}.json")
+        self.layers, self.hidden = shape["layers"], shape["hidden"]
         self.layer = state_layer(fraction, self.layers)
-        self.key = files_key(str(Path(path) / gguf) if gguf else path, (self.layer, max_length))
-        self.cache_dir = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "lm-states" / self.key
+        self.key = files_key(files, (self.layer, max_length))
+        self.cache_dir = root / "lm-states" / self.key
         self.tokenizer = self.model = None
         self.computed_tokens = 0  # tokens run through the LM (cache misses) in this process
 
@@ -157,7 +178,7 @@ class LmStates:
             known.update((hashes[n], row) for n, row in zip(missing, fresh))
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_output(path, "wb") as f:
-                np.savez(f, lm=np.array(self.key), i=i.astype(np.float16), hashes=np.array(list(known), dtype="S20"),
+                np.savez(f, lm=np.array(self.key), i=i.astype(np.float16), hashes=np.array(list(known), dtype="S40"),
                          r=np.stack(list(known.values())).astype(np.float16) if known else
                          np.zeros((0, self.hidden), np.float16))
         r = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, self.hidden), np.float32)

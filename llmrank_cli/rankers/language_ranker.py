@@ -35,6 +35,8 @@ class LanguageRankerSettings(LoopFields):
     layer_fraction: float = setting(0.6, "Depth of the states read: layer round(f x L), f in (0, 1].")
     max_length: int = setting(256, "Token limit of a candidate text.", min=8)
     dim: int = setting(64, "Size of Proj, the shared linear layer on the LM states.", min=1)
+    normalize: bool = setting(True, "Standardise each LM state (a LayerNorm without parameters) before Proj: "
+                                    "middle-layer states carry a few huge outlier dimensions.")
     blocks: int = setting(1, "Transformer blocks (list) or MLP blocks (point).", min=1)
     heads: int = setting(4, "Attention heads of a list block.", min=1)
     instruction: bool = setting(True, "Read the instruction's state i (--no-instruction: a learned vector instead, "
@@ -78,7 +80,8 @@ def build_network(s, hidden: int, kind: str):
     class LanguageRankerNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.proj = nn.Linear(hidden, s.dim)
+            self.proj = nn.Sequential(nn.LayerNorm(hidden, elementwise_affine=False), nn.Linear(hidden, s.dim)) \
+                if s.normalize else nn.Linear(hidden, s.dim)
             self.query = None if s.instruction else nn.Parameter(torch.randn(s.dim) * 0.02)
             if kind == "list":
                 layer = nn.TransformerEncoderLayer(s.dim, s.heads, 4 * s.dim, s.dropout, batch_first=True,
@@ -154,6 +157,7 @@ class LanguageRanker(ItemRanker):
     candidates = "passages"
     net = None
     truncated = 0  # the LM states' own cut (--max-length) is a setting, not counted
+    model_name = ""  # the directory `open` read
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         super().__init__(settings, runtime)
@@ -332,6 +336,8 @@ class LanguageRanker(ItemRanker):
         raise LlmrankError(f"{self.name} reranks candidates: `llmrank rerank --kind language-ranker --model DIR`")
 
     def manifest(self) -> dict:
+        if self.model_name:  # opened for `rerank`: a run's manifest names the model directory, not its items
+            return {"model": self.model_name, "kind": self.kind, "lm_states": self.lm_info}
         return {**super().manifest(), "lm_states": self.lm_info, "prior": self.prior, "kind": self.kind}
 
     def restore(self, manifest: dict) -> None:

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Real check for the Language Ranker (#17) on SmolLM2-135M's layer-18 states (smollm2-135m):
+# 1) DL20 -> DL19: language-ranker-list and -point trained on DL20's BM25 top-100 (54 queries,
+#    5,396 pairs; groups of 16, 200 per query, positives rel >= 2) with seeds 1-3, reranking
+#    DL19's BM25 top-100; ablations with seed 1: without the instruction state, 2 blocks, and
+#    with DEPTHS=1 depth 0.3 and 1.0 (new states: about 20 min each). Paired t-tests (Holm) vs
+#    BM25, the MiniLM bi-encoder and distilled cross-encoder listed when their runs exist
+#    (commands/dl19-rerank.sh); then nDCG@10 mean +- sd over the seeds.
+# 2) The seed's task, 10-fold CV: routerbench-slice (correct/wrong, binary labels) and
+#    arena-bench-v1 (GPT-4's 1-10 scores from scores.tsv, graded labels, MSE): the label of the
+#    top-ranked answer against a random pick, the prior (best mean training label) and the
+#    oracle, with the paired t-test against the prior.
+# LM states are cached on disk ($LLMRANK_CACHE, default ~/.cache/llmrank): the first pass
+# extracts them (2 cores: DL19 + DL20 about 20 min, RouterBench about 35, Arena about 25), later
+# passes read them. Work files in out/lr/; runs in runs/; a step whose output exists is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/llmrank ] || ./commands/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+DL=${DL:-../shared/data/trec-dl}
+L=${DATA:-../shared/data/llm-ranking}
+LM=${LM:-smollm2-135m}
+DEPTHS=${DEPTHS:-0}
+LLM_SETS=${LLM_SETS-routerbench-slice arena-bench-v1}  # set but empty: DL only
+OUT=out/lr
+mkdir -p "$OUT/models" runs
+
+variant() {  # variant NAME RANKER SEED [flags...]: train on DL20, rerank DL19's top 100
+  local name=$1 ranker=$2 seed=$3; shift 3
+  [ -f "$OUT/models/$name/model.json" ] || llmrank --quiet train "$ranker" --lm "$LM" --topics "$DL/dl20/topics.tsv" \
+    --qrels "$DL/dl20/qrels.txt" --candidates "$DL/dl20/bm25-top100.run" --corpus "$DL/dl20/passages.jsonl" \
+    --group-size 16 --groups-per-query 200 --rel-level 2 --seed "$seed" --all "$@" -o "$OUT/models/$name"
+  [ -f "runs/dl19-lr-$name.run" ] || llmrank --quiet rerank --kind language-ranker --model "$OUT/models/$name" \
+    --run "$DL/dl19/bm25-top100.run" --topics "$DL/dl19/topics.tsv" --corpus "$DL/dl19/passages.jsonl" \
+    --depth 100 --tag "lr-$name" -o "runs/dl19-lr-$name.run"
+}
+
+runs=()
+for kind in list point; do
+  for seed in 1 2 3; do
+    variant "$kind-s$seed" "language-ranker-$kind" "$seed"
+    runs+=("runs/dl19-lr-$kind-s$seed.run")
+  done
+done
+variant list-no-instruction language-ranker-list 1 --no-instruction
+variant list-2-blocks language-ranker-list 1 --blocks 2
+runs+=(runs/dl19-lr-list-no-instruction.run runs/dl19-lr-list-2-blocks.run)
+if [ "$DEPTHS" = 1 ]; then
+  for f in 0.3 1.0; do
+    variant "list-depth-$f" language-ranker-list 1 --layer-fraction "$f"
+    runs+=("runs/dl19-lr-list-depth-$f.run")
+  done
+fi
+for other in runs/dl19-minilm-bi.run runs/dl19-minilm-ce-distil-dev-adamw-epoch-2.run; do
+  [ -f "$other" ] && runs+=("$other")
+done
+echo "== DL19 BM25 top-100 reranked, trained on DL20"
+llmrank eval "$DL/dl19/qrels.txt" "$DL/dl19/bm25-top100.run" "${runs[@]}" --baseline "$DL/dl19/bm25-top100.run" \
+  -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee runs/dl19-language-ranker.eval.csv
+python - runs/dl19-language-ranker.eval.csv <<'EOF'
+import csv, re, statistics, sys
+by = {}
+for row in csv.DictReader(open(sys.argv[1])):
+    m = re.search(r"dl19-lr-(list|point)-s\d\.run$", row["run"])
+    if m and row.get("qid") == "all" and row["measure"] == "nDCG@10":
+        by.setdefault(m.group(1), []).append(float(row["value"]))
+for kind, values in by.items():
+    print(f"language-ranker-{kind}: nDCG@10 {statistics.mean(values):.4f} +- {statistics.stdev(values):.4f} "
+          f"over {len(values)} seeds")
+EOF
+
+prepare() {  # prepare SET [flags...]
+  local set=$1; shift
+  [ -f "$OUT/$set/data.json" ] || llmrank --quiet prepare items --topics "$L/$set/topics.tsv" --qrels "$L/$set/qrels.txt" \
+    --responses "$L/$set/responses.jsonl" --folds 10 "$@" -o "$OUT/$set"
+}
+for set in $LLM_SETS; do
+  flags=()
+  if [ "$set" = arena-bench-v1 ]; then
+    prepare "$set" --scores "$L/$set/scores.tsv"
+    flags=(--labels graded)
+  else
+    prepare "$set"
+  fi
+  for kind in list point; do
+    [ -f "$OUT/$set/cv/language-ranker-$kind.run" ] || llmrank --quiet cv "language-ranker-$kind" --lm "$LM" \
+      --data "$OUT/$set" "${flags[@]}" -o "$OUT/$set/cv" > /dev/null
+    python - "$OUT/$set/cv/language-ranker-$kind.cv.json" "$set" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))["report"]
+name = sys.argv[1].rsplit("/", 1)[1].removesuffix(".cv.json")
+print(f"{sys.argv[2]:<18} {name:<22} top answer's label {r['top1_label']:.3f} (random {r['random_top1_label']:.3f}, prior {r['prior_top1_label']:.3f}, oracle "
+      f"{r['oracle_top1_label']:.3f}); vs prior {r['top1_minus_prior']:+.3f}, p = {r['top1_vs_prior_p']:.2g}")
+EOF
+  done
+done
