@@ -154,10 +154,14 @@ def test_real_smollm2_trained_on_dl20_reranks_dl19(tmp_path, cli):
             "--candidates", DL / "dl20" / "bm25-top100.run", "--corpus", DL / "dl20" / "passages.jsonl", "--depth",
             "20", "--group-size", "8", "--rel-level", "2", "--all", "-o", model)
     assert r.code == 0, r.err
-    eval_topics = tmp_path / "dl19.tsv"
-    eval_topics.write_text("".join((DL / "dl19" / "topics.tsv").read_text().splitlines(True)[:3]))
+    eval_topics, eval_run = tmp_path / "dl19.tsv", tmp_path / "dl19.run"
+    lines = (DL / "dl19" / "topics.tsv").read_text().splitlines(True)[:3]
+    eval_topics.write_text("".join(lines))
+    qids = {line.split("\t")[0] for line in lines}
+    eval_run.write_text("".join(line for line in (DL / "dl19" / "bm25-top100.run").read_text().splitlines(True)
+                                if line.split()[0] in qids))
     out = tmp_path / "lr.run"
-    r = cli("--quiet", "rerank", "--kind", "language-ranker", "--model", model, "--run", DL / "dl19" / "bm25-top100.run",
+    r = cli("--quiet", "rerank", "--kind", "language-ranker", "--model", model, "--run", eval_run,
             "--topics", eval_topics, "--corpus", DL / "dl19" / "passages.jsonl", "--depth", "10", "-o", out)
     assert r.code == 0, r.err
     lines = out.read_text().splitlines()

@@ -179,10 +179,10 @@ class LanguageRanker(ItemRanker):
             s = self.settings
             device, dtype = place(self.runtime)
             self._lm_states = LmStates(s.lm, s.layer_fraction, device, dtype, s.max_length)
-            if self.lm_info and self.lm_info["lm_key"] != self._lm_states.key:
-                raise LlmrankError(f"this model was trained on the states of {self.lm_info['lm']} (key {self.lm_info['lm_key']}) "
-                                   f"at layer {self.lm_info['layer']}; {s.lm} here gives other states "
-                                   f"(key {self._lm_states.key})")
+            info = self.lm_info
+            if info and info["lm_key"] != self._lm_states.key:
+                raise LlmrankError(f"this model was trained on the states of {info['lm']} (key {info['lm_key']}) at "
+                                   f"layer {info['layer']}; {s.lm} here gives other states (key {self._lm_states.key})")
         return self._lm_states
 
     def labels(self, data) -> np.ndarray:
