@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .resolve import load_error, resolve_model
+from .resolve import files_key, load_error, resolve_model
 
 
 def load_encoder(name: str):
@@ -74,16 +74,12 @@ def cached_embeddings(texts: list[str], encoder: str, model=None) -> np.ndarray:
     """:func:`encode_texts` of a corpus, kept on disk (``$LLMRANK_CACHE``, default
     ``~/.cache/llmrank``) under a key of the encoder's files and the texts: ranking the same
     passages again reads them back instead of running the encoder."""
-    import hashlib
     import os
     from pathlib import Path
 
     from ..formats.io import atomic_output
 
-    where = Path(resolve_model(encoder))
-    files = sorted(f"{p.relative_to(where)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                   for p in where.rglob("*") if p.is_file()) if where.is_dir() else [encoder]
-    key = hashlib.sha256("\0".join([*files, *texts]).encode()).hexdigest()[:32]
+    key = files_key(resolve_model(encoder), tuple(texts), 32)
     path = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "embeddings" / f"{key}.npy"
     if path.exists():
         return np.load(path)

