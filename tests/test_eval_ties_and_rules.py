@@ -85,9 +85,9 @@ def test_trec_gain_parameters_follow_trec_eval_ordering():
     # so the walk for the ideal ranking starts at gain 0 and nDCG is 0 for this query.
     qrels = qrels_of([("q", "a", 1), ("q", "b", 2), ("q", "c", 0)])
     run = run_of([("q", "a", 3.0), ("q", "b", 2.0), ("q", "c", 1.0)])
-    assert agg(qrels, run, "ndcg.1=1.0,2=0.7")["ndcg"] == 0.0
+    assert agg(qrels, run, "ndcg.1=1.0,2=0.7")["ndcg_1=1.0,2=0.7"] == 0.0  # trec_eval's printed name
     # integer gains order correctly: levels 1 -> 3, 2 -> 1 make label 1 the best.
-    v = agg(qrels, run, "ndcg.1=3,2=1")["ndcg"]
+    v = agg(qrels, run, "ndcg.1=3,2=1")["ndcg_1=3,2=1"]
     assert v == pytest.approx(1.0)
 
 

@@ -8,8 +8,9 @@ import typer
 from . import options
 from .app import app, note
 
-_MEASURE_HELP = ("Measure in ir_measures syntax (nDCG@10, AP(rel=2), RR(rel=2)@10) or a trec_eval name "
-                 "(ndcg_cut.10, map, P.10, ndcg.1=1.0,2=0.7). Repeatable. Default: nDCG@10 AP RR P@10 R@100 R@1000.")
+_MEASURE_HELP = ("Measure in ir_measures syntax (nDCG@10, AP(rel=2), RR(rel=2)@10) or trec_eval's (ndcg_cut.10, map, "
+                 "P.5,10, iprec_at_recall..10,.20, ndcg.1=1.0,2=0.7, all_trec, official). Repeatable. Default: "
+                 "trec_eval's (official) with --format trec, else nDCG@10 AP RR P@10 R@100 R@1000.")
 
 
 @app.command("eval")
@@ -38,7 +39,7 @@ def eval_command(
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..errors import LlmrankError
     from ..evaluation import FORMATS, compare_to_baseline, evaluate, parse_gains, parse_measures, render
-    from ..evaluation.engine import trec_gain_order_differs
+    from ..evaluation.trec_measures import trec_gain_order_differs
     from ..evaluation.significance import CORRECTIONS, TESTS
     from ..formats import read_qrels, read_run
     from ..formats.io import atomic_output
@@ -47,7 +48,7 @@ def eval_command(
                                  (correction, CORRECTIONS, "--correction")):
         if value not in allowed:
             raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-    measures = parse_measures(measure)
+    measures = parse_measures(measure or (["official"] if fmt == "trec" else None))
     for m in measures:
         if m.trec_gains and trec_gain_order_differs(m.trec_gains):
             note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "

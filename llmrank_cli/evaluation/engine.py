@@ -10,13 +10,15 @@ gain parameters orders its gain table the way trec_eval's comparator does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import LlmrankError
 from ..formats import Qrels, Run
+from . import trec_measures
 from .measures import Measure
 
 MISSING = np.iinfo(np.int64).min  # label of a retrieved doc absent from the qrels
@@ -30,15 +32,55 @@ class Evaluation:
     measures: list[Measure]
     qids: list[str]
     values: np.ndarray
+    present: np.ndarray | None = None  # queries in the run; -c adds the qrels' others, scored 0
+    texts: dict[str, list[str]] = field(default_factory=dict)  # measures whose values are strings
+    totals: dict[str, float] = field(default_factory=dict)     # 'all' values that are no sum or mean
 
     def aggregate(self) -> np.ndarray:
         if not self.qids:
             return np.zeros(len(self.measures))
-        summed = np.array([m.summed for m in self.measures])
-        return np.where(summed, self.values.sum(axis=1), self.values.mean(axis=1))
+        out = np.zeros(len(self.measures))
+        for i, m in enumerate(self.measures):
+            v = self.values[i]
+            if m.label in self.totals:
+                out[i] = self.totals[m.label]
+            elif m.summed:
+                out[i] = _running_sum(v)
+            elif m.geometric:  # trec_eval: exp of the mean log, each value floored at MIN_GEO_MEAN
+                out[i] = np.exp(_running_sum(np.log(np.maximum(v, 1e-5))) / len(v))
+            else:
+                out[i] = _running_sum(v) / len(v)
+        return out
 
     def column(self, label: str) -> np.ndarray:
         return self.values[[m.label for m in self.measures].index(label)]
+
+
+def _running_sum(v: np.ndarray) -> float:
+    """Left-to-right sum, as trec_eval accumulates (numpy's pairwise sum can differ in the last bit)."""
+    return float(np.cumsum(v)[-1]) if len(v) else 0.0
+
+
+def segment_accumulate(ufunc, x: np.ndarray, code: np.ndarray, pos: np.ndarray, n_q: int,
+                       reverse: bool = False) -> np.ndarray:
+    """ufunc.accumulate along each query's rows (code sorted, pos 0..n-1), each query on its own,
+    in the order trec_eval's loops run: exact where an offset trick would round."""
+    if not len(x):
+        return np.asarray(x, np.float64)
+    width = int(pos.max()) + 1
+    if n_q * width <= 4 * len(x) + (1 << 20):  # a padded matrix, one row per query
+        grid = np.zeros((n_q, width))
+        grid[code, pos] = x
+        if reverse:
+            grid = ufunc.accumulate(grid[:, ::-1], axis=1)[:, ::-1]
+        else:
+            grid = ufunc.accumulate(grid, axis=1)
+        return grid[code, pos]
+    out = np.empty(len(x))
+    bounds = np.flatnonzero(np.r_[True, code[1:] != code[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        out[a:b] = ufunc.accumulate(x[a:b][::-1])[::-1] if reverse else ufunc.accumulate(x[a:b])
+    return out
 
 
 @dataclass
@@ -55,8 +97,13 @@ class _Ranked:
         w = None if weights is None else weights[mask]
         return np.bincount(self.code[mask], w, minlength=self.n_q).astype(np.float64)
 
+    def within_query(self, ufunc, x: np.ndarray, reverse: bool = False) -> np.ndarray:
+        """ufunc.accumulate of x inside each query, in rank order (or from the last rank up)."""
+        return segment_accumulate(ufunc, x, self.code, self.pos, self.n_q, reverse)
+
     def within_query_cumsum(self, x: np.ndarray) -> np.ndarray:
-        """Inclusive running sum of x inside each query."""
+        """Inclusive running sum of x inside each query; exact for counts (for other values,
+        :meth:`within_query` adds in trec_eval's order)."""
         c = np.cumsum(x, dtype=np.float64)
         starts = np.flatnonzero(self.pos == 0)
         before = np.zeros(self.n_q)
@@ -106,14 +153,22 @@ def evaluate(qrels: Qrels, run: Run, measures: list[Measure], rel_level: int = 1
     present = np.zeros(len(eval_qids), bool)
     present[np.unique(ranked.code)] = True
     values = np.zeros((len(measures), len(eval_qids)))
+    ev = Evaluation(run.name, measures, eval_qids.to_pylist(), values, present)
     for i, m in enumerate(measures):
-        if m.kind == "external":
-            values[i] = _external(m, qrels, ranked, eval_qids)
+        level = rel_level if m.rel is None else m.rel
+        if m.kind == "runid":
+            ev.texts[m.label] = [run.tag] * len(eval_qids)
+        elif m.kind == "relstring":
+            ev.texts[m.label] = trec_measures.relstring(m, ranked, judged, level, gains)
+        elif m.kind == "external":
+            values[i] = _external(m, qrels, ranked, eval_qids, rel_level)
         else:
-            level = rel_level if m.rel is None else m.rel
             values[i] = _NATIVE[m.kind](m, ranked, judged, level, gains)
-        values[i][~present] = 1.0 if m.kind == "NumQ" else 0.0  # -c: missing queries count as zeros
-    return Evaluation(run.name, measures, eval_qids.to_pylist(), values)
+        if m.kind == "NumRel" and complete:  # trec_eval -c: every qrels line with a positive label
+            ev.totals[m.label] = float(pc.sum(pc.greater(qrels.table["rel"], 0)).as_py() or 0)
+        elif m.kind != "NumRel":  # -c: missing queries count as zeros
+            values[i][~present] = 1.0 if m.kind == "NumQ" else 0.0
+    return ev
 
 
 def _rank(table: pa.Table, eval_qids: pa.Array, max_docs: int | None, qrels: Qrels) -> _Ranked:
@@ -212,7 +267,7 @@ def _gain_of(labels: np.ndarray, gains) -> np.ndarray:
 
 def _ndcg(m, r, j, level, default_gains):
     if m.trec_gains is not None:
-        return _trec_param_ndcg(m, r, j)
+        return trec_measures.ndcg_params(m, r, j, level, default_gains)
     gains = m.gains if m.gains is not None else default_gains
     g = _gain_of(r.label, gains)
     # trec_eval's ndcg counts any non-zero gain; ndcg_cut counts positive gains only.
@@ -220,67 +275,6 @@ def _ndcg(m, r, j, level, default_gains):
     discount = 1.0 / np.log2(r.pos + 2.0)
     dcg = r.per_query(counted & _cut(r, m), g * discount)
     return _safe_div(dcg, j.ideal_dcg(_gain_of(j.label, gains), m.cutoff))
-
-
-def _trec_param_ndcg(m, r, j):
-    """trec_eval's ``ndcg.L=G,...``: gain table per query sorted by its integer-truncating comparator."""
-    params = dict(m.trec_gains)
-    g = np.array([params.get(int(x), float(x)) if x >= 0 else 0.0 for x in np.unique(r.label)])
-    lookup = dict(zip(np.unique(r.label).tolist(), g.tolist()))
-    gain = np.array([lookup[x] for x in r.label.tolist()]) if len(r.label) else np.zeros(0)
-    dcg = r.per_query(gain != 0, gain / np.log2(r.pos + 2.0))
-    ideal = np.zeros(r.n_q)
-    nonneg = j.label >= 0
-    for q in range(r.n_q):
-        counts = np.bincount(j.label[nonneg & (j.code == q)])
-        table = [[label, gain, 0] for label, gain in m.trec_gains]
-        for level, n in enumerate(counts):
-            row = next((t for t in table if t[0] == level), None)
-            if row is None:
-                table.append([level, float(level), int(n)])
-            else:
-                row[2] = int(n)
-        ideal[q] = _trec_ideal(_glibc_msort(table, _trec_cmp))
-    return _safe_div(dcg, ideal)
-
-
-def trec_gain_order_differs(params) -> bool:
-    """Whether trec_eval's truncating comparator leaves these gains (and label 0) out of order."""
-    table = [[label, gain, 0] for label, gain in params] + [[0, 0.0, 0]]
-    return [t[1] for t in _glibc_msort(table, _trec_cmp)] != sorted(t[1] for t in table)
-
-
-def _trec_cmp(a, b) -> int:
-    return int(a[1] - b[1])
-
-
-def _trec_ideal(table: list) -> float:
-    """trec_eval's ideal DCG walk: from the last gain level down, stopping at a gain <= 0."""
-    level = len(table) - 1
-    gain = table[level][1] if level >= 0 else 0.0
-    i, taken, ideal = 0, 0, 0.0
-    while gain > 0.0:
-        taken += 1
-        while level >= 0 and taken > table[level][2]:
-            taken, level = 1, level - 1
-            gain = table[level][1] if level >= 0 else 0.0
-        if gain > 0.0:
-            ideal += gain / np.log2(i + 2.0)
-        i += 1
-    return ideal
-
-
-def _glibc_msort(items: list, cmp) -> list:
-    """glibc's qsort (a top-down merge sort) with trec_eval's comparator, whose int
-    truncation makes gains less than 1 apart compare equal; Python's sort would differ."""
-    if len(items) <= 1:
-        return list(items)
-    half = len(items) // 2
-    left, right = _glibc_msort(items[:half], cmp), _glibc_msort(items[half:], cmp)
-    out = []
-    while left and right:
-        out.append(left.pop(0) if cmp(left[0], right[0]) <= 0 else right.pop(0))
-    return out + left + right
 
 
 def _num_ret(m, r, j, level, gains):
@@ -301,15 +295,24 @@ def _num_q(m, r, j, level, gains):
 
 _NATIVE = {"P": _p, "R": _recall, "AP": _ap, "RR": _rr, "Rprec": _rprec, "Success": _success,
            "Bpref": _bpref, "Judged": _judged, "nDCG": _ndcg, "NumRet": _num_ret,
-           "NumRelRet": _num_rel_ret, "NumRel": _num_rel_measure, "NumQ": _num_q}
+           "NumRelRet": _num_rel_ret, "NumRel": _num_rel_measure, "NumQ": _num_q, **trec_measures.MEASURES}
 
 
-def _external(m: Measure, qrels: Qrels, r: _Ranked, eval_qids: pa.Array) -> np.ndarray:
+def _external(m: Measure, qrels: Qrels, r: _Ranked, eval_qids: pa.Array, rel_level: int) -> np.ndarray:
     """A measure llmrank does not compute itself, from ir_measures, on our order.
 
-    Scores are replaced by (n - rank) so that no provider can reorder ties its own way."""
+    Scores are replaced by (n - rank) so that no provider can reorder ties its own way; -M
+    has cut the ranking already, -c's missing queries score 0, and -l becomes the measure's
+    ``rel`` unless it sets its own (a measure without ``rel`` is refused with -l)."""
     import ir_measures
     import pandas as pd
+
+    measure = m.external
+    if rel_level != 1 and "rel" not in measure.params:
+        if "rel" not in getattr(measure, "SUPPORTED_PARAMS", {}):
+            raise LlmrankError(f"{m.label} has no relevance level, so -l {rel_level} cannot apply to it; "
+                               f"drop -l or the measure")
+        measure = measure(rel=rel_level)
 
     n = np.bincount(r.code, minlength=r.n_q)
     qid_text = np.asarray(eval_qids.to_pylist(), dtype=object)
@@ -320,7 +323,7 @@ def _external(m: Measure, qrels: Qrels, r: _Ranked, eval_qids: pa.Array) -> np.n
                              "relevance": qrels.table["rel"].to_numpy()})
     index = {q: i for i, q in enumerate(qid_text)}
     out = np.zeros(r.n_q)
-    for metric in ir_measures.iter_calc([m.external], qrels_df, run_df):
+    for metric in ir_measures.iter_calc([measure], qrels_df, run_df):
         if metric.query_id in index:
             out[index[metric.query_id]] = metric.value
     return out

@@ -1,28 +1,25 @@
 """Measures as values: parse ir_measures syntax and trec_eval names in one place.
 
 ``nDCG@10``, ``AP(rel=2)``, ``RR(rel=2)@10`` go through ``ir_measures.parse_measure``;
-trec_eval names (``map``, ``ndcg_cut.10``, ``P.5,10``) through
-``ir_measures.parse_trec_measure`` and keep trec_eval's printed names (``P_10``).
-trec_eval's nDCG gain parameters (``ndcg.1=1.0,2=0.7``) are parsed here too.
+trec_eval names (``map``, ``ndcg_cut.10``, ``P.5,10``, ``all_trec``) through
+:mod:`.trec_names`, which keeps trec_eval's printed names (``P_10``) and order.
 Measures llmrank computes itself are listed in ``NATIVE``; any other measure
 ir_measures knows is computed by ir_measures on the same, canonically ordered run.
 """
 from __future__ import annotations
 
-import dataclasses
-import re
 from dataclasses import dataclass
 
 from ..errors import LlmrankError
+from .trec_names import is_trec_name, parse_trec
 
 DEFAULT_MEASURES = ("nDCG@10", "AP", "RR", "P@10", "R@100", "R@1000")
 NATIVE = ("P", "R", "AP", "RR", "nDCG", "Rprec", "Success", "Bpref", "Judged",
           "NumRet", "NumRelRet", "NumRel", "NumQ")
-SUMMED = ("NumRet", "NumRelRet", "NumRel", "NumQ")  # trec_eval sums these in 'all'
-TREC_NAMES = ("map", "map_cut", "ndcg", "ndcg_cut", "P", "recall", "recip_rank", "Rprec", "bpref",
-              "success", "num_ret", "num_rel", "num_rel_ret", "num_q", "set_P", "set_recall",
-              "set_map", "set_F", "set_relative_P", "iprec_at_recall", "infAP", "Rprec_mult",
-              "gm_map", "11pt_avg")
+SUMMED = ("NumRet", "NumRelRet", "NumRel", "NumQ", "num_nonrel_judged_ret")  # trec_eval sums these in 'all'
+GEOMETRIC = ("gm_map", "gm_bpref")  # 'all' is the geometric mean, values floored at 1e-5
+SUMMARY_ONLY = ("runid", "NumQ") + GEOMETRIC  # trec_eval prints no per-query line for these
+TEXT = ("runid", "relstring")
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,7 @@ class Measure:
     gains: tuple[tuple[int, float], ...] | None = None       # label -> gain, ideal in true gain order
     trec_gains: tuple[tuple[int, float], ...] | None = None  # trec_eval 'ndcg.L=G' params, trec_eval's order
     external: object | None = None                           # an ir_measures measure it computes
+    param: object = None       # trec_eval parameters of the measures that take more than a cutoff
 
     @property
     def summed(self) -> bool:
@@ -42,6 +40,14 @@ class Measure:
     @property
     def integer(self) -> bool:
         return self.kind in SUMMED
+
+    @property
+    def geometric(self) -> bool:
+        return self.kind in GEOMETRIC
+
+    @property
+    def text(self) -> bool:
+        return self.kind in TEXT
 
 
 def parse_gains(text: str) -> tuple[tuple[int, float], ...]:
@@ -56,10 +62,6 @@ def parse_gains(text: str) -> tuple[tuple[int, float], ...]:
         if not sep:
             raise LlmrankError(f"bad gain {part!r} in {text!r}: expected LABEL=GAIN")
     return tuple(pairs)
-
-
-def _is_trec_name(text: str) -> bool:
-    return text.split(".", 1)[0] in TREC_NAMES
 
 
 def _from_ir(m, label: str) -> Measure:
@@ -82,19 +84,9 @@ def parse_measure(text: str) -> list[Measure]:
     import ir_measures
 
     text = text.strip()
-    gains = re.fullmatch(r"ndcg\.((?:-?\d+=[^,]+,?)+)", text)
-    if gains:
-        return [Measure("nDCG", "ndcg", trec_gains=parse_gains(gains.group(1)))]
+    if is_trec_name(text):
+        return parse_trec([text])
     try:
-        if _is_trec_name(text):
-            base = text.split(".", 1)[0]
-            out = []
-            for m in ir_measures.parse_trec_measure(text):
-                cutoff = m.params.get("cutoff")
-                suffix = f"_{cutoff}" if isinstance(cutoff, int) else ""
-                # trec_eval applies its -l level to every measure, so no per-measure rel.
-                out.append(dataclasses.replace(_from_ir(m, base + suffix), rel=None))
-            return out
         m = ir_measures.parse_measure(text)
     except (ValueError, NameError, SyntaxError, TypeError, KeyError) as exc:
         raise LlmrankError(f"unknown measure {text!r} ({exc}); use ir_measures syntax such as nDCG@10, "
@@ -103,9 +95,12 @@ def parse_measure(text: str) -> list[Measure]:
 
 
 def parse_measures(texts) -> list[Measure]:
-    out: list[Measure] = []
-    for text in texts or DEFAULT_MEASURES:
-        for part in _split_top_level(text):
+    """Measures in trec_eval syntax come first, in trec_eval's print order; the others follow as given."""
+    parts = [part.strip() for text in texts or DEFAULT_MEASURES for part in _split_top_level(text)]
+    trec = [p for p in parts if is_trec_name(p)]
+    out = parse_trec(trec) if trec else []
+    for part in parts:
+        if not is_trec_name(part):
             out.extend(parse_measure(part))
     return out
 

@@ -72,7 +72,7 @@ def compare_to_baseline(evaluations, baseline: int, test: str = "t", correction:
     others = [e for i, e in enumerate(evaluations) if i != baseline]
     out: list[Comparison] = []
     for mi, measure in enumerate(base.measures):
-        if measure.summed:
+        if measure.summed or measure.text:
             continue
         rows = []
         for ev in others:

@@ -1,0 +1,396 @@
+"""trec_eval 9.0.8's measures beyond the common ones, vectorised over all queries at once.
+
+Each function takes the ranked run and the qrels of the evaluated queries
+(:mod:`.engine`) and returns one value per query, following the C code of
+trec_eval's ``m_<name>.c`` step for step, quirks included: relevance codes -1
+(retrieved, not in the qrels) and -2 (in the qrels with a negative label),
+``lround`` recall cutoffs, ``(long)(x + 0.9)`` R multiples, gain tables sorted by
+an int-truncating comparator (:func:`gain_tables`), the ideal walk that stops at
+the first judged level whose gain is not positive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NONPOOL, UNJUDGED = -1, -2
+INFAP_EPSILON = 1e-5
+
+
+def trec_rel(r) -> np.ndarray:
+    """trec_eval's relevance code of each retrieved doc."""
+    from .engine import MISSING
+
+    return np.where(r.label == MISSING, NONPOOL, np.where(r.label < 0, UNJUDGED, r.label))
+
+
+def _div(a, b) -> np.ndarray:
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return np.divide(a, b, out=np.zeros(a.shape), where=b != 0)
+
+
+def _starts(code: np.ndarray, n_q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each query's rows begin in a query-sorted array, and how many it has."""
+    starts = np.searchsorted(code, np.arange(n_q))
+    return starts, np.diff(np.r_[starts, len(code)])
+
+
+def _counts(r, level: int):
+    rel = trec_rel(r) >= level
+    return rel, r.per_query(rel), r.per_query(np.ones(len(r.pos), bool))
+
+
+def _num_rel(j, level: int) -> np.ndarray:
+    return j.count(j.label >= level)
+
+
+def _rel_cum(r, rel: np.ndarray) -> np.ndarray:
+    return r.within_query_cumsum(rel.astype(np.float64))
+
+
+# ---- precision / recall family ------------------------------------------------------------
+
+def _interpolated(m_levels, r, j, level):
+    """trec_eval's interpolated precision at lround(f * R) relevant docs, one column per level."""
+    rel, rel_ret, _ = _counts(r, level)
+    R = _num_rel(j, level)
+    best = r.within_query(np.maximum, _rel_cum(r, rel) / (r.pos + 1.0), reverse=True)
+    rel_rows = np.flatnonzero(rel)
+    rel_start, _ = _starts(r.code[rel_rows], r.n_q)
+    doc_start, n_docs = _starts(r.code, r.n_q)
+    out = np.zeros((len(m_levels), r.n_q))
+    for k, f in enumerate(m_levels):
+        x = f * R
+        cut = np.sign(x) * np.floor(np.abs(x) + 0.5)  # C lround: halves away from zero
+        at_rel = np.clip(rel_start + cut.astype(np.int64) - 1, 0, max(len(rel_rows) - 1, 0))
+        row = np.where(cut >= 1, rel_rows[at_rel] if len(rel_rows) else 0, doc_start)
+        value = np.where(n_docs > 0, best[np.minimum(row, max(len(best) - 1, 0))] if len(best) else 0.0, 0.0)
+        out[k] = np.where((cut <= rel_ret) & (rel_ret > 0), value, 0.0)
+    return out
+
+
+def iprec_at_recall(m, r, j, level, gains):
+    return _interpolated([m.param], r, j, level)[0]
+
+
+def pt_avg(m, r, j, level, gains):
+    total = np.zeros(r.n_q)
+    for column in _interpolated(m.param, r, j, level)[::-1]:  # trec_eval adds from the last level down
+        total += column
+    return total / len(m.param)
+
+
+def Rprec_mult(m, r, j, level, gains):
+    rel = trec_rel(r) >= level
+    cut = np.trunc(m.param * _num_rel(j, level) + 0.9)
+    return _div(r.per_query(rel & (r.pos < cut[r.code])), cut)
+
+
+def relative_P(m, r, j, level, gains):
+    rel, _, _ = _counts(r, level)
+    R = _num_rel(j, level)
+    return _div(r.per_query(rel & (r.pos < m.cutoff)), np.minimum(m.cutoff, R))
+
+
+def set_P(m, r, j, level, gains):
+    _, rel_ret, ret = _counts(r, level)
+    return _div(rel_ret, ret)
+
+
+def set_recall(m, r, j, level, gains):
+    _, rel_ret, _ = _counts(r, level)
+    return _div(rel_ret, _num_rel(j, level))
+
+
+def set_relative_P(m, r, j, level, gains):
+    _, rel_ret, ret = _counts(r, level)
+    R = _num_rel(j, level)
+    return np.where(R > 0, _div(rel_ret, np.minimum(ret, R)), 0.0)
+
+
+def set_map(m, r, j, level, gains):
+    _, rel_ret, ret = _counts(r, level)
+    return _div(rel_ret * rel_ret, ret * _num_rel(j, level))
+
+
+def set_F(m, r, j, level, gains):
+    _, rel_ret, ret = _counts(r, level)
+    p, rec, x = _div(rel_ret, ret), _div(rel_ret, _num_rel(j, level)), m.param[0]
+    return np.where(rel_ret > 0, _div((x + 1.0) * p * rec, x * p + rec), 0.0)
+
+
+def utility(m, r, j, level, gains):
+    _, rel_ret, ret = _counts(r, level)
+    a, b, c, d = m.param
+    return a * rel_ret + b * (ret - rel_ret) + c * (_num_rel(j, level) - rel_ret) + d * (rel_ret - ret - _num_rel(j, level))
+
+
+def num_nonrel_judged_ret(m, r, j, level, gains):
+    rel = trec_rel(r)
+    return r.per_query((rel >= 0) & (rel < level))
+
+
+def unj(m, r, j, level, gains):
+    return r.per_query((trec_rel(r) < 0) & (r.pos < m.cutoff)) / m.cutoff
+
+
+# ---- judged-only and geometric ------------------------------------------------------------
+
+def infAP(m, r, j, level, gains):
+    code = trec_rel(r)
+    judged_rel = code >= max(level, 0)
+    nonrel = (code >= 0) & (code < level)
+    rel_so_far = _rel_cum(r, judged_rel)
+    nonrel_before = r.within_query_cumsum(nonrel.astype(np.float64))
+    unj_before = r.within_query_cumsum((code == UNJUDGED).astype(np.float64))
+    fj, prev = r.pos.astype(np.float64), rel_so_far - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = 1.0 / (fj + 1) + (fj / (fj + 1)) * ((prev + nonrel_before + unj_before) / fj) * \
+            ((prev + INFAP_EPSILON) / (prev + nonrel_before + 2 * INFAP_EPSILON))
+    term = np.where(r.pos == 0, 1.0, term)
+    return _div(r.per_query(judged_rel, term), _num_rel(j, level))
+
+
+def gm_map(m, r, j, level, gains):
+    from .engine import _ap
+
+    return _ap(m, r, j, level, gains)
+
+
+def gm_bpref(m, r, j, level, gains):
+    from .engine import _bpref
+
+    return _bpref(m, r, j, level, gains)
+
+
+def binG(m, r, j, level, gains):
+    rel = trec_rel(r) >= level
+    so_far = _rel_cum(r, rel)
+    return _div(r.per_query(rel, 1.0 / np.log2(3.0 + r.pos - so_far)), _num_rel(j, level))
+
+
+# ---- gain-based: trec_eval's gain table, its ideal walk --------------------------------------
+
+@dataclass
+class _Ideal:
+    """Each query's ideal gain sequence (trec_eval's walk) and each retrieved doc's gain."""
+
+    gain: np.ndarray       # ideal gains, grouped by query, in walk order
+    start: np.ndarray      # where each query's sequence begins
+    length: np.ndarray     # its length (the number of positive ideal gains)
+    doc_gain: np.ndarray   # gain of each retrieved doc
+    doc_listed: np.ndarray  # whether its relevance code is in the gain table at all
+    table_min: np.ndarray  # per query: min and max of the gain table (rbp's normalisation)
+    table_max: np.ndarray
+
+
+def _trec_cmp(a, b) -> int:
+    return int(a[1] - b[1])
+
+
+def glibc_msort(items: list, cmp=_trec_cmp) -> list:
+    """glibc's qsort (a top-down merge sort) with trec_eval's comparator, whose int
+    truncation makes gains less than 1 apart compare equal; Python's sort would differ."""
+    if len(items) <= 1:
+        return list(items)
+    half = len(items) // 2
+    left, right = glibc_msort(items[:half], cmp), glibc_msort(items[half:], cmp)
+    out = []
+    while left and right:
+        out.append(left.pop(0) if cmp(left[0], right[0]) <= 0 else right.pop(0))
+    return out + left + right
+
+
+def trec_gain_order_differs(params) -> bool:
+    """Whether trec_eval's truncating comparator leaves these gains (and label 0) out of order."""
+    table = [[label, gain] for label, gain in params] + [[0, 0.0]]
+    return [t[1] for t in glibc_msort(table)] != sorted(t[1] for t in table)
+
+
+def _table(params: tuple, top_level: int) -> list:
+    """trec_eval's setup_gains: the parameters, then levels 0..top not among them, sorted."""
+    given = {level for level, _ in params}
+    rows = [[level, gain] for level, gain in params] + [[lv, float(lv)] for lv in range(top_level + 1)
+                                                        if lv not in given]
+    return glibc_msort(rows)
+
+
+def gain_tables(params: tuple, r, j) -> _Ideal:
+    params = params or ()
+    judged = j.label >= 0
+    top = np.full(r.n_q, -1, np.int64)
+    np.maximum.at(top, j.code[judged], j.label[judged])
+    walk_pos = np.zeros(len(j.label), np.int64)
+    row_gain = np.zeros(len(j.label))
+    table_min, table_max = np.zeros(r.n_q), np.zeros(r.n_q)
+    doc_gain, doc_listed = np.zeros(len(r.pos)), np.zeros(len(r.pos), bool)
+    rel = trec_rel(r)
+    for t in np.unique(top):
+        queries = top == t
+        table = _table(params, int(t))
+        gain_of = {}
+        for i, (lv, g) in enumerate(table):
+            gain_of.setdefault(lv, (len(table) - 1 - i, g))  # walk position (from the top), gain; first wins
+        rows = queries[j.code] & judged
+        labels = j.label[rows]
+        looked = np.array([gain_of[int(x)] for x in np.unique(labels)]) if len(labels) else np.zeros((0, 2))
+        idx = np.searchsorted(np.unique(labels), labels)
+        walk_pos[rows] = looked[idx, 0] if len(labels) else 0
+        row_gain[rows] = looked[idx, 1] if len(labels) else 0
+        gains = [g for _, g in table]
+        table_min[queries] = min([0.0] + gains)
+        table_max[queries] = max([0.0] + gains)
+        docs = queries[r.code]
+        listed = {lv: g for lv, g in reversed(table)}  # get_gain: the first entry in table order wins
+        doc_gain[docs] = [listed.get(x, 0.0) for x in rel[docs].tolist()] if len(listed) > 8 else \
+            _gains_of(rel[docs], listed)
+        doc_listed[docs] = np.isin(rel[docs], list(listed))
+    # the walk stops at the first judged entry (from the top) whose gain is not positive
+    stop = np.full(r.n_q, np.iinfo(np.int64).max)
+    bad = judged & (row_gain <= 0)
+    np.minimum.at(stop, j.code[bad], walk_pos[bad])
+    keep = judged & (walk_pos < stop[j.code]) & (row_gain > 0)
+    code, pos_key, gain = j.code[keep], walk_pos[keep], row_gain[keep]
+    order = np.lexsort((pos_key, code))
+    start, length = _starts(code[order], r.n_q)
+    return _Ideal(gain[order], start, length, doc_gain, doc_listed, table_min, table_max)
+
+
+def _gains_of(codes: np.ndarray, table: dict) -> np.ndarray:
+    """trec_eval's get_gain: the table's gain for the code, 0 for codes not in it."""
+    out = np.zeros(len(codes))
+    for level, g in table.items():
+        out[codes == level] = g
+    return out
+
+
+def _ideal_cum(ideal: _Ideal, x: np.ndarray) -> np.ndarray:
+    """Running sum of x along each query's ideal sequence."""
+    from .engine import segment_accumulate
+
+    code, pos = _ideal_positions(ideal)
+    return segment_accumulate(np.add, x, code, pos, len(ideal.start))
+
+
+def _ideal_at(ideal: _Ideal, cum: np.ndarray, code: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """cum at min(pos, length - 1) of each query's ideal sequence; 0 where it is empty."""
+    n = ideal.length[code]
+    idx = ideal.start[code] + np.minimum(pos, n - 1)
+    return np.where(n > 0, cum[np.clip(idx, 0, max(len(cum) - 1, 0))] if len(cum) else 0.0, 0.0)
+
+
+def _discount(pos) -> np.ndarray:
+    return 1.0 / np.log2(np.asarray(pos, np.float64) + 2.0)
+
+
+def _ideal_positions(ideal: _Ideal) -> tuple[np.ndarray, np.ndarray]:
+    code = np.repeat(np.arange(len(ideal.start)), ideal.length)
+    return code, np.arange(len(code)) - ideal.start[code]
+
+
+def ndcg_params(m, r, j, level, gains):
+    ideal = gain_tables(m.trec_gains, r, j)
+    g = ideal.doc_gain
+    dcg = r.per_query(g != 0, g * _discount(r.pos))
+    code, pos = _ideal_positions(ideal)
+    return _div(dcg, np.bincount(code, ideal.gain * _discount(pos), minlength=r.n_q))
+
+
+def ndcg_rel(m, r, j, level, gains):
+    ideal = gain_tables(m.trec_gains, r, j)
+    g = ideal.doc_gain
+    code, pos = _ideal_positions(ideal)
+    idcg = _ideal_cum(ideal, ideal.gain * _discount(pos))
+    rdcg = r.within_query(np.add, np.where(g != 0, g * _discount(r.pos), 0.0))
+    at = _ideal_at(ideal, idcg, r.code, r.pos)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = r.per_query(g > 0, rdcg / at)
+        last = _last_per_query(r, rdcg)
+        total += (ideal.length - r.per_query(g > 0)) * last / _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length)
+    return np.where((total > 0) & (ideal.length > 0), _div(total, ideal.length), 0.0)
+
+
+def _last_per_query(r, cum: np.ndarray) -> np.ndarray:
+    """A within-query running sum's final value per query (0 for a query without docs)."""
+    start, n = _starts(r.code, r.n_q)
+    return np.where(n > 0, cum[np.clip(start + n - 1, 0, max(len(cum) - 1, 0))] if len(cum) else 0.0, 0.0)
+
+
+def Rndcg(m, r, j, level, gains):
+    ideal = gain_tables(m.trec_gains, r, j)
+    g = ideal.doc_gain
+    code, pos = _ideal_positions(ideal)
+    idcg = _ideal_cum(ideal, ideal.gain * _discount(pos))
+    rdcg = r.within_query(np.add, np.where(g != 0, g * _discount(r.pos), 0.0))
+    start, n_ret = _starts(r.code, r.n_q)
+    # ndcg is taken where the ideal gain changes: after position p when p + 1 starts a new gain or ends the walk
+    nxt = np.r_[ideal.gain[1:], 0.0] if len(ideal.gain) else ideal.gain
+    change = (pos + 1 == ideal.length[code]) | (nxt != ideal.gain)
+    at_doc = start[code] + np.minimum(pos, n_ret[code] - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(n_ret[code] > 0, rdcg[np.clip(at_doc, 0, max(len(rdcg) - 1, 0))] if len(rdcg) else 0.0, 0.0) / idcg
+        total = np.bincount(code[change], ratio[change], minlength=r.n_q)
+        count = np.bincount(code[change], minlength=r.n_q).astype(np.float64)
+        extra = (n_ret >= ideal.length + 2) & (ideal.length > 0)
+        total += np.where(extra, _last_per_query(r, rdcg) / _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length), 0.0)
+        count += extra
+        out = total / count
+    return np.where(_num_rel(j, level) > 0, out, 0.0)
+
+
+def G(m, r, j, level, gains):
+    ideal = gain_tables(m.trec_gains, r, j)
+    g = ideal.doc_gain
+    cost = _ideal_cum(ideal, np.maximum(ideal.gain, 1.0))
+    n = ideal.length[r.code]
+    cost_at = _ideal_at(ideal, cost, r.code, r.pos) + np.maximum(r.pos - n + 1, 0)
+    got = r.within_query(np.add, g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = g / np.log2(2.0 + cost_at - got)
+    value = r.per_query(g != 0, term)
+    return _div(value, np.bincount(np.repeat(np.arange(r.n_q), ideal.length), ideal.gain, minlength=r.n_q))
+
+
+def _persistence(m) -> float:
+    return next((v for k, v in (m.param or ()) if k == "p"), 0.9)
+
+
+def rbp(m, r, j, level, gains):
+    ideal = gain_tables(m.trec_gains, r, j)
+    lo, hi = ideal.table_min[r.code], ideal.table_max[r.code]
+    g = ideal.doc_gain
+    # trec_eval rescales the table to [0, 1] when it leaves it; its min/max start uninitialised (0 here)
+    g = np.where(ideal.doc_listed & ((lo < 0) | (hi > 1)), _div(g - lo, hi - lo), g)
+    p = _persistence(m)
+    return (1.0 - p) * r.per_query(g != 0, g * p ** r.pos)
+
+
+def rbp_resid(m, r, j, level, gains):
+    p = _persistence(m)
+    unjudged = trec_rel(r) < 0
+    _, n_ret = _starts(r.code, r.n_q)
+    value = p ** n_ret + (1.0 - p) * r.per_query(unjudged, p ** r.pos)
+    return np.where(r.per_query(unjudged) > 0, value, 0.0)
+
+
+def relstring(m, r, j, level, gains) -> list[str]:
+    """The top docs' relevance codes as characters: digit, '>' above 9, '-' not in the qrels,
+    '.' judged negative, '<' other negatives."""
+    code = trec_rel(r)
+    chars = np.where(code > 9, ">", np.where(code >= 0, np.clip(code, 0, 9).astype(str),
+                                             np.where(code == NONPOOL, "-", np.where(code == UNJUDGED, ".", "<"))))
+    keep = r.pos < max(int(m.param[0]), 0)
+    out = [""] * r.n_q
+    codes, chars = r.code[keep], chars[keep]
+    start, n = _starts(codes, r.n_q)
+    for q in np.flatnonzero(n):
+        out[q] = "".join(chars[start[q]:start[q] + n[q]])
+    return out
+
+
+MEASURES = {"iprec_at_recall": iprec_at_recall, "11pt_avg": pt_avg, "Rprec_mult": Rprec_mult,
+            "relative_P": relative_P, "set_P": set_P, "set_recall": set_recall, "set_relative_P": set_relative_P,
+            "set_map": set_map, "set_F": set_F, "utility": utility, "num_nonrel_judged_ret": num_nonrel_judged_ret,
+            "unj": unj, "infAP": infAP, "gm_map": gm_map, "gm_bpref": gm_bpref, "binG": binG, "G": G,
+            "ndcg_rel": ndcg_rel, "Rndcg": Rndcg, "rbp": rbp, "rbp_resid": rbp_resid}
