@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Speed and memory of ``llmrank eval`` vs ir_measures fed file paths, measured in one run.
+"""Speed and memory of ``llmrank eval --format trec`` vs the reference trec_eval 9.0.8, one run.
 
-Data: 10,000 queries x 1,000 docs (seeded, 6-decimal scores, so ties occur as in real runs)
-and 50 graded judgements per query; five measures. Each side runs in its own process;
-wall time and peak RSS are reported with the ratio baseline/llmrank (> 1 means llmrank is
-faster). The trec_eval C binary is not installable here; it takes about 10 s on this data.
+trec_eval is compiled from ../shared/tools (NIST's C source, the build pyserini ships). Data:
+10,000 queries x 1,000 docs (seeded, 6-decimal scores, so ties occur as in real runs) and 50
+graded judgements per query. Two measure sets: trec_eval's default output and ``-m all_trec``.
+Each side runs in its own process; the outputs must be identical (whitespace aside), and the
+wall time, peak RSS and ratio llmrank / trec_eval are printed (goal: <= 0.5, i.e. twice as fast).
 
 Usage: python benchmarks/eval_speed.py [--queries N] [--docs N] [--workdir DIR]
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-MEASURES = ["nDCG@10", "AP", "RR", "P@10", "R@1000"]
+TOOLS = Path(__file__).resolve().parents[1].parent / "shared" / "tools"
 
 
 def make_data(workdir: Path, n_q: int, n_d: int) -> tuple[Path, Path]:
@@ -56,24 +57,17 @@ def main() -> None:
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    trec_eval = subprocess.run(["bash", str(TOOLS / "build-trec-eval.sh"), str(workdir / "trec_eval")],
+                               check=True, capture_output=True, text=True).stdout.strip()
     run, qrels = make_data(workdir, args.queries, args.docs)
-    ours = [sys.executable, "-m", "llmrank_cli", "eval", str(qrels), str(run), "--format", "tsv"]
-    for m in MEASURES:
-        ours += ["-m", m]
-    baseline = [sys.executable, "-c",
-                "import ir_measures, sys; ms=[ir_measures.parse_measure(m) for m in sys.argv[3:]]; "
-                "r=ir_measures.calc_aggregate(ms, ir_measures.read_trec_qrels(sys.argv[1]), "
-                "ir_measures.read_trec_run(sys.argv[2])); print({str(k): v for k, v in r.items()})",
-                str(qrels), str(run), *MEASURES]
-    t_ours, m_ours, out_ours = timed(ours)
-    t_base, m_base, out_base = timed(baseline)
-    print(f"data: {args.queries} queries x {args.docs} docs, measures {' '.join(MEASURES)}")
-    print(f"llmrank eval:            {t_ours:6.2f} s, peak RSS {m_ours:7.0f} MB")
-    print(f"ir_measures from paths:  {t_base:6.2f} s, peak RSS {m_base:7.0f} MB")
-    print(f"speed ratio (ir_measures / llmrank): {t_base / t_ours:.2f}x; memory ratio {m_base / m_ours:.2f}x")
-    print("llmrank values:", " ".join(line.split("\t")[2] + "=" + line.split("\t")[3]
-                                      for line in out_ours.splitlines()[1:]))
-    print("ir_measures values:", out_base.strip())
+    print(f"data: {args.queries} queries x {args.docs} docs ({args.queries * args.docs:,} run lines)")
+    for name, measures in (("default output", []), ("-m all_trec", ["-m", "all_trec"])):
+        t_ref, m_ref, out_ref = timed([trec_eval, *measures, str(qrels), str(run)])
+        t_ours, m_ours, out_ours = timed([sys.executable, "-m", "llmrank_cli", "eval", "--format", "trec",
+                                          *measures, str(qrels), str(run)])
+        same = [line.split() for line in out_ref.splitlines()] == [line.split() for line in out_ours.splitlines()]
+        print(f"{name}: trec_eval {t_ref:6.2f} s, {m_ref:6.0f} MB | llmrank {t_ours:6.2f} s, {m_ours:6.0f} MB | "
+              f"llmrank / trec_eval {t_ours / t_ref:.2f}x (goal <= 0.5) | outputs identical: {same}")
 
 
 if __name__ == "__main__":

@@ -139,3 +139,32 @@ def test_queries_are_analysed_as_the_index_was(cli, tmp_path):
         r = cli("--quiet", "rank", "--model", "bm25", "--index", tmp_path / "idx", "--topics", tmp_path / "t.tsv",
                 *extra)
         assert [line.split()[2] for line in r.out.splitlines()] == ["d1"]
+
+
+def test_cisi_lines_equal_pyserini_but_ties_in_trec_eval_order(cli, tmp_path):
+    """CISI (numeric docnos, 1,000 hits): every line pyserini prints, scores to the digit; where two
+    printed scores are equal pyserini keeps Lucene's index order and llmrank trec_eval's (docno
+    descending), the order trec_eval itself reads the file in."""
+    from .conftest import shared
+    d = shared("collections", "cisi")
+    assert cli("--quiet", "prepare", "corpus", d / "CISI.ALL", "-o", tmp_path / "c.jsonl").code == 0
+    assert cli("--quiet", "prepare", "topics", d / "CISI.QRY", "-o", tmp_path / "t.tsv").code == 0
+    assert cli("--quiet", "prepare", "index", tmp_path / "c.jsonl", "-o", tmp_path / "idx").code == 0
+    assert cli("--quiet", "rank", "--model", "bm25", "--index", tmp_path / "idx", "--topics", tmp_path / "t.tsv",
+               "--k", "1000", "--tag", "Anserini", "-o", tmp_path / "ours.run").code == 0
+    code = ("import sys, runpy; from llmrank_cli.retrieval import bm25 as lucene; lucene.start_jvm(); sys.argv = sys.argv[1:]; "
+            "runpy.run_module('pyserini.search.lucene', run_name='__main__')")
+    subprocess.run([sys.executable, "-c", code, "x", "--index", str(tmp_path / "idx"), "--topics", str(tmp_path / "t.tsv"),
+                    "--output", str(tmp_path / "pyserini.run"), "--bm25", "--k1", "0.9", "--b", "0.4", "--hits", "1000"],
+                   check=True, capture_output=True, env={**os.environ, "OPENAI_API_KEY": "unused"})
+    ours = [line.split() for line in (tmp_path / "ours.run").read_text().splitlines()]
+    theirs = [line.split() for line in (tmp_path / "pyserini.run").read_text().splitlines()]
+    assert len(ours) == len(theirs) > 100_000
+    key = lambda f: (f[0], f[3], f[4])  # noqa: E731  qid, rank, printed score
+    assert [key(f) for f in ours] == [key(f) for f in theirs]  # same ranks and scores line by line
+    assert sorted((f[0], f[2], f[4]) for f in ours) == sorted((f[0], f[2], f[4]) for f in theirs)
+    moved = sum(a != b for a, b in zip(ours, theirs))
+    assert moved, "CISI has equal printed scores: pyserini's and trec_eval's orders differ there"
+    for a, b in zip(ours, ours[1:]):
+        if a[0] == b[0]:  # trec_eval's order: score descending, then docno descending (strcmp)
+            assert (float(a[4]), a[2]) > (float(b[4]), b[2])

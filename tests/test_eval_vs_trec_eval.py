@@ -50,9 +50,11 @@ def _random_files(seed: int, directory, binary: bool):
     for q in qids + ["999"]:
         if rng.random() < 0.15 and q != qids[0]:
             continue
-        for doc in rng.sample(docs, rng.randint(1, 25)):
-            score = rng.choice([1.0, 2.0, 0.5, round(rng.random(), 2), rng.random()])
-            run.append(f"{q} Q0 {doc} 0 {score} tag{seed}\n")
+        lines = [(rng.choice([1.0, 2.0, 0.5, round(rng.random(), 2), rng.random()]), doc)
+                 for doc in rng.sample(docs, rng.randint(1, 25))]
+        if seed % 2:  # as most runs arrive: scores descending, ties in no particular docno order
+            lines.sort(key=lambda line: -line[0])
+        run.extend(f"{q} Q0 {doc} 0 {score} tag{seed}\n" for score, doc in lines)
     (directory / "qrels").write_text("".join(qrels))
     (directory / "run").write_text("".join(run))
     return str(directory / "qrels"), str(directory / "run")

@@ -14,51 +14,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .core_measures import average_precision, bpref
+from .core_measures import safe_div as _div
+from .ranked import MISSING, segment_accumulate
+from .ranked import starts as _starts
+
 NONPOOL, UNJUDGED = -1, -2
 INFAP_EPSILON = 1e-5
 
 
 def trec_rel(r) -> np.ndarray:
     """trec_eval's relevance code of each retrieved doc."""
-    from .engine import MISSING
-
-    return np.where(r.label == MISSING, NONPOOL, np.where(r.label < 0, UNJUDGED, r.label))
-
-
-def _div(a, b) -> np.ndarray:
-    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    return np.divide(a, b, out=np.zeros(a.shape), where=b != 0)
-
-
-def _starts(code: np.ndarray, n_q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Where each query's rows begin in a query-sorted array, and how many it has."""
-    starts = np.searchsorted(code, np.arange(n_q))
-    return starts, np.diff(np.r_[starts, len(code)])
+    return r.memo("trec_rel", lambda: np.where(r.label == MISSING, NONPOOL, np.where(r.label < 0, UNJUDGED, r.label)))
 
 
 def _counts(r, level: int):
-    rel = trec_rel(r) >= level
-    return rel, r.per_query(rel), r.per_query(np.ones(len(r.pos), bool))
+    """Relevant retrieved and retrieved, per query."""
+    return r.total(r.rel_cum(level)), r.num_ret()
 
 
 def _num_rel(j, level: int) -> np.ndarray:
-    return j.count(j.label >= level)
-
-
-def _rel_cum(r, rel: np.ndarray) -> np.ndarray:
-    return r.within_query_cumsum(rel.astype(np.float64))
+    return j.num_rel(level)
 
 
 # ---- precision / recall family ------------------------------------------------------------
 
 def _interpolated(m_levels, r, j, level):
     """trec_eval's interpolated precision at lround(f * R) relevant docs, one column per level."""
-    rel, rel_ret, _ = _counts(r, level)
+    rel_ret, _ = _counts(r, level)
     R = _num_rel(j, level)
-    best = r.within_query(np.maximum, _rel_cum(r, rel) / (r.pos + 1.0), reverse=True)
-    rel_rows = np.flatnonzero(rel)
-    rel_start, _ = _starts(r.code[rel_rows], r.n_q)
-    doc_start, n_docs = _starts(r.code, r.n_q)
+    best = r.memo(("best_precision", level),
+                  lambda: r.within_query(np.maximum, r.rel_cum(level) / (r.pos + 1.0), reverse=True))
+    rel_rows = r.memo(("rel_rows", level), lambda: np.flatnonzero(r.rel(level)))
+    rel_start, _ = r.memo(("rel_start", level), lambda: _starts(r.code[rel_rows], r.n_q))
+    doc_start, n_docs = r.bounds()
     out = np.zeros((len(m_levels), r.n_q))
     for k, f in enumerate(m_levels):
         x = f * R
@@ -82,46 +71,43 @@ def pt_avg(m, r, j, level, gains):
 
 
 def Rprec_mult(m, r, j, level, gains):
-    rel = trec_rel(r) >= level
-    cut = np.trunc(m.param * _num_rel(j, level) + 0.9)
-    return _div(r.per_query(rel & (r.pos < cut[r.code])), cut)
+    cut = np.trunc(m.param * _num_rel(j, level) + 0.9).astype(np.int64)
+    return _div(r.at_rank(r.rel_cum(level), cut), cut)
 
 
 def relative_P(m, r, j, level, gains):
-    rel, _, _ = _counts(r, level)
-    R = _num_rel(j, level)
-    return _div(r.per_query(rel & (r.pos < m.cutoff)), np.minimum(m.cutoff, R))
+    return _div(r.at_rank(r.rel_cum(level), m.cutoff), np.minimum(m.cutoff, _num_rel(j, level)))
 
 
 def set_P(m, r, j, level, gains):
-    _, rel_ret, ret = _counts(r, level)
+    rel_ret, ret = _counts(r, level)
     return _div(rel_ret, ret)
 
 
 def set_recall(m, r, j, level, gains):
-    _, rel_ret, _ = _counts(r, level)
+    rel_ret, _ = _counts(r, level)
     return _div(rel_ret, _num_rel(j, level))
 
 
 def set_relative_P(m, r, j, level, gains):
-    _, rel_ret, ret = _counts(r, level)
+    rel_ret, ret = _counts(r, level)
     R = _num_rel(j, level)
     return np.where(R > 0, _div(rel_ret, np.minimum(ret, R)), 0.0)
 
 
 def set_map(m, r, j, level, gains):
-    _, rel_ret, ret = _counts(r, level)
+    rel_ret, ret = _counts(r, level)
     return _div(rel_ret * rel_ret, ret * _num_rel(j, level))
 
 
 def set_F(m, r, j, level, gains):
-    _, rel_ret, ret = _counts(r, level)
+    rel_ret, ret = _counts(r, level)
     p, rec, x = _div(rel_ret, ret), _div(rel_ret, _num_rel(j, level)), m.param[0]
     return np.where(rel_ret > 0, _div((x + 1.0) * p * rec, x * p + rec), 0.0)
 
 
 def utility(m, r, j, level, gains):
-    _, rel_ret, ret = _counts(r, level)
+    rel_ret, ret = _counts(r, level)
     a, b, c, d = m.param
     return a * rel_ret + b * (ret - rel_ret) + c * (_num_rel(j, level) - rel_ret) + d * (rel_ret - ret - _num_rel(j, level))
 
@@ -132,7 +118,8 @@ def num_nonrel_judged_ret(m, r, j, level, gains):
 
 
 def unj(m, r, j, level, gains):
-    return r.per_query((trec_rel(r) < 0) & (r.pos < m.cutoff)) / m.cutoff
+    unjudged = r.memo("unj_cum", lambda: r.within_query_cumsum(trec_rel(r) < 0))
+    return r.at_rank(unjudged, m.cutoff) / m.cutoff
 
 
 # ---- judged-only and geometric ------------------------------------------------------------
@@ -141,9 +128,9 @@ def infAP(m, r, j, level, gains):
     code = trec_rel(r)
     judged_rel = code >= max(level, 0)
     nonrel = (code >= 0) & (code < level)
-    rel_so_far = _rel_cum(r, judged_rel)
-    nonrel_before = r.within_query_cumsum(nonrel.astype(np.float64))
-    unj_before = r.within_query_cumsum((code == UNJUDGED).astype(np.float64))
+    rel_so_far = r.within_query_cumsum(judged_rel)
+    nonrel_before = r.within_query_cumsum(nonrel)
+    unj_before = r.within_query_cumsum(code == UNJUDGED)
     fj, prev = r.pos.astype(np.float64), rel_so_far - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         term = 1.0 / (fj + 1) + (fj / (fj + 1)) * ((prev + nonrel_before + unj_before) / fj) * \
@@ -152,21 +139,9 @@ def infAP(m, r, j, level, gains):
     return _div(r.per_query(judged_rel, term), _num_rel(j, level))
 
 
-def gm_map(m, r, j, level, gains):
-    from .engine import _ap
-
-    return _ap(m, r, j, level, gains)
-
-
-def gm_bpref(m, r, j, level, gains):
-    from .engine import _bpref
-
-    return _bpref(m, r, j, level, gains)
-
-
 def binG(m, r, j, level, gains):
-    rel = trec_rel(r) >= level
-    so_far = _rel_cum(r, rel)
+    rel = r.rel(level)
+    so_far = r.rel_cum(level)
     return _div(r.per_query(rel, 1.0 / np.log2(3.0 + r.pos - so_far)), _num_rel(j, level))
 
 
@@ -267,8 +242,6 @@ def _gains_of(codes: np.ndarray, table: dict) -> np.ndarray:
 
 def _ideal_cum(ideal: _Ideal, x: np.ndarray) -> np.ndarray:
     """Running sum of x along each query's ideal sequence."""
-    from .engine import segment_accumulate
-
     code, pos = _ideal_positions(ideal)
     return segment_accumulate(np.add, x, code, pos, len(ideal.start))
 
@@ -377,12 +350,12 @@ def rbp_resid(m, r, j, level, gains):
 def relstring(m, r, j, level, gains) -> list[str]:
     """The top docs' relevance codes as characters: digit, '>' above 9, '-' not in the qrels,
     '.' judged negative, '<' other negatives."""
-    code = trec_rel(r)
-    chars = np.where(code > 9, ">", np.where(code >= 0, np.clip(code, 0, 9).astype(str),
-                                             np.where(code == NONPOOL, "-", np.where(code == UNJUDGED, ".", "<"))))
     keep = r.pos < max(int(m.param[0]), 0)
+    code = trec_rel(r)[keep]
+    symbols = np.array(list("<.-0123456789>"))  # codes below -2, -2, -1, 0..9, above 9
+    chars = symbols[np.clip(code, -3, 10) + 3]
     out = [""] * r.n_q
-    codes, chars = r.code[keep], chars[keep]
+    codes = r.code[keep]
     start, n = _starts(codes, r.n_q)
     for q in np.flatnonzero(n):
         out[q] = "".join(chars[start[q]:start[q] + n[q]])
@@ -392,5 +365,5 @@ def relstring(m, r, j, level, gains) -> list[str]:
 MEASURES = {"iprec_at_recall": iprec_at_recall, "11pt_avg": pt_avg, "Rprec_mult": Rprec_mult,
             "relative_P": relative_P, "set_P": set_P, "set_recall": set_recall, "set_relative_P": set_relative_P,
             "set_map": set_map, "set_F": set_F, "utility": utility, "num_nonrel_judged_ret": num_nonrel_judged_ret,
-            "unj": unj, "infAP": infAP, "gm_map": gm_map, "gm_bpref": gm_bpref, "binG": binG, "G": G,
+            "unj": unj, "infAP": infAP, "gm_map": average_precision, "gm_bpref": bpref, "binG": binG, "G": G,
             "ndcg_rel": ndcg_rel, "Rndcg": Rndcg, "rbp": rbp, "rbp_resid": rbp_resid}

@@ -43,6 +43,7 @@ class Run:
     name: str = "<run>"
     tag: str = DEFAULT_TAG
     source: Source | None = field(default=None, repr=False)
+    _checked: pa.Table | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_columns(cls, qid, docno, score, tag: str = DEFAULT_TAG, name: str = "<run>") -> "Run":
@@ -56,6 +57,13 @@ class Run:
 
     def fail(self, row: int, problem: str) -> InputError:
         return self.source.error(row, problem) if self.source else InputError(self.name, None, problem)
+
+    def check(self) -> None:
+        """check_scores and check_unique, once per table."""
+        if self._checked is not self.table:
+            self.check_scores()
+            self.check_unique()
+            self._checked = self.table
 
     def check_scores(self) -> None:
         """Refuse NaN scores: no order (trec_eval's included) is defined for them."""
@@ -136,8 +144,7 @@ def read_run(path, fmt: str = "auto", check: bool = True) -> Run:
     if check:
         if not len(run):
             raise InputError(name, None, "the run is empty")
-        run.check_scores()
-        run.check_unique()
+        run.check()
     return run
 
 

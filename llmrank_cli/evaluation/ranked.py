@@ -1,0 +1,204 @@
+"""The run joined to the qrels in trec_eval's order, and the running sums measures share.
+
+Every measure at a cutoff reads a running sum at rank k (:meth:`Ranked.at_rank`), so
+``P.5,10,...,1000``, recall, success, map_cut and ndcg_cut cost one pass over the run
+whatever their number of cutoffs. Running sums of counts are exact in any order; sums
+of fractions are taken rank by rank inside each query, the order of trec_eval's loops,
+so the last bit matches too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+MISSING = np.iinfo(np.int64).min  # label of a retrieved doc absent from the qrels
+
+
+def segment_accumulate(ufunc, x: np.ndarray, code: np.ndarray, pos: np.ndarray, n_q: int,
+                       reverse: bool = False) -> np.ndarray:
+    """ufunc.accumulate along each query's rows (code sorted, pos 0..n-1), each query on its own,
+    in the order trec_eval's loops run: exact where an offset trick would round."""
+    if not len(x):
+        return np.asarray(x, np.float64)
+    width = int(pos.max()) + 1
+    if n_q * width <= 4 * len(x) + (1 << 20):  # a padded matrix, one row per query
+        grid = np.zeros((n_q, width))
+        grid[code, pos] = x
+        grid = ufunc.accumulate(grid[:, ::-1], axis=1)[:, ::-1] if reverse else ufunc.accumulate(grid, axis=1)
+        return grid[code, pos]
+    out = np.empty(len(x))
+    bounds = np.flatnonzero(np.r_[True, code[1:] != code[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        out[a:b] = ufunc.accumulate(x[a:b][::-1])[::-1] if reverse else ufunc.accumulate(x[a:b])
+    return out
+
+
+def starts(code: np.ndarray, n_q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each query's rows begin in a query-sorted array, and how many it has."""
+    starts = np.searchsorted(code, np.arange(n_q))
+    return starts, np.diff(np.r_[starts, len(code)])
+
+
+def gather(cum: np.ndarray, start: np.ndarray, length: np.ndarray, k) -> np.ndarray:
+    """Per query: cum at its min(k, length)-th row (k counts from 1), 0 where that is no row."""
+    kk = np.minimum(np.asarray(k), length).astype(np.int64)
+    if not len(cum):
+        return np.zeros(len(start))
+    return np.where(kk > 0, cum[np.clip(start + kk - 1, 0, len(cum) - 1)], 0.0)
+
+
+@dataclass
+class Ranked:
+    """The run joined to the qrels, in trec_eval order: one entry per retrieved doc."""
+
+    code: np.ndarray   # query index into the evaluated qids
+    pos: np.ndarray    # 0-based rank within the query
+    label: np.ndarray  # qrels label, MISSING if not judged
+    docnos: pa.ChunkedArray  # the run's docno column; rows picks this order's entries
+    n_q: int
+    rows: np.ndarray | None = None
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def docno(self) -> pa.ChunkedArray:
+        return self.docnos if self.rows is None else self.docnos.take(pa.array(self.rows))
+
+    def memo(self, key, make):
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.memo("bounds", lambda: starts(self.code, self.n_q))
+
+    def num_ret(self) -> np.ndarray:
+        return self.bounds()[1].astype(np.float64)
+
+    def rel(self, level: int) -> np.ndarray:
+        return self.memo(("rel", level), lambda: self.label >= level)
+
+    def rel_cum(self, level: int) -> np.ndarray:
+        """Relevant docs at or above each rank."""
+        return self.memo(("rel_cum", level), lambda: self.within_query_cumsum(self.rel(level)))
+
+    def at_rank(self, cum: np.ndarray, k) -> np.ndarray:
+        """A running sum's value at rank k (or at the last rank, for a shorter list) per query."""
+        start, n = self.bounds()
+        return gather(cum, start, n, k)
+
+    def total(self, cum: np.ndarray) -> np.ndarray:
+        return self.at_rank(cum, np.iinfo(np.int64).max)
+
+    def per_query(self, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        w = None if weights is None else weights[mask]
+        return np.bincount(self.code[mask], w, minlength=self.n_q).astype(np.float64)
+
+    def within_query(self, ufunc, x: np.ndarray, reverse: bool = False) -> np.ndarray:
+        """ufunc.accumulate of x inside each query, in rank order (or from the last rank up)."""
+        return segment_accumulate(ufunc, x, self.code, self.pos, self.n_q, reverse)
+
+    def within_query_cumsum(self, x: np.ndarray) -> np.ndarray:
+        """Inclusive running sum of x inside each query; exact for counts (for other values,
+        :meth:`within_query` adds in trec_eval's order)."""
+        c = np.cumsum(x, dtype=np.float64)
+        start, n = self.bounds()
+        present = n > 0
+        before = np.zeros(self.n_q)
+        before[present] = c[start[present]] - x[start[present]]
+        return c - before[self.code]
+
+
+@dataclass
+class Judgements:
+    """Qrels of the evaluated queries: labels grouped by query index."""
+
+    code: np.ndarray
+    label: np.ndarray
+    n_q: int
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.code[mask], minlength=self.n_q).astype(np.float64)
+
+    def num_rel(self, level: int) -> np.ndarray:
+        key = ("num_rel", level)
+        if key not in self.cache:
+            self.cache[key] = self.count(self.label >= level)
+        return self.cache[key]
+
+    def ideal_dcg(self, gains: np.ndarray, cutoff: int | None, key) -> np.ndarray:
+        """DCG of the best order of these gains, at a cutoff; the running sum is kept per key."""
+        if key not in self.cache:
+            keep = gains > 0
+            code, g = self.code[keep], gains[keep]
+            order = np.lexsort((-g, code))
+            code, g = code[order], g[order]
+            pos = np.arange(len(code)) - np.searchsorted(code, code)
+            cum = segment_accumulate(np.add, g / np.log2(pos + 2.0), code, pos, self.n_q)
+            self.cache[key] = (cum, *starts(code, self.n_q))
+        cum, start, n = self.cache[key]
+        return gather(cum, start, n, np.iinfo(np.int64).max if cutoff is None else cutoff)
+
+
+def trec_order(qid_index: np.ndarray, score: np.ndarray, table: pa.Table) -> np.ndarray:
+    """Row order of trec_eval: query (qid_index, -1 = left out), score descending, docno
+    descending. Runs usually arrive grouped by query with scores descending: then only the
+    groups are reordered and tied scores sorted by docno; any other run gets a full sort."""
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(qid_index >= 0)
+    q, s = qid_index[rows], score[rows]
+    if not len(rows):
+        return rows
+    change = np.flatnonzero(q[1:] != q[:-1]) + 1
+    starts = np.r_[0, change]
+    grouped = len(starts) == np.count_nonzero(np.bincount(q))
+    if not grouped or np.any((s[1:] > s[:-1]) & (q[1:] == q[:-1])):
+        sub = table.take(pa.array(rows)).select(["score", "docno"]).append_column("q", pa.array(q))
+        return rows[pc.sort_indices(sub, sort_keys=[("q", "ascending"), ("score", "descending"),
+                                                    ("docno", "descending")]).to_numpy()]
+    lengths = np.diff(np.r_[starts, len(q)])
+    by_query = np.argsort(q[starts], kind="stable")
+    new_starts = np.r_[0, np.cumsum(lengths[by_query])[:-1]]
+    order = np.arange(len(q)) - np.repeat(new_starts, lengths[by_query]) + np.repeat(starts[by_query],
+                                                                                      lengths[by_query])
+    q, s = q[order], s[order]
+    tied = np.flatnonzero((q[1:] == q[:-1]) & (s[1:] == s[:-1]))
+    if len(tied):  # runs of equal scores inside a query: docno descending
+        members = np.unique(np.r_[tied, tied + 1])
+        run_id = np.cumsum(np.r_[True, ~np.isin(members[1:] - 1, tied)])  # a run starts where no tie links back
+        sub = pa.table({"run": run_id, "docno": table["docno"].take(pa.array(rows[order[members]]))})
+        within = pc.sort_indices(sub, sort_keys=[("run", "ascending"), ("docno", "descending")]).to_numpy()
+        order[members] = order[members[within]]
+    return rows[order]
+
+
+def rank(run_table: pa.Table, qrels_table: pa.Table, eval_qids: pa.Array, max_docs: int | None) -> Ranked:
+    """The run's rows of the evaluated queries in trec_eval's order, cut at -M, with their labels."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(run_table["qid"]).combine_chunks()
+    index_of = pc.index_in(encoded.dictionary, value_set=eval_qids).fill_null(-1).to_numpy(zero_copy_only=False)
+    qid_index = index_of[encoded.indices.to_numpy()].astype(np.int64)
+    rows = trec_order(qid_index, run_table["score"].to_numpy(), run_table)
+    code = qid_index[rows]
+    n = len(code)
+    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if n else np.zeros(0, np.int64)
+    pos = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+    if max_docs is not None:
+        keep = pos < max_docs
+        rows, code, pos = rows[keep], code[keep], pos[keep]
+    keyed = pa.table({"qid": run_table["qid"], "docno": run_table["docno"], "_row": np.arange(run_table.num_rows)})
+    joined = keyed.join(qrels_table, keys=["qid", "docno"], join_type="inner")
+    label_of_row = np.full(run_table.num_rows, MISSING, dtype=np.int64)
+    label_of_row[joined["_row"].to_numpy()] = joined["rel"].to_numpy()
+    return Ranked(code, pos, label_of_row[rows], run_table["docno"], len(eval_qids), rows=rows)
+
+
+def judgements(qrels_table: pa.Table, eval_qids: pa.Array) -> Judgements:
+    import pyarrow.compute as pc
+
+    code = pc.index_in(qrels_table["qid"], value_set=eval_qids).fill_null(-1).to_numpy(zero_copy_only=False)
+    keep = code >= 0
+    return Judgements(code[keep].astype(np.int64), qrels_table["rel"].to_numpy()[keep], len(eval_qids))
