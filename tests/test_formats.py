@@ -139,3 +139,15 @@ def test_submission_round_trip(tmp_path, write):
     assert back.output_order().to_pydict() == run.output_order().to_pydict()
     with pytest.raises(InputError, match=r"s.csv:1: expected the header"):
         read_submission(write("s.csv", "qid,llm\n"))
+
+
+def test_duplicate_check_tells_apart_docnos_sharing_their_ends():
+    """Docnos alike in length and first/last 8 bytes share a fingerprint; only equal ones are duplicates."""
+    import pyarrow as pa
+
+    from llmrank_cli.formats.table import first_duplicate
+    docnos = ["clueweb09-en0000-00-00000", "clueweb09-en0001-00-00000", "a", "b", "ab"]
+    assert first_duplicate(pa.table({"q": ["1"] * 5, "d": docnos}), "q", "d") is None
+    assert first_duplicate(pa.table({"q": ["1", "2"], "d": ["x", "x"]}), "q", "d") is None
+    table = pa.table({"q": ["1"] * 6, "d": docnos + ["clueweb09-en0001-00-00000"]})
+    assert first_duplicate(table, "q", "d") == 5

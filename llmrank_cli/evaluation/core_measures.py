@@ -1,7 +1,8 @@
 """The common measures, as trec_eval 9.0.8 computes them, read off shared running sums.
 
 Each takes (measure, ranked run, judgements, -l level, --gains map) and returns one value
-per query. A cutoff k reads the running sum at rank k, so ``P.5,10,...`` costs one pass.
+per query, reading only the rows that count (relevant docs, docs with a gain); a cutoff k
+reads their running sum at rank k, so ``P.5,10,...`` costs one pass.
 """
 from __future__ import annotations
 
@@ -22,54 +23,58 @@ def _k(m) -> int:
 
 
 def precision(m, r: Ranked, j: Judgements, level, gains):
+    rel = r.relevant(level)
     if m.cutoff is None:  # ir_measures' P without a cutoff: over everything retrieved
-        return safe_div(r.total(r.rel_cum(level)), r.num_ret())
-    return r.at_rank(r.rel_cum(level), m.cutoff) / m.cutoff
+        return safe_div(rel.per_query(), r.num_ret())
+    return r.count_at(rel, m.cutoff) / m.cutoff
 
 
 def recall(m, r, j, level, gains):
-    return safe_div(r.at_rank(r.rel_cum(level), _k(m)), j.num_rel(level))
+    return safe_div(r.count_at(r.relevant(level), _k(m)), j.num_rel(level))
 
 
 def ap_sum(r: Ranked, level: int) -> np.ndarray:
     """Running sum of the precision at each relevant doc, rank by rank (trec_eval's order)."""
-    def make():
-        rel = r.rel(level)
-        return r.within_query(np.add, np.where(rel, r.rel_cum(level) / (r.pos + 1.0), 0.0))
-    return r.memo(("ap_sum", level), make)
+    rel = r.relevant(level)
+    return r.memo(("ap_sum", level), lambda: rel.running((rel.rank + 1.0) / (rel.pos + 1.0)))
 
 
 def average_precision(m, r, j, level, gains):
-    return safe_div(r.at_rank(ap_sum(r, level), _k(m)), j.num_rel(level))
+    return safe_div(r.sum_at(r.relevant(level), ap_sum(r, level), _k(m)), j.num_rel(level))
 
 
 def reciprocal_rank(m, r, j, level, gains):
-    first = r.rel(level) & (r.rel_cum(level) == 1) & (r.pos < _k(m))
+    rel = r.relevant(level)
+    first = (rel.rank == 0) & (rel.pos < _k(m))
     out = np.zeros(r.n_q)
-    out[r.code[first]] = 1.0 / (r.pos[first] + 1.0)
+    out[rel.code[first]] = 1.0 / (rel.pos[first] + 1.0)
     return out
 
 
 def r_precision(m, r, j, level, gains):
     R = j.num_rel(level)
-    return safe_div(r.at_rank(r.rel_cum(level), R), R)
+    return safe_div(r.count_at(r.relevant(level), R), R)
 
 
 def success(m, r, j, level, gains):
-    return (r.at_rank(r.rel_cum(level), _k(m)) > 0).astype(np.float64)
+    return (r.count_at(r.relevant(level), _k(m)) > 0).astype(np.float64)
+
+
+def nonrelevant(r: Ranked, level: int):
+    """Judged docs below the level (labels 0 .. level-1)."""
+    return r.rows(("nonrelevant", level), lambda: (r.label >= 0) & (r.label < level))
 
 
 def bpref(m, r, j, level, gains):
-    num_rel = j.num_rel(level)
-    num_nonrel = j.count((j.label >= 0) & (j.label < level))
-    nonrel = (r.label >= 0) & (r.label < level)
-    nonrel_before = r.within_query_cumsum(nonrel)
-    rel = r.rel(level)
-    nr, R = nonrel_before[rel], num_rel[r.code[rel]]
-    denom = np.minimum(num_nonrel[r.code[rel]], R)
-    credit = np.zeros(len(r.pos))
-    credit[rel] = np.where(nr > 0, 1.0 - np.minimum(nr, R) / np.where(denom > 0, denom, 1), 1.0)
-    return safe_div(r.per_query(rel, credit), num_rel)
+    def make():
+        num_rel = j.num_rel(level)
+        num_nonrel = j.count((j.label >= 0) & (j.label < level))
+        rel = r.relevant(level)
+        nr = nonrelevant(r, level).upto(rel.code, rel.pos)[0].astype(np.float64)  # judged non-relevant above
+        R, denom = num_rel[rel.code], np.minimum(num_nonrel[rel.code], num_rel[rel.code])
+        credit = np.where(nr > 0, 1.0 - np.minimum(nr, R) / np.where(denom > 0, denom, 1), 1.0)
+        return safe_div(rel.per_query(credit), num_rel)
+    return r.memo(("bpref", level), make)
 
 
 def judged(m, r, j, level, gains):
@@ -93,14 +98,11 @@ def ndcg(m, r, j, level, default_gains):
     gains = m.gains if m.gains is not None else default_gains
     # trec_eval's ndcg counts any non-zero gain; ndcg_cut counts positive gains only.
     positive = m.cutoff is not None
-
-    def make():
-        g = gain_of(r.label, gains)
-        counted = (g > 0) if positive else (g != 0)
-        return r.within_query(np.add, np.where(counted, g / np.log2(r.pos + 2.0), 0.0))
-    dcg = r.memo(("dcg", gains, positive), make)
+    g = r.memo(("gain_of", gains), lambda: gain_of(r.label, gains))
+    counted = r.rows(("counted", gains, positive), lambda: (g > 0) if positive else (g != 0))
+    dcg = r.memo(("dcg", gains, positive), lambda: counted.running(g[counted.index] / np.log2(counted.pos + 2.0)))
     ideal = j.ideal_dcg(gain_of(j.label, gains), m.cutoff, ("ideal", gains))
-    return safe_div(r.at_rank(dcg, _k(m)), ideal)
+    return safe_div(r.sum_at(counted, dcg, _k(m)), ideal)
 
 
 def num_ret(m, r, j, level, gains):
@@ -108,7 +110,7 @@ def num_ret(m, r, j, level, gains):
 
 
 def num_rel_ret(m, r, j, level, gains):
-    return r.total(r.rel_cum(level))
+    return r.relevant(level).per_query()
 
 
 def num_rel(m, r, j, level, gains):

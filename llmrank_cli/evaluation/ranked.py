@@ -1,10 +1,10 @@
 """The run joined to the qrels in trec_eval's order, and the running sums measures share.
 
-Every measure at a cutoff reads a running sum at rank k (:meth:`Ranked.at_rank`), so
-``P.5,10,...,1000``, recall, success, map_cut and ndcg_cut cost one pass over the run
-whatever their number of cutoffs. Running sums of counts are exact in any order; sums
-of fractions are taken rank by rank inside each query, the order of trec_eval's loops,
-so the last bit matches too.
+Measures read only the rows that matter to them (:class:`Rows`: the relevant docs, the docs
+with a gain), and every cutoff reads a running sum over those rows at rank k, so
+``P.5,10,...,1000``, recall, success, map_cut and ndcg_cut cost one pass whatever their
+number of cutoffs. Sums of fractions are taken rank by rank inside each query, the order of
+trec_eval's loops, so the last bit matches too.
 """
 from __future__ import annotations
 
@@ -58,11 +58,11 @@ class Ranked:
     label: np.ndarray  # qrels label, MISSING if not judged
     docnos: pa.ChunkedArray  # the run's docno column; rows picks this order's entries
     n_q: int
-    rows: np.ndarray | None = None
+    order: np.ndarray | None = None  # the run's row of each entry
     cache: dict = field(default_factory=dict, repr=False)
 
     def docno(self) -> pa.ChunkedArray:
-        return self.docnos if self.rows is None else self.docnos.take(pa.array(self.rows))
+        return self.docnos if self.order is None else self.docnos.take(pa.array(self.order))
 
     def memo(self, key, make):
         if key not in self.cache:
@@ -75,20 +75,22 @@ class Ranked:
     def num_ret(self) -> np.ndarray:
         return self.bounds()[1].astype(np.float64)
 
-    def rel(self, level: int) -> np.ndarray:
-        return self.memo(("rel", level), lambda: self.label >= level)
+    def relevant(self, level: int) -> "Rows":
+        return self.rows(("relevant", level), lambda: self.label >= level)
 
-    def rel_cum(self, level: int) -> np.ndarray:
-        """Relevant docs at or above each rank."""
-        return self.memo(("rel_cum", level), lambda: self.within_query_cumsum(self.rel(level)))
+    def count_at(self, rows: "Rows", k) -> np.ndarray:
+        """Per query: how many of rows rank in the top k (k: a number or one per query)."""
+        return rows.upto(np.arange(self.n_q), np.asarray(k, np.int64) - 1)[0].astype(np.float64)
 
-    def at_rank(self, cum: np.ndarray, k) -> np.ndarray:
-        """A running sum's value at rank k (or at the last rank, for a shorter list) per query."""
-        start, n = self.bounds()
-        return gather(cum, start, n, k)
+    def sum_at(self, rows: "Rows", running: np.ndarray, k) -> np.ndarray:
+        """Per query: a running sum over rows, read at the last of them in the top k."""
+        n, last = rows.upto(np.arange(self.n_q), np.asarray(k, np.int64) - 1)
+        return np.where(n > 0, running[np.clip(last, 0, max(len(running) - 1, 0))], 0.0) if len(running) \
+            else np.zeros(self.n_q)
 
-    def total(self, cum: np.ndarray) -> np.ndarray:
-        return self.at_rank(cum, np.iinfo(np.int64).max)
+    def rows(self, key, mask) -> "Rows":
+        """The rows where mask() holds, kept under key: sums over them skip the others' zeros."""
+        return self.memo(("rows", key), lambda: Rows.of(self, mask()))
 
     def per_query(self, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         w = None if weights is None else weights[mask]
@@ -98,15 +100,46 @@ class Ranked:
         """ufunc.accumulate of x inside each query, in rank order (or from the last rank up)."""
         return segment_accumulate(ufunc, x, self.code, self.pos, self.n_q, reverse)
 
-    def within_query_cumsum(self, x: np.ndarray) -> np.ndarray:
-        """Inclusive running sum of x inside each query; exact for counts (for other values,
-        :meth:`within_query` adds in trec_eval's order)."""
-        c = np.cumsum(x, dtype=np.float64)
-        start, n = self.bounds()
-        present = n > 0
-        before = np.zeros(self.n_q)
-        before[present] = c[start[present]] - x[start[present]]
-        return c - before[self.code]
+
+@dataclass
+class Rows:
+    """Some rows of a ranking (relevant docs, docs with a gain), in rank order, so that running
+    sums, counts and lookups "at or above rank p" touch only them."""
+
+    index: np.ndarray  # row numbers in the ranking
+    code: np.ndarray
+    pos: np.ndarray    # rank in the full ranking
+    n_q: int
+    width: int         # above any rank: code * width + pos orders (query, rank)
+    rank: np.ndarray   # 0-based rank among these rows of the query
+
+    @classmethod
+    def of(cls, r: Ranked, mask: np.ndarray) -> "Rows":
+        index = np.flatnonzero(mask)
+        code = r.code[index]
+        start, _ = starts(code, r.n_q)
+        return cls(index, code, r.pos[index], r.n_q, int(r.pos.max()) + 2 if len(r.pos) else 1,
+                   np.arange(len(code)) - start[code])
+
+    def per_query(self, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(self.code, weights, minlength=self.n_q).astype(np.float64)
+
+    def running(self, x: np.ndarray, ufunc=np.add, reverse: bool = False) -> np.ndarray:
+        """Running sum (or max...) of x, one value per row here, inside each query, rank by rank."""
+        return segment_accumulate(ufunc, x, self.code, self.rank, self.n_q, reverse)
+
+    def last(self) -> np.ndarray:
+        """Per query: index here of its last row (-1 for none)."""
+        n = self.per_query().astype(np.int64)
+        return np.where(n > 0, starts(self.code, self.n_q)[0] + n - 1, -1)
+
+    def upto(self, code: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each (query, rank): how many of these rows sit at or above that rank, and the
+        index here of the last of them (meaningful where the count is positive)."""
+        keys = self.code * self.width + self.pos
+        first = np.searchsorted(keys, code * self.width, side="left")
+        last = np.searchsorted(keys, code * self.width + np.clip(pos, -1, self.width - 1), side="right")
+        return np.maximum(last - first, 0), last - 1
 
 
 @dataclass
@@ -143,35 +176,35 @@ class Judgements:
 
 def trec_order(qid_index: np.ndarray, score: np.ndarray, table: pa.Table) -> np.ndarray:
     """Row order of trec_eval: query (qid_index, -1 = left out), score descending, docno
-    descending. Runs usually arrive grouped by query with scores descending: then only the
-    groups are reordered and tied scores sorted by docno; any other run gets a full sort."""
+    descending. Runs usually arrive grouped by query with scores descending: then tied scores
+    are sorted by docno and whole groups moved; any other run gets a full sort."""
     import pyarrow.compute as pc
 
-    rows = np.flatnonzero(qid_index >= 0)
-    q, s = qid_index[rows], score[rows]
-    if not len(rows):
-        return rows
-    change = np.flatnonzero(q[1:] != q[:-1]) + 1
-    starts = np.r_[0, change]
-    grouped = len(starts) == np.count_nonzero(np.bincount(q))
-    if not grouped or np.any((s[1:] > s[:-1]) & (q[1:] == q[:-1])):
-        sub = table.take(pa.array(rows)).select(["score", "docno"]).append_column("q", pa.array(q))
-        return rows[pc.sort_indices(sub, sort_keys=[("q", "ascending"), ("score", "descending"),
-                                                    ("docno", "descending")]).to_numpy()]
-    lengths = np.diff(np.r_[starts, len(q)])
-    by_query = np.argsort(q[starts], kind="stable")
-    new_starts = np.r_[0, np.cumsum(lengths[by_query])[:-1]]
-    order = np.arange(len(q)) - np.repeat(new_starts, lengths[by_query]) + np.repeat(starts[by_query],
-                                                                                      lengths[by_query])
-    q, s = q[order], s[order]
-    tied = np.flatnonzero((q[1:] == q[:-1]) & (s[1:] == s[:-1]))
+    rows = np.flatnonzero(qid_index >= 0) if len(qid_index) and qid_index.min() < 0 else None
+    q, s = (qid_index, score) if rows is None else (qid_index[rows], score[rows])
+    if not len(q):
+        return np.zeros(0, np.int64)
+    same = q[1:] == q[:-1]
+    starts = np.r_[0, np.flatnonzero(~same) + 1]
+    if len(starts) != np.count_nonzero(np.bincount(q)) or np.any(same & (s[1:] > s[:-1])):
+        picked = np.arange(len(q)) if rows is None else rows
+        sub = table.select(["score", "docno"]).take(pa.array(picked)).append_column("q", pa.array(q))
+        return picked[pc.sort_indices(sub, sort_keys=[("q", "ascending"), ("score", "descending"),
+                                                      ("docno", "descending")]).to_numpy()]
+    order = np.arange(len(q))
+    tied = np.flatnonzero(same & (s[1:] == s[:-1]))
     if len(tied):  # runs of equal scores inside a query: docno descending
         members = np.unique(np.r_[tied, tied + 1])
         run_id = np.cumsum(np.r_[True, ~np.isin(members[1:] - 1, tied)])  # a run starts where no tie links back
-        sub = pa.table({"run": run_id, "docno": table["docno"].take(pa.array(rows[order[members]]))})
-        within = pc.sort_indices(sub, sort_keys=[("run", "ascending"), ("docno", "descending")]).to_numpy()
-        order[members] = order[members[within]]
-    return rows[order]
+        picked = members if rows is None else rows[members]
+        sub = pa.table({"run": run_id, "docno": table["docno"].take(pa.array(picked))})
+        order[members] = members[pc.sort_indices(sub, sort_keys=[("run", "ascending"),
+                                                                  ("docno", "descending")]).to_numpy()]
+    by_query = np.argsort(q[starts], kind="stable")
+    if np.any(by_query[1:] < by_query[:-1]):  # groups out of qid order: move them whole
+        ends = np.r_[starts[1:], len(q)]
+        order = np.concatenate([order[starts[g]:ends[g]] for g in by_query])
+    return order if rows is None else rows[order]
 
 
 def rank(run_table: pa.Table, qrels_table: pa.Table, eval_qids: pa.Array, max_docs: int | None) -> Ranked:
@@ -193,7 +226,7 @@ def rank(run_table: pa.Table, qrels_table: pa.Table, eval_qids: pa.Array, max_do
     joined = keyed.join(qrels_table, keys=["qid", "docno"], join_type="inner")
     label_of_row = np.full(run_table.num_rows, MISSING, dtype=np.int64)
     label_of_row[joined["_row"].to_numpy()] = joined["rel"].to_numpy()
-    return Ranked(code, pos, label_of_row[rows], run_table["docno"], len(eval_qids), rows=rows)
+    return Ranked(code, pos, label_of_row[rows], run_table["docno"], len(eval_qids), order=rows)
 
 
 def judgements(qrels_table: pa.Table, eval_qids: pa.Array) -> Judgements:

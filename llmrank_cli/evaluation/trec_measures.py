@@ -30,7 +30,7 @@ def trec_rel(r) -> np.ndarray:
 
 def _counts(r, level: int):
     """Relevant retrieved and retrieved, per query."""
-    return r.total(r.rel_cum(level)), r.num_ret()
+    return r.relevant(level).per_query(), r.num_ret()
 
 
 def _num_rel(j, level: int) -> np.ndarray:
@@ -41,20 +41,19 @@ def _num_rel(j, level: int) -> np.ndarray:
 
 def _interpolated(m_levels, r, j, level):
     """trec_eval's interpolated precision at lround(f * R) relevant docs, one column per level."""
-    rel_ret, _ = _counts(r, level)
-    R = _num_rel(j, level)
+    rel = r.relevant(level)
+    rel_ret, R = rel.per_query(), _num_rel(j, level)
+    # the best precision at or below each relevant doc: below the last one precision only falls
     best = r.memo(("best_precision", level),
-                  lambda: r.within_query(np.maximum, r.rel_cum(level) / (r.pos + 1.0), reverse=True))
-    rel_rows = r.memo(("rel_rows", level), lambda: np.flatnonzero(r.rel(level)))
-    rel_start, _ = r.memo(("rel_start", level), lambda: _starts(r.code[rel_rows], r.n_q))
-    doc_start, n_docs = r.bounds()
+                  lambda: rel.running((rel.rank + 1.0) / (rel.pos + 1.0), np.maximum, reverse=True))
+    rel_start, _ = _starts(rel.code, r.n_q)
     out = np.zeros((len(m_levels), r.n_q))
     for k, f in enumerate(m_levels):
         x = f * R
         cut = np.sign(x) * np.floor(np.abs(x) + 0.5)  # C lround: halves away from zero
-        at_rel = np.clip(rel_start + cut.astype(np.int64) - 1, 0, max(len(rel_rows) - 1, 0))
-        row = np.where(cut >= 1, rel_rows[at_rel] if len(rel_rows) else 0, doc_start)
-        value = np.where(n_docs > 0, best[np.minimum(row, max(len(best) - 1, 0))] if len(best) else 0.0, 0.0)
+        # the cut-th relevant doc; cut 0 takes the first, whose best precision is the overall best
+        at = np.clip(rel_start + np.maximum(cut.astype(np.int64), 1) - 1, 0, max(len(best) - 1, 0))
+        value = best[at] if len(best) else np.zeros(r.n_q)
         out[k] = np.where((cut <= rel_ret) & (rel_ret > 0), value, 0.0)
     return out
 
@@ -72,11 +71,11 @@ def pt_avg(m, r, j, level, gains):
 
 def Rprec_mult(m, r, j, level, gains):
     cut = np.trunc(m.param * _num_rel(j, level) + 0.9).astype(np.int64)
-    return _div(r.at_rank(r.rel_cum(level), cut), cut)
+    return _div(r.count_at(r.relevant(level), cut), cut)
 
 
 def relative_P(m, r, j, level, gains):
-    return _div(r.at_rank(r.rel_cum(level), m.cutoff), np.minimum(m.cutoff, _num_rel(j, level)))
+    return _div(r.count_at(r.relevant(level), m.cutoff), np.minimum(m.cutoff, _num_rel(j, level)))
 
 
 def set_P(m, r, j, level, gains):
@@ -117,32 +116,32 @@ def num_nonrel_judged_ret(m, r, j, level, gains):
     return r.per_query((rel >= 0) & (rel < level))
 
 
+def _unjudged(r):
+    return r.rows("unjudged", lambda: r.label < 0)  # not in the qrels, or judged negative
+
+
 def unj(m, r, j, level, gains):
-    unjudged = r.memo("unj_cum", lambda: r.within_query_cumsum(trec_rel(r) < 0))
-    return r.at_rank(unjudged, m.cutoff) / m.cutoff
+    return r.count_at(_unjudged(r), m.cutoff) / m.cutoff
 
 
 # ---- judged-only and geometric ------------------------------------------------------------
 
 def infAP(m, r, j, level, gains):
-    code = trec_rel(r)
-    judged_rel = code >= max(level, 0)
-    nonrel = (code >= 0) & (code < level)
-    rel_so_far = r.within_query_cumsum(judged_rel)
-    nonrel_before = r.within_query_cumsum(nonrel)
-    unj_before = r.within_query_cumsum(code == UNJUDGED)
-    fj, prev = r.pos.astype(np.float64), rel_so_far - 1
+    rel = r.rows(("judged_relevant", level), lambda: trec_rel(r) >= max(level, 0))
+    nonrel = r.rows(("nonrelevant", level), lambda: (r.label >= 0) & (r.label < level))
+    pooled = r.rows("pooled_unjudged", lambda: trec_rel(r) == UNJUDGED)
+    prev, fj = rel.rank.astype(np.float64), rel.pos.astype(np.float64)  # relevant so far, less this one
+    nonrel_before = nonrel.upto(rel.code, rel.pos)[0]
+    pooled_before = pooled.upto(rel.code, rel.pos)[0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = 1.0 / (fj + 1) + (fj / (fj + 1)) * ((prev + nonrel_before + unj_before) / fj) * \
+        term = 1.0 / (fj + 1) + (fj / (fj + 1)) * ((prev + nonrel_before + pooled_before) / fj) * \
             ((prev + INFAP_EPSILON) / (prev + nonrel_before + 2 * INFAP_EPSILON))
-    term = np.where(r.pos == 0, 1.0, term)
-    return _div(r.per_query(judged_rel, term), _num_rel(j, level))
+    return _div(rel.per_query(np.where(rel.pos == 0, 1.0, term)), _num_rel(j, level))
 
 
 def binG(m, r, j, level, gains):
-    rel = r.rel(level)
-    so_far = r.rel_cum(level)
-    return _div(r.per_query(rel, 1.0 / np.log2(3.0 + r.pos - so_far)), _num_rel(j, level))
+    rel = r.relevant(level)
+    return _div(rel.per_query(1.0 / np.log2(3.0 + rel.pos - (rel.rank + 1))), _num_rel(j, level))
 
 
 # ---- gain-based: trec_eval's gain table, its ideal walk --------------------------------------
@@ -192,7 +191,12 @@ def _table(params: tuple, top_level: int) -> list:
 
 
 def gain_tables(params: tuple, r, j) -> _Ideal:
+    """The gains of the docs and each query's ideal gains, kept per parameter set."""
     params = params or ()
+    return r.memo(("gain_tables", params), lambda: _gain_tables(params, r, j))
+
+
+def _gain_tables(params: tuple, r, j) -> _Ideal:
     judged = j.label >= 0
     top = np.full(r.n_q, -1, np.int64)
     np.maximum.at(top, j.code[judged], j.label[judged])
@@ -270,43 +274,50 @@ def ndcg_params(m, r, j, level, gains):
     return _div(dcg, np.bincount(code, ideal.gain * _discount(pos), minlength=r.n_q))
 
 
+def _gained(ideal: _Ideal, r, params):
+    """The docs with a non-zero gain, their gains and running DCG (the rest add nothing)."""
+    rows = r.rows(("gained", params), lambda: ideal.doc_gain != 0)
+    g = ideal.doc_gain[rows.index]
+    return rows, g, r.memo(("rdcg", params), lambda: rows.running(g * _discount(rows.pos)))
+
+
 def ndcg_rel(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
-    g = ideal.doc_gain
+    rows, g, rdcg = _gained(ideal, r, m.trec_gains or ())
     code, pos = _ideal_positions(ideal)
     idcg = _ideal_cum(ideal, ideal.gain * _discount(pos))
-    rdcg = r.within_query(np.add, np.where(g != 0, g * _discount(r.pos), 0.0))
-    at = _ideal_at(ideal, idcg, r.code, r.pos)
+    positive = g > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        total = r.per_query(g > 0, rdcg / at)
-        last = _last_per_query(r, rdcg)
-        total += (ideal.length - r.per_query(g > 0)) * last / _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length)
+        total = np.bincount(rows.code[positive], (rdcg / _ideal_at(ideal, idcg, rows.code, rows.pos))[positive],
+                            minlength=r.n_q).astype(np.float64)
+        last = _last(rows, rdcg)
+        total += (ideal.length - np.bincount(rows.code[positive], minlength=r.n_q)) * last / \
+            _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length)
     return np.where((total > 0) & (ideal.length > 0), _div(total, ideal.length), 0.0)
 
 
-def _last_per_query(r, cum: np.ndarray) -> np.ndarray:
-    """A within-query running sum's final value per query (0 for a query without docs)."""
-    start, n = _starts(r.code, r.n_q)
-    return np.where(n > 0, cum[np.clip(start + n - 1, 0, max(len(cum) - 1, 0))] if len(cum) else 0.0, 0.0)
+def _last(rows, running: np.ndarray) -> np.ndarray:
+    """A running sum's final value per query (0 for a query without rows)."""
+    last = rows.last()
+    return np.where(last >= 0, running[np.maximum(last, 0)], 0.0) if len(running) else np.zeros(rows.n_q)
 
 
 def Rndcg(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
-    g = ideal.doc_gain
+    rows, g, rdcg = _gained(ideal, r, m.trec_gains or ())
     code, pos = _ideal_positions(ideal)
     idcg = _ideal_cum(ideal, ideal.gain * _discount(pos))
-    rdcg = r.within_query(np.add, np.where(g != 0, g * _discount(r.pos), 0.0))
-    start, n_ret = _starts(r.code, r.n_q)
+    n_ret = r.bounds()[1]
     # ndcg is taken where the ideal gain changes: after position p when p + 1 starts a new gain or ends the walk
     nxt = np.r_[ideal.gain[1:], 0.0] if len(ideal.gain) else ideal.gain
     change = (pos + 1 == ideal.length[code]) | (nxt != ideal.gain)
-    at_doc = start[code] + np.minimum(pos, n_ret[code] - 1)
+    n, at = rows.upto(code, np.minimum(pos, n_ret[code] - 1))  # the results' DCG at that rank (or their end)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(n_ret[code] > 0, rdcg[np.clip(at_doc, 0, max(len(rdcg) - 1, 0))] if len(rdcg) else 0.0, 0.0) / idcg
-        total = np.bincount(code[change], ratio[change], minlength=r.n_q)
+        ratio = np.where(n > 0, rdcg[np.clip(at, 0, max(len(rdcg) - 1, 0))] if len(rdcg) else 0.0, 0.0) / idcg
+        total = np.bincount(code[change], ratio[change], minlength=r.n_q).astype(np.float64)
         count = np.bincount(code[change], minlength=r.n_q).astype(np.float64)
         extra = (n_ret >= ideal.length + 2) & (ideal.length > 0)
-        total += np.where(extra, _last_per_query(r, rdcg) / _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length), 0.0)
+        total += np.where(extra, _last(rows, rdcg) / _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length), 0.0)
         count += extra
         out = total / count
     return np.where(_num_rel(j, level) > 0, out, 0.0)
@@ -314,37 +325,49 @@ def Rndcg(m, r, j, level, gains):
 
 def G(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
-    g = ideal.doc_gain
+    rows, g, _ = _gained(ideal, r, m.trec_gains or ())
     cost = _ideal_cum(ideal, np.maximum(ideal.gain, 1.0))
-    n = ideal.length[r.code]
-    cost_at = _ideal_at(ideal, cost, r.code, r.pos) + np.maximum(r.pos - n + 1, 0)
-    got = r.within_query(np.add, g)
+    beyond = np.maximum(rows.pos - ideal.length[rows.code] + 1, 0)  # past the ideal walk each rank costs 1
+    cost_at = _ideal_at(ideal, cost, rows.code, rows.pos) + beyond
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = g / np.log2(2.0 + cost_at - got)
-    value = r.per_query(g != 0, term)
-    return _div(value, np.bincount(np.repeat(np.arange(r.n_q), ideal.length), ideal.gain, minlength=r.n_q))
+        term = g / np.log2(2.0 + cost_at - rows.running(g))
+    return _div(rows.per_query(term), np.bincount(code_of(ideal), ideal.gain, minlength=r.n_q))
+
+
+def code_of(ideal: _Ideal) -> np.ndarray:
+    return np.repeat(np.arange(len(ideal.start)), ideal.length)
 
 
 def _persistence(m) -> float:
     return next((v for k, v in (m.param or ()) if k == "p"), 0.9)
 
 
+def _powers(p: float, n: int) -> np.ndarray:
+    """p**0 .. p**(n-1) by repeated multiplication, as trec_eval's loop computes them."""
+    return np.r_[1.0, np.cumprod(np.full(max(n - 1, 0), p))][:max(n, 1)]
+
+
 def rbp(m, r, j, level, gains):
-    ideal = gain_tables(m.trec_gains, r, j)
-    lo, hi = ideal.table_min[r.code], ideal.table_max[r.code]
-    g = ideal.doc_gain
+    params = m.trec_gains or ()
+    ideal = gain_tables(params, r, j)
+    if np.all(ideal.table_min == 0):  # rescaling keeps zero gains zero: only the gained docs count
+        rows, g, _ = _gained(ideal, r, params)
+    else:
+        rows = r.rows(("rbp", params), lambda: ideal.doc_listed | (ideal.doc_gain != 0))
+        g = ideal.doc_gain[rows.index]
     # trec_eval rescales the table to [0, 1] when it leaves it; its min/max start uninitialised (0 here)
-    g = np.where(ideal.doc_listed & ((lo < 0) | (hi > 1)), _div(g - lo, hi - lo), g)
+    lo, hi = ideal.table_min[rows.code], ideal.table_max[rows.code]
+    g = np.where(ideal.doc_listed[rows.index] & ((lo < 0) | (hi > 1)), _div(g - lo, hi - lo), g)
     p = _persistence(m)
-    return (1.0 - p) * r.per_query(g != 0, g * p ** r.pos)
+    return (1.0 - p) * rows.per_query(np.where(g != 0, g * _powers(p, rows.width)[rows.pos], 0.0))
 
 
 def rbp_resid(m, r, j, level, gains):
     p = _persistence(m)
-    unjudged = trec_rel(r) < 0
-    _, n_ret = _starts(r.code, r.n_q)
-    value = p ** n_ret + (1.0 - p) * r.per_query(unjudged, p ** r.pos)
-    return np.where(r.per_query(unjudged) > 0, value, 0.0)
+    unjudged, n_ret = _unjudged(r), r.bounds()[1]
+    power = _powers(p, unjudged.width + 1)
+    value = power[n_ret] + (1.0 - p) * unjudged.per_query(power[unjudged.pos])
+    return np.where(unjudged.per_query() > 0, value, 0.0)
 
 
 def relstring(m, r, j, level, gains) -> list[str]:

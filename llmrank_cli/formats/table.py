@@ -148,18 +148,60 @@ class Source:
         return InputError(self.name, self.line(row), problem)
 
 
+def fingerprint(column) -> np.ndarray:
+    """A 64-bit key per string from its length and first and last 8 bytes, read straight from the
+    Arrow buffers (no hashing of whole strings): equal strings get equal keys, and the rare
+    unequal strings that share one are told apart by :func:`first_duplicate`."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return np.concatenate([_fingerprint_chunk(c if pa.types.is_string(c.type) else c.cast(pa.string()))
+                           for c in chunks] or [np.zeros(0, np.uint64)])
+
+
+def _fingerprint_chunk(arr: pa.Array) -> np.ndarray:
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+    data = arr.buffers()[2]
+    padded = np.zeros(offsets[-1] - offsets[0] + 16, np.uint8)
+    if data is not None:
+        padded[8:-8] = np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]]
+    window = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes from any offset
+    start, length = offsets[:-1] - offsets[0] + 8, np.diff(offsets)
+    head = window[start] & _MASKS[np.minimum(length, 8)]
+    long = np.flatnonzero(length > 8)
+    if len(long):  # and the last 8 bytes
+        head[long] ^= _mix(window[start[long] + length[long] - 8])
+    return _mix(head ^ _mix(length.astype(np.uint64)))
+
+
+_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)  # low i bytes
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the key."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
 def first_duplicate(table: pa.Table, a: str, b: str) -> int | None:
-    """Row index of a repeated (a, b) pair, or None: one int64 key per row, sorted."""
+    """Row index of the first row repeating an earlier (a, b) pair, or None: one sort of 64-bit
+    fingerprints; the rows whose fingerprints repeat are then compared as strings."""
     if table.num_rows < 2:
         return None
-    codes_a = pc.dictionary_encode(table[a]).combine_chunks()
-    codes_b = pc.dictionary_encode(table[b]).combine_chunks()
-    key = codes_a.indices.to_numpy().astype(np.int64) * len(codes_b.dictionary) + codes_b.indices.to_numpy()
+    with np.errstate(over="ignore"):
+        key = _mix(fingerprint(table[a]) * np.uint64(0x9E3779B97F4A7C15) ^ fingerprint(table[b]))
     ordered = np.sort(key)
-    repeats = np.flatnonzero(ordered[1:] == ordered[:-1])
-    if not len(repeats):
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(repeated):
         return None
-    return int(np.flatnonzero(key == ordered[repeats[0]])[1])
+    rows = np.flatnonzero(np.isin(key, repeated))  # candidates, in file order
+    pairs = zip(table[a].take(pa.array(rows)).to_pylist(), table[b].take(pa.array(rows)).to_pylist())
+    seen: set = set()
+    for row, pair in zip(rows, pairs):
+        if pair in seen:
+            return int(row)
+        seen.add(pair)
+    return None
 
 
 def line_of_row(data: bytes, row: int) -> int | None:
