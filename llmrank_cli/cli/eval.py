@@ -39,7 +39,7 @@ def eval_command(
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..errors import LlmrankError
     from ..evaluation import FORMATS, compare_to_baseline, evaluate, parse_gains, parse_measures, render
-    from ..evaluation.trec_measures import trec_gain_order_differs
+    from ..evaluation.gain_table import trec_gain_order_differs
     from ..evaluation.significance import CORRECTIONS, TESTS
     from ..formats import read_qrels, read_run
     from ..formats.io import atomic_output

@@ -14,6 +14,12 @@ import numpy as np
 import pyarrow as pa
 
 MISSING = np.iinfo(np.int64).min  # label of a retrieved doc absent from the qrels
+NONPOOL, UNJUDGED = -1, -2  # trec_eval's codes: not in the qrels; in them with a negative label
+
+
+def trec_rel(r: "Ranked") -> np.ndarray:
+    """trec_eval's relevance code of each retrieved doc."""
+    return r.memo("trec_rel", lambda: np.where(r.label == MISSING, NONPOOL, np.where(r.label < 0, UNJUDGED, r.label)))
 
 
 def segment_accumulate(ufunc, x: np.ndarray, code: np.ndarray, pos: np.ndarray, n_q: int,
@@ -95,10 +101,6 @@ class Ranked:
     def per_query(self, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         w = None if weights is None else weights[mask]
         return np.bincount(self.code[mask], w, minlength=self.n_q).astype(np.float64)
-
-    def within_query(self, ufunc, x: np.ndarray, reverse: bool = False) -> np.ndarray:
-        """ufunc.accumulate of x inside each query, in rank order (or from the last rank up)."""
-        return segment_accumulate(ufunc, x, self.code, self.pos, self.n_q, reverse)
 
 
 @dataclass

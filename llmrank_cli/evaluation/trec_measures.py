@@ -1,31 +1,23 @@
 """trec_eval 9.0.8's measures beyond the common ones, vectorised over all queries at once.
 
 Each function takes the ranked run and the qrels of the evaluated queries
-(:mod:`.engine`) and returns one value per query, following the C code of
+(:mod:`.ranked`) and returns one value per query, following the C code of
 trec_eval's ``m_<name>.c`` step for step, quirks included: relevance codes -1
 (retrieved, not in the qrels) and -2 (in the qrels with a negative label),
-``lround`` recall cutoffs, ``(long)(x + 0.9)`` R multiples, gain tables sorted by
-an int-truncating comparator (:func:`gain_tables`), the ideal walk that stops at
-the first judged level whose gain is not positive.
+``lround`` recall cutoffs, ``(long)(x + 0.9)`` R multiples, powers of p by repeated
+multiplication, gain tables and ideal walks as :mod:`.gain_table` builds them.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from .core_measures import average_precision, bpref
 from .core_measures import safe_div as _div
-from .ranked import MISSING, segment_accumulate
+from .gain_table import code_of, discount, gain_tables, ideal_at, ideal_cum, ideal_positions
+from .ranked import NONPOOL, UNJUDGED, trec_rel
 from .ranked import starts as _starts
 
-NONPOOL, UNJUDGED = -1, -2
 INFAP_EPSILON = 1e-5
-
-
-def trec_rel(r) -> np.ndarray:
-    """trec_eval's relevance code of each retrieved doc."""
-    return r.memo("trec_rel", lambda: np.where(r.label == MISSING, NONPOOL, np.where(r.label < 0, UNJUDGED, r.label)))
 
 
 def _counts(r, level: int):
@@ -146,153 +138,33 @@ def binG(m, r, j, level, gains):
 
 # ---- gain-based: trec_eval's gain table, its ideal walk --------------------------------------
 
-@dataclass
-class _Ideal:
-    """Each query's ideal gain sequence (trec_eval's walk) and each retrieved doc's gain."""
-
-    gain: np.ndarray       # ideal gains, grouped by query, in walk order
-    start: np.ndarray      # where each query's sequence begins
-    length: np.ndarray     # its length (the number of positive ideal gains)
-    doc_gain: np.ndarray   # gain of each retrieved doc
-    doc_listed: np.ndarray  # whether its relevance code is in the gain table at all
-    table_min: np.ndarray  # per query: min and max of the gain table (rbp's normalisation)
-    table_max: np.ndarray
-
-
-def _trec_cmp(a, b) -> int:
-    return int(a[1] - b[1])
-
-
-def glibc_msort(items: list, cmp=_trec_cmp) -> list:
-    """glibc's qsort (a top-down merge sort) with trec_eval's comparator, whose int
-    truncation makes gains less than 1 apart compare equal; Python's sort would differ."""
-    if len(items) <= 1:
-        return list(items)
-    half = len(items) // 2
-    left, right = glibc_msort(items[:half], cmp), glibc_msort(items[half:], cmp)
-    out = []
-    while left and right:
-        out.append(left.pop(0) if cmp(left[0], right[0]) <= 0 else right.pop(0))
-    return out + left + right
-
-
-def trec_gain_order_differs(params) -> bool:
-    """Whether trec_eval's truncating comparator leaves these gains (and label 0) out of order."""
-    table = [[label, gain] for label, gain in params] + [[0, 0.0]]
-    return [t[1] for t in glibc_msort(table)] != sorted(t[1] for t in table)
-
-
-def _table(params: tuple, top_level: int) -> list:
-    """trec_eval's setup_gains: the parameters, then levels 0..top not among them, sorted."""
-    given = {level for level, _ in params}
-    rows = [[level, gain] for level, gain in params] + [[lv, float(lv)] for lv in range(top_level + 1)
-                                                        if lv not in given]
-    return glibc_msort(rows)
-
-
-def gain_tables(params: tuple, r, j) -> _Ideal:
-    """The gains of the docs and each query's ideal gains, kept per parameter set."""
-    params = params or ()
-    return r.memo(("gain_tables", params), lambda: _gain_tables(params, r, j))
-
-
-def _gain_tables(params: tuple, r, j) -> _Ideal:
-    judged = j.label >= 0
-    top = np.full(r.n_q, -1, np.int64)
-    np.maximum.at(top, j.code[judged], j.label[judged])
-    walk_pos = np.zeros(len(j.label), np.int64)
-    row_gain = np.zeros(len(j.label))
-    table_min, table_max = np.zeros(r.n_q), np.zeros(r.n_q)
-    doc_gain, doc_listed = np.zeros(len(r.pos)), np.zeros(len(r.pos), bool)
-    rel = trec_rel(r)
-    for t in np.unique(top):
-        queries = top == t
-        table = _table(params, int(t))
-        gain_of = {}
-        for i, (lv, g) in enumerate(table):
-            gain_of.setdefault(lv, (len(table) - 1 - i, g))  # walk position (from the top), gain; first wins
-        rows = queries[j.code] & judged
-        labels = j.label[rows]
-        looked = np.array([gain_of[int(x)] for x in np.unique(labels)]) if len(labels) else np.zeros((0, 2))
-        idx = np.searchsorted(np.unique(labels), labels)
-        walk_pos[rows] = looked[idx, 0] if len(labels) else 0
-        row_gain[rows] = looked[idx, 1] if len(labels) else 0
-        gains = [g for _, g in table]
-        table_min[queries] = min([0.0] + gains)
-        table_max[queries] = max([0.0] + gains)
-        docs = queries[r.code]
-        listed = {lv: g for lv, g in reversed(table)}  # get_gain: the first entry in table order wins
-        doc_gain[docs] = [listed.get(x, 0.0) for x in rel[docs].tolist()] if len(listed) > 8 else \
-            _gains_of(rel[docs], listed)
-        doc_listed[docs] = np.isin(rel[docs], list(listed))
-    # the walk stops at the first judged entry (from the top) whose gain is not positive
-    stop = np.full(r.n_q, np.iinfo(np.int64).max)
-    bad = judged & (row_gain <= 0)
-    np.minimum.at(stop, j.code[bad], walk_pos[bad])
-    keep = judged & (walk_pos < stop[j.code]) & (row_gain > 0)
-    code, pos_key, gain = j.code[keep], walk_pos[keep], row_gain[keep]
-    order = np.lexsort((pos_key, code))
-    start, length = _starts(code[order], r.n_q)
-    return _Ideal(gain[order], start, length, doc_gain, doc_listed, table_min, table_max)
-
-
-def _gains_of(codes: np.ndarray, table: dict) -> np.ndarray:
-    """trec_eval's get_gain: the table's gain for the code, 0 for codes not in it."""
-    out = np.zeros(len(codes))
-    for level, g in table.items():
-        out[codes == level] = g
-    return out
-
-
-def _ideal_cum(ideal: _Ideal, x: np.ndarray) -> np.ndarray:
-    """Running sum of x along each query's ideal sequence."""
-    code, pos = _ideal_positions(ideal)
-    return segment_accumulate(np.add, x, code, pos, len(ideal.start))
-
-
-def _ideal_at(ideal: _Ideal, cum: np.ndarray, code: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """cum at min(pos, length - 1) of each query's ideal sequence; 0 where it is empty."""
-    n = ideal.length[code]
-    idx = ideal.start[code] + np.minimum(pos, n - 1)
-    return np.where(n > 0, cum[np.clip(idx, 0, max(len(cum) - 1, 0))] if len(cum) else 0.0, 0.0)
-
-
-def _discount(pos) -> np.ndarray:
-    return 1.0 / np.log2(np.asarray(pos, np.float64) + 2.0)
-
-
-def _ideal_positions(ideal: _Ideal) -> tuple[np.ndarray, np.ndarray]:
-    code = np.repeat(np.arange(len(ideal.start)), ideal.length)
-    return code, np.arange(len(code)) - ideal.start[code]
-
-
 def ndcg_params(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
     g = ideal.doc_gain
-    dcg = r.per_query(g != 0, g * _discount(r.pos))
-    code, pos = _ideal_positions(ideal)
-    return _div(dcg, np.bincount(code, ideal.gain * _discount(pos), minlength=r.n_q))
+    dcg = r.per_query(g != 0, g * discount(r.pos))
+    code, pos = ideal_positions(ideal)
+    return _div(dcg, np.bincount(code, ideal.gain * discount(pos), minlength=r.n_q))
 
 
-def _gained(ideal: _Ideal, r, params):
+def _gained(ideal, r, params):
     """The docs with a non-zero gain, their gains and running DCG (the rest add nothing)."""
     rows = r.rows(("gained", params), lambda: ideal.doc_gain != 0)
     g = ideal.doc_gain[rows.index]
-    return rows, g, r.memo(("rdcg", params), lambda: rows.running(g * _discount(rows.pos)))
+    return rows, g, r.memo(("rdcg", params), lambda: rows.running(g * discount(rows.pos)))
 
 
 def ndcg_rel(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
     rows, g, rdcg = _gained(ideal, r, m.trec_gains or ())
-    code, pos = _ideal_positions(ideal)
-    idcg = _ideal_cum(ideal, ideal.gain * _discount(pos))
+    code, pos = ideal_positions(ideal)
+    idcg = ideal_cum(ideal, ideal.gain * discount(pos))
     positive = g > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        total = np.bincount(rows.code[positive], (rdcg / _ideal_at(ideal, idcg, rows.code, rows.pos))[positive],
+        total = np.bincount(rows.code[positive], (rdcg / ideal_at(ideal, idcg, rows.code, rows.pos))[positive],
                             minlength=r.n_q).astype(np.float64)
         last = _last(rows, rdcg)
         total += (ideal.length - np.bincount(rows.code[positive], minlength=r.n_q)) * last / \
-            _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length)
+            ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length)
     return np.where((total > 0) & (ideal.length > 0), _div(total, ideal.length), 0.0)
 
 
@@ -305,8 +177,8 @@ def _last(rows, running: np.ndarray) -> np.ndarray:
 def Rndcg(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
     rows, g, rdcg = _gained(ideal, r, m.trec_gains or ())
-    code, pos = _ideal_positions(ideal)
-    idcg = _ideal_cum(ideal, ideal.gain * _discount(pos))
+    code, pos = ideal_positions(ideal)
+    idcg = ideal_cum(ideal, ideal.gain * discount(pos))
     n_ret = r.bounds()[1]
     # ndcg is taken where the ideal gain changes: after position p when p + 1 starts a new gain or ends the walk
     nxt = np.r_[ideal.gain[1:], 0.0] if len(ideal.gain) else ideal.gain
@@ -317,7 +189,7 @@ def Rndcg(m, r, j, level, gains):
         total = np.bincount(code[change], ratio[change], minlength=r.n_q).astype(np.float64)
         count = np.bincount(code[change], minlength=r.n_q).astype(np.float64)
         extra = (n_ret >= ideal.length + 2) & (ideal.length > 0)
-        total += np.where(extra, _last(rows, rdcg) / _ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length), 0.0)
+        total += np.where(extra, _last(rows, rdcg) / ideal_at(ideal, idcg, np.arange(r.n_q), ideal.length), 0.0)
         count += extra
         out = total / count
     return np.where(_num_rel(j, level) > 0, out, 0.0)
@@ -326,16 +198,12 @@ def Rndcg(m, r, j, level, gains):
 def G(m, r, j, level, gains):
     ideal = gain_tables(m.trec_gains, r, j)
     rows, g, _ = _gained(ideal, r, m.trec_gains or ())
-    cost = _ideal_cum(ideal, np.maximum(ideal.gain, 1.0))
+    cost = ideal_cum(ideal, np.maximum(ideal.gain, 1.0))
     beyond = np.maximum(rows.pos - ideal.length[rows.code] + 1, 0)  # past the ideal walk each rank costs 1
-    cost_at = _ideal_at(ideal, cost, rows.code, rows.pos) + beyond
+    cost_at = ideal_at(ideal, cost, rows.code, rows.pos) + beyond
     with np.errstate(divide="ignore", invalid="ignore"):
         term = g / np.log2(2.0 + cost_at - rows.running(g))
     return _div(rows.per_query(term), np.bincount(code_of(ideal), ideal.gain, minlength=r.n_q))
-
-
-def code_of(ideal: _Ideal) -> np.ndarray:
-    return np.repeat(np.arange(len(ideal.start)), ideal.length)
 
 
 def _persistence(m) -> float:
