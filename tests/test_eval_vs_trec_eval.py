@@ -80,6 +80,21 @@ def test_random_files_equal_trec_eval_line_for_line(trec_eval, cli, tmp_path, se
         assert _lines(ours.out, not binary) == _lines(ref.stdout, not binary), (flags, measures)
 
 
+DL_RUNS = [(year, run) for year in ("dl19", "dl20")
+           for run in ("bm25-top100", "bm25-rm3-top100", "splade-pp-ed-top100", "tasb-top100")]
+
+
+@pytest.mark.parametrize("year, run", DL_RUNS)
+@pytest.mark.parametrize("flags", [[], ["-c", "-l", "2", "-M", "10"]])
+def test_shared_dl_runs_all_trec_equal_trec_eval(trec_eval, cli, year, run, flags):
+    d = shared("trec-dl", year)
+    args = [*flags, str(d / "qrels.txt"), str(d / f"{run}.run")]
+    ref = subprocess.run([trec_eval, "-q", "-m", "all_trec", *args], capture_output=True, text=True, check=True)
+    ours = cli("eval", "--format", "trec", "-q", "-m", "all_trec", *args)
+    assert ours.code == 0, ours.err
+    assert _lines(ours.out, False) == _lines(ref.stdout, False)
+
+
 @pytest.mark.parametrize("flags", FLAGS)
 def test_dl19_all_trec_equals_trec_eval(trec_eval, cli, flags):
     d = shared("trec-dl", "dl19")
