@@ -62,7 +62,7 @@ class Ranked:
     code: np.ndarray   # query index into the evaluated qids
     pos: np.ndarray    # 0-based rank within the query
     label: np.ndarray  # qrels label, MISSING if not judged
-    docnos: pa.ChunkedArray  # the run's docno column; rows picks this order's entries
+    docnos: pa.ChunkedArray  # the run's docno column; order picks this ranking's entries
     n_q: int
     order: np.ndarray | None = None  # the run's row of each entry
     cache: dict = field(default_factory=dict, repr=False)
