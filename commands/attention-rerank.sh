@@ -5,7 +5,8 @@
 #    (`prepare heads`), RouteHead and the static top-m baseline trained on one year and
 #    evaluated on the other from the cached scores (all heads and the per-query oracle beside
 #    them), and RouteHead end to end (`rerank --kind icr --heads`) on DL19. Paired t-tests (Holm)
-#    against BM25; the bi-encoder rerank from commands/dl19-rerank.sh is listed when present.
+#    against BM25; the bi-encoder rerank from commands/dl19-rerank.sh is listed when present;
+#    3) nDCG@10 of DL19's top 20 reordered by each layer's heads alone (from the cached scores).
 # Work files in out/icr/ and out/heads/; runs in runs/. A step whose output exists is skipped;
 # an interrupted rerank or prepare heads continues (--resume / its queries/ directory).
 set -euo pipefail
@@ -34,6 +35,19 @@ for year in dl20 dl19; do
     --model "$LM" --run "$DL/$year/bm25-top100.run" --topics "$DL/$year/topics.tsv" \
     --corpus "$DL/$year/passages.jsonl" --qrels "$DL/$year/qrels.txt" --window 20 -o "out/heads/$year"
 done
+echo "== DL19 top 20 reordered by one layer's heads (cached scores): nDCG@10 per layer"
+python - out/heads/dl19 <<'EOF'
+import sys
+import numpy as np
+from llmrank_cli.datasets.heads import load_heads
+d = load_heads(sys.argv[1])
+L, H = d.meta["layers"], d.meta["heads"]
+ndcg = lambda s: np.mean([d.ndcg(q, s[q]) for q in range(len(d.qids))])  # noqa: E731
+print(f"BM25 order {ndcg(np.zeros(d.scores.shape[:2])):.4f}, all heads {ndcg(d.scores.sum(axis=2)):.4f}")
+per_layer = [ndcg(d.scores[:, :, l * H:(l + 1) * H].sum(axis=2)) for l in range(L)]
+print(" ".join(f"L{l}:{v:.3f}" for l, v in enumerate(per_layer)))
+print(f"best layer {int(np.argmax(per_layer))} ({max(per_layer):.4f}), worst {int(np.argmin(per_layer))} ({min(per_layer):.4f})")
+EOF
 for pair in "dl20 dl19" "dl19 dl20"; do
   set -- $pair
   for kind in routehead static; do
