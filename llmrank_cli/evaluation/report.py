@@ -114,17 +114,23 @@ def short_names(names: list[str]) -> dict[str, str]:
     return dict(zip(names, base)) if len(set(base)) == len(base) else {n: n for n in names}
 
 
+def _columns(ev: Evaluation) -> list[int]:
+    """The measures a one-line-per-run table shows: those with an 'all' value."""
+    return [mi for mi in range(len(ev.measures)) if _printed(ev, mi, None)]
+
+
 def _marked(evals, comparisons, latex: bool):
     sig = {(c.run_name, c.measure) for c in comparisons if c.significant}
     mark = "\\textsuperscript{$\\dagger$}" if latex else "†"
     short = short_names([ev.run_name for ev in evals])
     for ev in evals:
-        yield short[ev.run_name], [_cell(ev, mi, None, v) + (mark if (ev.run_name, m.label) in sig else "")
-                                   for mi, (m, v) in enumerate(zip(ev.measures, ev.aggregate()))]
+        values = ev.aggregate()
+        yield short[ev.run_name], [_cell(ev, mi, None, values[mi]) + (mark if (ev.run_name, ev.measures[mi].label) in sig
+                                                                     else "") for mi in _columns(ev)]
 
 
 def write_latex(evals: list[Evaluation], out: IO[str], comparisons: list[Comparison]) -> None:
-    measures = [m.label for m in evals[0].measures]
+    measures = [evals[0].measures[mi].label for mi in _columns(evals[0])]
     esc = lambda s: s.replace("_", "\\_").replace("&", "\\&").replace("%", "\\%")  # noqa: E731
     out.write("\\begin{tabular}{l" + "r" * len(measures) + "}\n\\toprule\n")
     out.write("Run & " + " & ".join(esc(m) for m in measures) + " \\\\\n\\midrule\n")
@@ -141,8 +147,8 @@ def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Compari
     console = Console(file=out, highlight=False)
     table = Table(title=f"{len(evals[0].qids)} queries" if len(evals) == 1 else None)
     table.add_column("run")
-    for m in evals[0].measures:
-        table.add_column(m.label, justify="right")
+    for mi in _columns(evals[0]):
+        table.add_column(evals[0].measures[mi].label, justify="right")
     for name, cells in _marked(evals, comparisons, latex=False):
         table.add_row(name, *cells)
     console.print(table)

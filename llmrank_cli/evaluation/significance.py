@@ -67,12 +67,13 @@ def win_tie_loss(run: np.ndarray, base: np.ndarray, eps: float = 1e-9) -> tuple[
 
 def compare_to_baseline(evaluations, baseline: int, test: str = "t", correction: str = "holm",
                         alpha: float = 0.05, permutations: int = 10000, seed: int = 0) -> list[Comparison]:
-    """Every run but the baseline against it, on each measure (counts are not tested)."""
+    """Every run but the baseline against it, on each measure (counts, strings and geometric
+    means are not tested)."""
     base = evaluations[baseline]
     others = [e for i, e in enumerate(evaluations) if i != baseline]
     out: list[Comparison] = []
     for mi, measure in enumerate(base.measures):
-        if measure.summed or measure.text:
+        if measure.summed or measure.text or measure.geometric:  # gm_*: no per-query mean to test
             continue
         rows = []
         for ev in others:
