@@ -108,15 +108,14 @@ def num_nonrel_judged_ret(m, r, j, level, gains):
     return r.per_query((rel >= 0) & (rel < level))
 
 
-def _unjudged(r):
-    return r.rows("unjudged", lambda: r.label < 0)  # not in the qrels, or judged negative
+def _unjudged(r) -> np.ndarray:
+    """Not in the qrels, or judged negative: usually most of a deep run, so kept as a mask."""
+    return r.memo("unjudged", lambda: r.label < 0)
 
 
 def unj(m, r, j, level, gains):
-    return r.count_at(_unjudged(r), m.cutoff) / m.cutoff
+    return r.per_query(_unjudged(r) & (r.pos < m.cutoff)) / m.cutoff
 
-
-# ---- judged-only and geometric ------------------------------------------------------------
 
 def infAP(m, r, j, level, gains):
     rel = r.rows(("judged_relevant", level), lambda: trec_rel(r) >= max(level, 0))
@@ -233,9 +232,9 @@ def rbp(m, r, j, level, gains):
 def rbp_resid(m, r, j, level, gains):
     p = _persistence(m)
     unjudged, n_ret = _unjudged(r), r.bounds()[1]
-    power = _powers(p, unjudged.width + 1)
-    value = power[n_ret] + (1.0 - p) * unjudged.per_query(power[unjudged.pos])
-    return np.where(unjudged.per_query() > 0, value, 0.0)
+    power = _powers(p, int(n_ret.max(initial=0)) + 1)
+    value = power[n_ret] + (1.0 - p) * r.per_query(unjudged, power[r.pos])
+    return np.where(r.per_query(unjudged) > 0, value, 0.0)
 
 
 def relstring(m, r, j, level, gains) -> list[str]:
