@@ -188,7 +188,7 @@ def trec_order(qid_index: np.ndarray, score: np.ndarray, table: pa.Table) -> np.
         return np.zeros(0, np.int64)
     same = q[1:] == q[:-1]
     starts = np.r_[0, np.flatnonzero(~same) + 1]
-    if len(starts) != np.count_nonzero(np.bincount(q)) or np.any(same & (s[1:] > s[:-1])):
+    if len(np.unique(q[starts])) != len(starts) or np.any(same & (s[1:] > s[:-1])):
         picked = np.arange(len(q)) if rows is None else rows
         sub = table.select(["score", "docno"]).take(pa.array(picked)).append_column("q", pa.array(q))
         return picked[pc.sort_indices(sub, sort_keys=[("q", "ascending"), ("score", "descending"),
@@ -215,12 +215,10 @@ def rank(run_table: pa.Table, qrels_table: pa.Table, eval_qids: pa.Array, max_do
 
     encoded = pc.dictionary_encode(run_table["qid"]).combine_chunks()
     index_of = pc.index_in(encoded.dictionary, value_set=eval_qids).fill_null(-1).to_numpy(zero_copy_only=False)
-    qid_index = index_of[encoded.indices.to_numpy()].astype(np.int64)
+    qid_index = index_of.astype(np.int64)[encoded.indices.to_numpy()]
     rows = trec_order(qid_index, run_table["score"].to_numpy(), run_table)
     code = qid_index[rows]
-    n = len(code)
-    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if n else np.zeros(0, np.int64)
-    pos = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+    pos = np.arange(len(code)) - starts(code, len(eval_qids))[0][code]
     if max_docs is not None:
         keep = pos < max_docs
         rows, code, pos = rows[keep], code[keep], pos[keep]
