@@ -98,9 +98,11 @@ def ndcg(m, r, j, level, default_gains):
     gains = m.gains if m.gains is not None else default_gains
     # trec_eval's ndcg counts any non-zero gain; ndcg_cut counts positive gains only.
     positive = m.cutoff is not None
-    g = r.memo(("gain_of", gains), lambda: gain_of(r.label, gains))
-    counted = r.rows(("counted", gains, positive), lambda: (g > 0) if positive else (g != 0))
-    dcg = r.memo(("dcg", gains, positive), lambda: counted.running(g[counted.index] / np.log2(counted.pos + 2.0)))
+    judged = r.relevant(0)  # only docs judged >= 0 have a gain
+    g = r.memo(("gain_of", gains), lambda: gain_of(r.label[judged.index], gains))
+    counted = r.memo(("counted", gains, positive), lambda: judged.where((g > 0) if positive else (g != 0)))
+    dcg = r.memo(("dcg", gains, positive),
+                 lambda: counted.running(g[(g > 0) if positive else (g != 0)] / np.log2(counted.pos + 2.0)))
     ideal = j.ideal_dcg(gain_of(j.label, gains), m.cutoff, ("ideal", gains))
     return safe_div(r.sum_at(counted, dcg, _k(m)), ideal)
 

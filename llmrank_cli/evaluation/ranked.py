@@ -126,6 +126,12 @@ class Rows:
     def per_query(self, weights: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(self.code, weights, minlength=self.n_q).astype(np.float64)
 
+    def where(self, keep: np.ndarray) -> "Rows":
+        """The subset of these rows where keep (one bool per row here) holds."""
+        code = self.code[keep]
+        start, _ = starts(code, self.n_q)
+        return Rows(self.index[keep], code, self.pos[keep], self.n_q, self.width, np.arange(len(code)) - start[code])
+
     def running(self, x: np.ndarray, ufunc=np.add, reverse: bool = False) -> np.ndarray:
         """Running sum (or max...) of x, one value per row here, inside each query, rank by rank."""
         return segment_accumulate(ufunc, x, self.code, self.rank, self.n_q, reverse)

@@ -231,10 +231,13 @@ def rbp(m, r, j, level, gains):
 
 def rbp_resid(m, r, j, level, gains):
     p = _persistence(m)
-    unjudged, n_ret = _unjudged(r), r.bounds()[1]
+    n_ret = r.bounds()[1]
     power = _powers(p, int(n_ret.max(initial=0)) + 1)
-    value = power[n_ret] + (1.0 - p) * r.per_query(unjudged, power[r.pos])
-    return np.where(r.per_query(unjudged) > 0, value, 0.0)
+    unjudged = n_ret - r.relevant(0).per_query()  # all but the docs judged >= 0
+    # every doc passes through the sum, the judged ones adding 0.0: the same additions as trec_eval's
+    value = power[n_ret] + (1.0 - p) * np.bincount(r.code, np.where(_unjudged(r), power[r.pos], 0.0),
+                                                   minlength=r.n_q)
+    return np.where(unjudged > 0, value, 0.0)
 
 
 def relstring(m, r, j, level, gains) -> list[str]:
