@@ -43,6 +43,9 @@ def eval_command(
     from ..evaluation.significance import CORRECTIONS, TESTS
     from ..formats import read_qrels, read_run
     from ..formats.io import atomic_output
+    from ..kit.heap import keep_freed_memory
+
+    keep_freed_memory()
 
     for value, allowed, what in ((fmt, FORMATS, "--format"), (test, TESTS, "--test"),
                                  (correction, CORRECTIONS, "--correction")):

@@ -74,6 +74,10 @@ def _gain_tables(params: tuple, r, j) -> Ideal:
     table_min, table_max = np.zeros(r.n_q), np.zeros(r.n_q)
     doc_gain, doc_listed = np.zeros(len(r.pos)), np.zeros(len(r.pos), bool)
     rel = trec_rel(r)
+    # only docs judged >= 0 (and, for a parameter on level -1 or -2, those codes) can be in a table
+    negative = {lv for lv, _ in params if lv < 0}
+    docs_in = r.relevant(0).index if not negative else np.flatnonzero((rel >= 0) | np.isin(rel, list(negative)))
+    doc_top = top[r.code[docs_in]]
     for t in np.unique(top):
         queries = top == t
         table = _table(params, int(t))
@@ -89,11 +93,13 @@ def _gain_tables(params: tuple, r, j) -> Ideal:
         gains = [g for _, g in table]
         table_min[queries] = min([0.0] + gains)
         table_max[queries] = max([0.0] + gains)
-        docs = queries[r.code]
+        docs = docs_in[doc_top == t]
         listed = {lv: g for lv, g in reversed(table)}  # get_gain: the first entry in table order wins
-        doc_gain[docs] = [listed.get(x, 0.0) for x in rel[docs].tolist()] if len(listed) > 8 else \
-            _gains_of(rel[docs], listed)
-        doc_listed[docs] = np.isin(rel[docs], list(listed))
+        levels = np.array(sorted(listed), dtype=np.int64)
+        at = np.clip(np.searchsorted(levels, rel[docs]), 0, len(levels) - 1)
+        found = levels[at] == rel[docs]
+        doc_gain[docs] = np.where(found, np.array([listed[lv] for lv in levels.tolist()])[at], 0.0)
+        doc_listed[docs] = found
     # the walk stops at the first judged entry (from the top) whose gain is not positive
     stop = np.full(r.n_q, np.iinfo(np.int64).max)
     bad = judged & (row_gain <= 0)
@@ -103,14 +109,6 @@ def _gain_tables(params: tuple, r, j) -> Ideal:
     order = np.lexsort((pos_key, code))
     start, length = starts(code[order], r.n_q)
     return Ideal(gain[order], start, length, doc_gain, doc_listed, table_min, table_max)
-
-
-def _gains_of(codes: np.ndarray, table: dict) -> np.ndarray:
-    """trec_eval's get_gain: the table's gain for the code, 0 for codes not in it."""
-    out = np.zeros(len(codes))
-    for level, g in table.items():
-        out[codes == level] = g
-    return out
 
 
 def ideal_cum(ideal: Ideal, x: np.ndarray) -> np.ndarray:
