@@ -169,3 +169,17 @@ def test_every_command_reading_runs_applies_the_same_contract(cli, files, write,
         assert r.code == 2 and r.err.count("\n") == 1 and f"{path}{problem}" in r.err, (args, r.err)
         assert out.read_text() == "earlier result\n"
     assert cli("validate", path).code == 1  # validate reads it, to report the problem
+
+
+def test_eval_keeps_freed_memory_only_for_large_inputs(write):
+    """mallopt is process-wide: applied on glibc for large inputs only, tested in a child process."""
+    from llmrank_cli.kit.heap import LARGE, large_input
+    small = write("small.run", "1 Q0 a 1 1 t\n")
+    assert not large_input([small, "-"])
+    with open(small, "ab") as f:
+        f.truncate(LARGE)
+    assert large_input([small])
+    code = "from llmrank_cli.kit.heap import keep_freed_memory; print(keep_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    import platform
+    assert out == ("True" if platform.libc_ver()[0] == "glibc" else out)

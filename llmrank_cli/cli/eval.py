@@ -43,9 +43,10 @@ def eval_command(
     from ..evaluation.significance import CORRECTIONS, TESTS
     from ..formats import read_qrels, read_run
     from ..formats.io import atomic_output
-    from ..kit.heap import keep_freed_memory
+    from ..kit.heap import keep_freed_memory, large_input
 
-    keep_freed_memory()
+    if large_input([qrels, *runs]):
+        keep_freed_memory()
 
     for value, allowed, what in ((fmt, FORMATS, "--format"), (test, TESTS, "--test"),
                                  (correction, CORRECTIONS, "--correction")):
