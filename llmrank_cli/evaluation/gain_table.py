@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ranked import segment_accumulate, starts, trec_rel
+from .ranked import gather, segment_accumulate, starts, trec_rel
 
 
 @dataclass
@@ -119,9 +119,7 @@ def ideal_cum(ideal: Ideal, x: np.ndarray) -> np.ndarray:
 
 def ideal_at(ideal: Ideal, cum: np.ndarray, code: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """cum at min(pos, length - 1) of each query's ideal sequence; 0 where it is empty."""
-    n = ideal.length[code]
-    idx = ideal.start[code] + np.minimum(pos, n - 1)
-    return np.where(n > 0, cum[np.clip(idx, 0, max(len(cum) - 1, 0))] if len(cum) else 0.0, 0.0)
+    return gather(cum, ideal.start[code], ideal.length[code], np.asarray(pos) + 1)
 
 
 def discount(pos) -> np.ndarray:
@@ -129,9 +127,10 @@ def discount(pos) -> np.ndarray:
 
 
 def ideal_positions(ideal: Ideal) -> tuple[np.ndarray, np.ndarray]:
-    code = np.repeat(np.arange(len(ideal.start)), ideal.length)
+    code = code_of(ideal)
     return code, np.arange(len(code)) - ideal.start[code]
 
 
 def code_of(ideal: Ideal) -> np.ndarray:
+    """The query of each entry of the ideal sequences."""
     return np.repeat(np.arange(len(ideal.start)), ideal.length)
