@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real check for the attention rerankers (#18) with SmolLM2-135M (smollm2-135m, offline):
 # 1) ICR zero-shot, all heads, on DL19's BM25 top-20 (one prompt per query) and top-100
-#    (--merge tournament, 6 prompts per query); 2) per-head scores of DL20's and DL19's top-20
+#    (--merge tournament, 6 prompts per query; --merge slide, 9; window 40 tournament); 2) per-head scores of DL20's and DL19's top-20
 #    (`prepare heads`), RouteHead and the static top-m baseline trained on one year and
 #    evaluated on the other from the cached scores (all heads and the per-query oracle beside
 #    them), and RouteHead end to end (`rerank --kind icr --heads`) on DL19. Paired t-tests (Holm)
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 DL=${DL:-../shared/data/trec-dl}
 LM=${LM:-smollm2-135m}
-TOP100=${TOP100:-1}  # 0 skips the top-100 run (about 25 min on 2 cores)
+TOP100=${TOP100:-1}  # 0 skips the three top-100 runs (25-60 min each on 2 cores)
 mkdir -p out/icr out/heads runs
 
 icr() {  # icr OUT DEPTH [flags...]
@@ -28,7 +28,11 @@ icr() {  # icr OUT DEPTH [flags...]
 }
 
 icr runs/dl19-icr-top20.run 20 --window 20 --tag icr-top20
-[ "$TOP100" = 1 ] && icr runs/dl19-icr-top100.run 100 --window 20 --merge tournament --tag icr-top100-tournament
+if [ "$TOP100" = 1 ]; then  # top 100: tournament vs ICR's own sliding windows, window 20 vs 40
+  icr runs/dl19-icr-top100.run 100 --window 20 --merge tournament --tag icr-top100-tournament
+  icr runs/dl19-icr-top100-slide.run 100 --window 20 --merge slide --tag icr-top100-slide
+  icr runs/dl19-icr-top100-w40.run 100 --window 40 --merge tournament --tag icr-top100-w40
+fi
 
 for year in dl20 dl19; do
   [ -f "out/heads/$year/heads.json" ] || /usr/bin/time -f "prepare heads $year: %e s" llmrank --quiet prepare heads \
@@ -66,7 +70,11 @@ for year in dl19 dl20; do
   e=out/heads/models/$other-routehead/eval
   runs=("$e/all-heads.run" "out/heads/models/$other-static/eval/routehead-static.run" "$e/routehead.run" "$e/oracle.run")
   [ "$year" = dl19 ] && runs=(runs/dl19-icr-top20.run runs/dl19-routehead.run "${runs[@]}")
-  [ "$year" = dl19 ] && [ -f runs/dl19-icr-top100.run ] && runs+=(runs/dl19-icr-top100.run)
+  if [ "$year" = dl19 ]; then
+    for r in runs/dl19-icr-top100.run runs/dl19-icr-top100-slide.run runs/dl19-icr-top100-w40.run; do
+      [ -f "$r" ] && runs+=("$r")
+    done
+  fi
   [ -f "runs/$year-minilm-bi.run" ] && runs+=("runs/$year-minilm-bi.run")
   echo "== $year (heads trained on $other)"
   llmrank eval "$DL/$year/qrels.txt" "$DL/$year/bm25-top100.run" "${runs[@]}" --baseline "$DL/$year/bm25-top100.run" \

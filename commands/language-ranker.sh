@@ -3,7 +3,9 @@
 # 1) DL20 -> DL19: language-ranker-list and -point trained on DL20's BM25 top-100 (54 queries,
 #    5,396 pairs; groups of 16, 200 per query, positives rel >= 2) with seeds 1-3, reranking
 #    DL19's BM25 top-100; ablations with seed 1: without the instruction state, 2 blocks, and
-#    with DEPTHS=1 depth 0.3 and 1.0 (new states: about 20 min each). Paired t-tests (Holm) vs
+#    with DEPTHS=1 depth 0.3 and 1.0 (new states: 20-40 min each); setup 1b (DISTIL=1): both
+#    rankers distil the MiniLM bi-encoder's scores on DL20's top 100 and 800 MS MARCO dev
+#    queries' top 8 (commands/dl20-dev-teacher.sh; MSE, no qrels). Paired t-tests (Holm) vs
 #    BM25, the MiniLM bi-encoder and distilled cross-encoder listed when their runs exist
 #    (commands/dl19-rerank.sh); then nDCG@10 mean +- sd over the seeds.
 # 2) The seed's task, 10-fold CV: routerbench-slice (correct/wrong, binary labels) and
@@ -21,15 +23,18 @@ DL=${DL:-../shared/data/trec-dl}
 L=${DATA:-../shared/data/llm-ranking}
 LM=${LM:-smollm2-135m}
 DEPTHS=${DEPTHS:-0}
+DISTIL=${DISTIL:-1}  # 0 skips setup 1b (new states of 800 dev queries' top 8: about 20 min)
 LLM_SETS=${LLM_SETS-routerbench-slice arena-bench-v1}  # set but empty: DL only
 OUT=out/lr
 mkdir -p "$OUT/models" runs
 
-variant() {  # variant NAME RANKER SEED [flags...]: train on DL20, rerank DL19's top 100
+variant() {  # variant NAME RANKER SEED [flags...]: train on DL20 (by default its qrels), rerank DL19's top 100
   local name=$1 ranker=$2 seed=$3; shift 3
-  [ -f "$OUT/models/$name/model.json" ] || llmrank --quiet train "$ranker" --lm "$LM" --topics "$DL/dl20/topics.tsv" \
-    --qrels "$DL/dl20/qrels.txt" --candidates "$DL/dl20/bm25-top100.run" --corpus "$DL/dl20/passages.jsonl" \
-    --group-size 16 --groups-per-query 200 --rel-level 2 --seed "$seed" --all "$@" -o "$OUT/models/$name"
+  local data=(--topics "$DL/dl20/topics.tsv" --qrels "$DL/dl20/qrels.txt" --candidates "$DL/dl20/bm25-top100.run"
+              --group-size 16 --rel-level 2)
+  [ "$1" = --teacher-run ] && data=(--topics out/distil-dev/topics.tsv --group-size 8)  # dev pools: 8 passages
+  [ -f "$OUT/models/$name/model.json" ] || llmrank --quiet train "$ranker" --lm "$LM" "${data[@]}" \
+    --corpus "$DL/dl20/passages.jsonl" --groups-per-query 200 --seed "$seed" --all "$@" -o "$OUT/models/$name"
   [ -f "runs/dl19-lr-$name.run" ] || llmrank --quiet rerank --kind language-ranker --model "$OUT/models/$name" \
     --run "$DL/dl19/bm25-top100.run" --topics "$DL/dl19/topics.tsv" --corpus "$DL/dl19/passages.jsonl" \
     --depth 100 --tag "lr-$name" -o "runs/dl19-lr-$name.run"
@@ -50,6 +55,12 @@ if [ "$DEPTHS" = 1 ]; then
     variant "list-depth-$f" language-ranker-list 1 --layer-fraction "$f"
     runs+=("runs/dl19-lr-list-depth-$f.run")
   done
+fi
+if [ "$DISTIL" = 1 ]; then  # setup 1b: learn the bi-encoder's scores (graded labels, MSE), no qrels
+  ./commands/dl20-dev-teacher.sh
+  variant list-distil-dev language-ranker-list 1 --teacher-run out/distil-dev/teacher.run
+  variant point-distil-dev language-ranker-point 1 --teacher-run out/distil-dev/teacher.run
+  runs+=(runs/dl19-lr-list-distil-dev.run runs/dl19-lr-point-distil-dev.run)
 fi
 for other in runs/dl19-minilm-bi.run runs/dl19-minilm-ce-distil-dev-adamw-epoch-2.run; do
   [ -f "$other" ] && runs+=("$other")

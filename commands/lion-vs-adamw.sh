@@ -4,10 +4,10 @@
 # BM25 top-100 after every epoch, once with AdamW and once with Lion, in two setups:
 #   labels  the thesis' setup: judged passages of the DL20 BM25 top-100, hard negatives from it;
 #   distil  the same model learns the untrained bi-encoder's scores on the DL20 top-100 (MSE;
-#           the teacher run comes from commands/dl19-rerank.sh, made here if missing);
+#           the teacher run from commands/dl20-dev-teacher.sh);
 #   distil-dev  as distil, plus the bi-encoder's scores for 800 MS MARCO dev queries (seeded
-#           sample, no labels used) on their BM25 top-8 in the DL20 passages: 11,769 pairs
-#           over 851 queries instead of 5,400 over 54; 2 epochs.
+#           sample, no labels used) on their BM25 top-8 in the DL20 passages (the same
+#           script): 11,769 pairs over 851 queries instead of 5,400 over 54; 2 epochs.
 # Writes models/ (not committed), out/distil-dev/ and runs/, and prints the per-epoch table
 # quoted in the README. About 35-50 minutes per setup and optimizer on one core
 # (OMP_NUM_THREADS=1 with OPTIMIZERS=adamw and ...=lion side by side; distil-dev about 100),
@@ -25,23 +25,8 @@ declare -A NAME=([labels]=minilm-ce [distil]=minilm-ce-distil [distil-dev]=minil
 declare -A SETUP_EPOCHS=([labels]=$EPOCHS [distil]=$EPOCHS [distil-dev]=${DEV_EPOCHS:-2})
 declare -A WARMUP=([labels]=35 [distil]=35 [distil-dev]=75)  # about a tenth of an epoch
 mkdir -p models runs
-TEACHER=runs/dl20-minilm-bi.run
-if [[ " $SETUPS " == *" distil"* && ! -f $TEACHER ]]; then  # distil and distil-dev
-  llmrank rerank --run "$DATA/dl20/bm25-top100.run" --topics "$DATA/dl20/topics.tsv" \
-    --corpus "$DATA/dl20/passages.jsonl" --model all-MiniLM-L6-v2 --kind bi --depth 100 --tag minilm-bi -o "$TEACHER"
-fi
-DEV=out/distil-dev
-if [[ " $SETUPS " == *" distil-dev "* && ! -f $DEV/teacher.run ]]; then
-  mkdir -p "$DEV"
-  [ -d "$DEV/index" ] || llmrank --quiet prepare index "$DATA/dl20/passages.jsonl" -o "$DEV/index"
-  python3 -c "import random, sys; q = open(sys.argv[1]).read().splitlines(); random.Random(0).shuffle(q)
-print('\n'.join(q[:800]))" "$DATA/../msmarco-passage-dev-small/topics.tsv" > "$DEV/dev800.tsv"
-  llmrank --quiet rank --model bm25 --index "$DEV/index" --topics "$DEV/dev800.tsv" --k 8 -o "$DEV/dev800-bm25.run"
-  llmrank --quiet rerank --run "$DEV/dev800-bm25.run" --topics "$DEV/dev800.tsv" --corpus "$DATA/dl20/passages.jsonl" \
-    --model all-MiniLM-L6-v2 --kind bi --depth 8 --tag minilm-bi -o "$DEV/dev800-bi.run"
-  cat "$DATA/dl20/topics.tsv" "$DEV/dev800.tsv" > "$DEV/topics.tsv"
-  cat "$TEACHER" "$DEV/dev800-bi.run" > "$DEV/teacher.run.tmp" && mv "$DEV/teacher.run.tmp" "$DEV/teacher.run"
-fi
+TEACHER=runs/dl20-minilm-bi.run DEV=out/distil-dev  # made by commands/dl20-dev-teacher.sh
+[[ " $SETUPS " == *" distil"* ]] && ./commands/dl20-dev-teacher.sh  # distil and distil-dev
 for setup in $SETUPS; do
   topics=$DATA/dl20/topics.tsv
   case $setup in

@@ -124,6 +124,37 @@ def test_bad_inputs_exit_2(llm_sample, tiny_lm, tmp_path, cli):
     assert r.code == 2 and "not a model directory" in r.err
 
 
+def test_teacher_run_distils_its_scores_into_graded_labels(llm_sample, tiny_lm, tmp_path, cli):
+    """Setup 1b: a teacher run's top passages are the pools and its scores the labels (MSE):
+    the fitted ranker predicts the teacher's scores better than the best constant does."""
+    from llmrank_cli.datasets import load_items
+    from llmrank_cli.formats import read_run
+
+    p = llm_sample / "s" / "passages"
+    common = ["--topics", p / "topics.tsv", "--corpus", p / "corpus.jsonl", "--lm", tiny_lm, "--all"]
+    r = cli("--quiet", "train", "language-ranker-point", *common, "--teacher-run", p / "bm25.run", "--depth", "10",
+            "--group-size", "10", "--groups-per-query", "64", "--epochs", "20", "--batch-size", "64", "--lr", "0.05",
+            "-o", tmp_path / "m")
+    assert r.code == 0, r.err
+    data, run = load_items(tmp_path / "m" / "data"), read_run(p / "bm25.run").truncated(10)
+    teacher = {(q, d): s for q, d, s in zip(*(run.table[c].to_pylist() for c in ("qid", "docno", "score")))}
+    pools = data.pools()
+    assert sum(len(idx) for idx, _ in pools) == len(teacher) == 10 * len(data.qids)
+    y = np.array([teacher[data.qids[q], data.items[i]] for q, (idx, _) in enumerate(pools) for i in idx])
+    assert np.allclose(np.concatenate([data.scores[q, idx] for q, (idx, _) in enumerate(pools)]), y)
+    model = rankers.load(tmp_path / "m", rankers.Runtime("cpu"))
+    assert model.settings.labels == "graded"
+    predicted = np.concatenate(model.score([data.texts[q] for q in range(len(pools))], [t for _, t in pools]))
+    assert np.mean((predicted - y) ** 2) < np.var(y), (np.mean((predicted - y) ** 2), np.var(y))
+    for flags, problem in [(["--qrels", p / "qrels.txt"], "--teacher-run takes --topics and --corpus"),
+                           (["--labels", "binary"], "graded labels, not --labels binary")]:
+        r = cli("train", "language-ranker-point", *common, "--teacher-run", p / "bm25.run", *flags, "-o", tmp_path / "x")
+        assert r.code == 2 and problem in r.err, r.err
+    r = cli("train", "tier2", "--topics", p / "topics.tsv", "--corpus", p / "corpus.jsonl", "--all", "--teacher-run",
+            p / "bm25.run", "-o", tmp_path / "x")
+    assert r.code == 2 and "tier2 ranks items, not passages" in r.err, r.err
+
+
 @pytest.mark.slow
 def test_real_smollm2_ranks_the_samples_answers_above_random(llm_sample, tmp_path, cli):
     """SmolLM2-135M's layer-18 states: a pinned state of a fixed string; both rankers, 5-fold CV

@@ -42,6 +42,10 @@ def _item_train_flags(
     candidates: Optional[str] = typer.Option(None, "--candidates", help="With --corpus: each query's items are this "
                                              "run's top --depth passages (language rankers)."),
     depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --candidates."),
+    teacher_run: Optional[str] = typer.Option(None, "--teacher-run", help="With --topics and --corpus, instead of "
+                                              "--qrels/--candidates (language rankers): each query's pool is this "
+                                              "run's top --depth passages, its scores the graded labels to learn "
+                                              "(e.g. a bi-encoder's from `llmrank rerank`)."),
     fold: Optional[int] = typer.Option(None, "--fold", help="Hold out this fold (train on the others)."),
     all_: bool = typer.Option(False, "--all", help="Train on every query."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training from its last epoch "
@@ -77,8 +81,14 @@ def _train_items(name: str, fixed: dict, given: dict) -> None:
 
     if (fixed["fold"] is None) == (not fixed["all_"]):
         raise LlmrankError("give exactly one of --fold K or --all")
-    if fixed["data"] and any(fixed[k] for k in ("topics", "qrels", "corpus", "candidates")):
-        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus/--candidates, not both")
+    if fixed["data"] and any(fixed[k] for k in ("topics", "qrels", "corpus", "candidates", "teacher_run")):
+        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus/--candidates/--teacher-run, not both")
+    if fixed["teacher_run"]:
+        if rankers.get(name).candidates != "passages":
+            raise LlmrankError(f"--teacher-run distils a run's passage scores; {name} ranks items, not passages")
+        if given["labels"] == "binary":
+            raise LlmrankError("--teacher-run learns the run's scores: graded labels, not --labels binary")
+        given = {**given, "labels": "graded"}
     out = Path(fixed["output"])
     d = load_items(fixed["data"] or _prepared(name, fixed, out / "data"))
     train_idx = np.arange(len(d.qids)) if fixed["all_"] else np.flatnonzero(d.folds != fixed["fold"])
@@ -124,20 +134,24 @@ def _prepared(name: str, fixed: dict, directory) -> str:
 
     from ..datasets import prepare_items
     from ..errors import LlmrankError
-    from ..formats import read_qrels, read_topics
+    from ..formats import Qrels, read_qrels, read_topics
     from .prepare import _parse_gain_map
 
-    if not (fixed["topics"] and fixed["qrels"]):
+    teacher = fixed["teacher_run"]
+    if teacher and (fixed["qrels"] or fixed["candidates"] or not (fixed["topics"] and fixed["corpus"])):
+        raise LlmrankError("--teacher-run takes --topics and --corpus and replaces --qrels and --candidates")
+    if not (fixed["topics"] and (fixed["qrels"] or teacher)):
         raise LlmrankError("give --data DIR, or --topics and --qrels (and --corpus for passages as items)")
-    sources = [fixed[k] for k in ("topics", "qrels", "corpus", "candidates") if fixed[k]]
+    sources = [fixed[k] for k in ("topics", "qrels", "corpus", "candidates", "teacher_run") if fixed[k]]
     meta = directory / "data.json"
     if meta.exists() and json.loads(meta.read_text())["sources"] == sources:
         return str(directory)
     note(f"preparing {directory} from {', '.join(sources)}")
-    prepare_items(read_topics(fixed["topics"]), read_qrels(fixed["qrels"]), str(directory), _parse_gain_map(None, None),
+    qrels = Qrels.from_columns([], [], []) if teacher else read_qrels(fixed["qrels"])
+    prepare_items(read_topics(fixed["topics"]), qrels, str(directory), _parse_gain_map(None, None),
                   2, fixed["seed"], options.ENCODER.default, sources,
                   with_layer_states=rankers.get(name).query_features == "layer_states", corpus=fixed["corpus"],
-                  candidates=fixed["candidates"], depth=fixed["depth"])
+                  candidates=teacher or fixed["candidates"], depth=fixed["depth"], teacher=bool(teacher))
     return str(directory)
 
 

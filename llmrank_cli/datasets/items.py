@@ -75,28 +75,33 @@ class ItemData:
 def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,
                   seed: int, encoder: str, sources: list[str], discovery: list | None = None,
                   with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
-                  scores: str | None = None, candidates: str | None = None, depth: int = 100) -> Path:
+                  scores: str | None = None, candidates: str | None = None, depth: int = 100,
+                  teacher: bool = False) -> Path:
     """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
     its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
     file an item (content items, embedded once), and the items are else the qrels' documents,
-    with ``responses`` their texts per query."""
+    with ``responses`` their texts per query. ``teacher``: the candidates' scores are the raw
+    labels (distilling that run), and its queries count as judged."""
     from . import responses as texts
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    judged = set(qrels.qids())
-    topics = [t for t in topics if t.qid in judged]
-    if len(topics) < folds:
-        raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
     if candidates and not corpus:
         raise LlmrankError("--candidates needs --corpus (the passages' texts)")
     if candidates and responses:
         raise LlmrankError("give --responses (texts of a fixed pool) or --candidates (a run's passages), not both")
-    pairs = None
+    top = None
     if candidates:
         from ..formats import read_run
-        from ..formats.corpus import read_passages
 
         top = read_run(candidates).truncated(depth)
+    judged = set(qrels.qids()) | (set(top.table["qid"].to_pylist()) if teacher else set())
+    topics = [t for t in topics if t.qid in judged]
+    if len(topics) < folds:
+        raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
+    pairs = None
+    if candidates:
+        from ..formats.corpus import read_passages
+
         pairs = texts.from_run(top, read_passages(corpus, set(top.table["docno"].to_pylist())),
                                [t.qid for t in topics])
         items = sorted({item for _, item, _ in pairs})
@@ -113,9 +118,10 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
         pairs = texts.read_responses(responses, {t.qid for t in topics}, set(items))
     if pairs is not None:
         texts.write_responses(pairs, out_dir)
-    if scores:
+    if scores or teacher:
+        qids = [t.qid for t in topics]
         with atomic_output(out_dir / "scores.npy", "wb") as f:
-            np.save(f, texts.read_scores(scores, [t.qid for t in topics], items))
+            np.save(f, texts.run_scores(top, qids, items) if teacher else texts.read_scores(scores, qids, items))
     fold_of = assign_folds(len(topics), folds, seed)
     write_topics(topics, out_dir / "topics.tsv")
     write_qrels(qrels, out_dir / "qrels.txt")

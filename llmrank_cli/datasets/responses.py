@@ -1,7 +1,8 @@
 """Candidate texts of an item data directory: per query, the items it has a text for (an LLM's
 answer to the prompt, or a first-stage run's passage) and those texts, kept as
 ``responses.jsonl`` (``{"qid", "llm", "response"}``, the LLM-ranking sets' own layout); and
-raw per-pair labels (``scores.tsv``: ``qid<TAB>llm<TAB>label``, e.g. GPT-4's 1-10 scores).
+raw per-pair labels (``scores.tsv``: ``qid<TAB>llm<TAB>label``, e.g. GPT-4's 1-10 scores, or a teacher
+run's scores).
 Rankers that read the texts (language rankers) train on each query's pool of texts."""
 from __future__ import annotations
 
@@ -59,6 +60,16 @@ def from_run(top, passages: dict[str, str], qids: list[str]) -> list[tuple[str, 
             if docno not in passages:
                 raise LlmrankError(f"{docno} (a candidate of query {qid}) is not in the corpus")
             out.append((qid, docno, passages[docno]))
+    return out
+
+
+def run_scores(top, qids: list[str], items: list[str]) -> np.ndarray:
+    """float32 [queries, items] of a (truncated) run's scores as raw labels, NaN where it has none."""
+    q_index, i_index = {q: n for n, q in enumerate(qids)}, {it: n for n, it in enumerate(items)}
+    out = np.full((len(qids), len(items)), np.nan, dtype=np.float32)
+    for qid, docno, score in zip(*(top.table[c].to_pylist() for c in ("qid", "docno", "score"))):
+        if qid in q_index:
+            out[q_index[qid], i_index[docno]] = score
     return out
 
 
