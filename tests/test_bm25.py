@@ -32,6 +32,15 @@ def test_rank_bm25_beats_nothing_and_is_valid(cli, sample_index):
     assert manifest["config"]["k1"] == 0.9 and "pyarrow" in manifest["versions"]
 
 
+def test_quiet_rank_writes_nothing_to_stderr(sample_index):
+    """The JVM's own stderr too (log4j's status lines are off), and the run alone on stdout."""
+    p = sample_index / "s" / "passages"
+    r = subprocess.run([sys.executable, "-m", "llmrank_cli", "--quiet", "rank", "--model", "bm25", "--index",
+                        str(sample_index / "idx"), "--topics", str(p / "topics.tsv"), "--k", "3", "-o", "-"],
+                       capture_output=True, text=True, check=True)
+    assert r.stderr == "" and len(r.stdout.splitlines()) == 3 * len((p / "topics.tsv").read_text().splitlines())
+
+
 @pytest.mark.parametrize("rm3", [[], ["--rm3"]], ids=["bm25", "rm3"])
 def test_lines_identical_to_pyserini_cli(cli, sample_index, rm3):
     p, ours, theirs = sample_index / "s" / "passages", sample_index / "ours.run", sample_index / "pyserini.run"

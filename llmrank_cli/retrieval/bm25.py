@@ -87,7 +87,7 @@ def start_jvm() -> None:
     resources = Path(__file__).parent / "resources"
     jnius_config.add_options(f"-Dlog4j.configurationFile={resources / 'log4j2.xml'}",
                              f"-Djava.util.logging.config.file={resources / 'logging.properties'}",
-                             "-Dslf4j.internal.verbosity=WARN")
+                             "-Dslf4j.internal.verbosity=WARN", "-Dlog4j2.statusLoggerLevel=OFF")
     if _java_major(home) >= 23:  # Lucene's MMapDirectory otherwise warns about sun.misc.Unsafe
         jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
     import pyserini.pyclass  # noqa: F401  (sets the classpath, starts the JVM)
