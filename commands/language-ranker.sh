@@ -32,7 +32,7 @@ variant() {  # variant NAME RANKER SEED [flags...]: train on DL20 (by default it
   local name=$1 ranker=$2 seed=$3; shift 3
   local data=(--topics "$DL/dl20/topics.tsv" --qrels "$DL/dl20/qrels.txt" --candidates "$DL/dl20/bm25-top100.run"
               --group-size 16 --rel-level 2)
-  [ "$1" = --teacher-run ] && data=(--topics out/distil-dev/topics.tsv --group-size 8)  # dev pools: 8 passages
+  [ "${1-}" = --teacher-run ] && data=(--topics out/distil-dev/topics.tsv --group-size 8)  # dev pools: 8 passages
   [ -f "$OUT/models/$name/model.json" ] || llmrank --quiet train "$ranker" --lm "$LM" "${data[@]}" \
     --corpus "$DL/dl20/passages.jsonl" --groups-per-query 200 --seed "$seed" --all "$@" -o "$OUT/models/$name"
   [ -f "runs/dl19-lr-$name.run" ] || llmrank --quiet rerank --kind language-ranker --model "$OUT/models/$name" \
