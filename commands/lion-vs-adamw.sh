@@ -26,7 +26,8 @@ declare -A SETUP_EPOCHS=([labels]=$EPOCHS [distil]=$EPOCHS [distil-dev]=${DEV_EP
 declare -A WARMUP=([labels]=35 [distil]=35 [distil-dev]=75)  # about a tenth of an epoch
 mkdir -p models runs
 TEACHER=runs/dl20-minilm-bi.run DEV=out/distil-dev  # made by commands/dl20-dev-teacher.sh
-[[ " $SETUPS " == *" distil"* ]] && ./commands/dl20-dev-teacher.sh  # distil and distil-dev
+if [[ " $SETUPS " == *" distil-dev "* ]]; then ./commands/dl20-dev-teacher.sh
+elif [[ " $SETUPS " == *" distil "* ]]; then ./commands/dl20-dev-teacher.sh --dl20-only; fi
 for setup in $SETUPS; do
   topics=$DATA/dl20/topics.tsv
   case $setup in
