@@ -48,6 +48,8 @@ def test_cache_hits_are_identical_and_only_new_texts_run(tiny_lm):
     assert np.array_equal(r3[0], r[0]) and states.computed_tokens > ran
     half = LmStates(str(tiny_lm), 0.5)
     assert half.cache_dir != states.cache_dir  # another layer: another cache
+    bf16 = LmStates(str(tiny_lm), 1.0, dtype=torch.bfloat16)
+    assert bf16.key == states.key and bf16.cache_dir != states.cache_dir  # same LM, states of their own
     stored = next(states.cache_dir.glob("*.npz"))
     arrays = dict(np.load(stored))
     arrays["lm"] = np.array("another-lm")

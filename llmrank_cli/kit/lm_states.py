@@ -84,8 +84,10 @@ class LmStates:
         shape = _shape(lm, path, gguf, root / "lm-shapes" / f"{files_key(files)}.json")
         self.layers, self.hidden = shape["layers"], shape["hidden"]
         self.layer = state_layer(fraction, self.layers)
-        self.key = files_key(files, (self.layer, max_length))
-        self.cache_dir = root / "lm-states" / self.key
+        self.key = files_key(files, (self.layer, max_length))  # what a trained ranker was trained on
+        # bf16 or fp16 states (a GPU's default) differ from fp32 ones by ~1%: a cache of their own
+        precision = "" if dtype is None or str(dtype) == "torch.float32" else "-" + str(dtype).removeprefix("torch.")
+        self.cache_dir = root / "lm-states" / f"{self.key}{precision}"
         self.tokenizer = self.model = None
         self.computed_tokens = 0  # tokens run through the LM (cache misses) in this process
 
