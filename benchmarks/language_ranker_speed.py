@@ -14,7 +14,7 @@ same run, with SmolLM2-135M (smollm2-135m) on DL19's BM25 candidates:
 4. Peak RSS of this process (goal < 3 GB).
 
 Usage: python benchmarks/language_ranker_speed.py [--queries 2] [--candidates 40] [--rounds 2] [--extract-dl] [--skip-train]
-Part 3 extracts DL20's and DL19's states first when they are not cached (about 20 minutes).
+Part 3 extracts DL20's and DL19's states first when they are not cached (about 23 minutes).
 """
 import argparse
 import json

@@ -10,8 +10,9 @@ top), the prompt runs once per query and its KV cache is shared by the candidate
 length-sorted, token-budget batches (right-padded: causal attention keeps padding out of every
 real token's state). A CPU runs at its matmul peak from about 512 tokens a batch, so there the
 budget stays that small: padding, not batch size, is what costs (2,048 padded DL's passages by
-11% and ran 17% slower); a GPU takes 4,096. States are cached on disk (``$LLMRANK_CACHE/lm-states``), one file per LM,
-layer, token limit and query, holding the states of every candidate text seen so far.
+11% and ran 17% slower); a GPU takes 4,096. States are cached on disk
+(``$LLMRANK_CACHE/lm-states``), one file per LM, layer, token limit and query, holding the
+states of every candidate text seen so far; bf16 or fp16 states in a directory of their own.
 """
 from __future__ import annotations
 
