@@ -21,7 +21,8 @@ CANDIDATES = ["The Moon's gravity pulls the oceans.", "no", "Tides rise and fall
 @pytest.mark.parametrize("fraction", [0.5, 1.0])
 def test_states_equal_the_full_models_hidden_states(tiny_lm, fraction):
     """Layer 1 of 2 (stack cut, no final norm) and layer 2 (the normed top): the prompt's and each
-    candidate's last-token state, batched over a shared KV cache, equal one full forward pass."""
+    candidate's last-token state, batched over a shared KV cache, with the top layer's MLP on
+    those positions only, equal one full forward pass."""
     from transformers import AutoModelForCausalLM
 
     states = LmStates(str(tiny_lm), fraction)
@@ -35,6 +36,10 @@ def test_states_equal_the_full_models_hidden_states(tiny_lm, fraction):
         expected = full(torch.tensor([states.prompt(QUERY)]), output_hidden_states=True).hidden_states[states.layer]
         assert np.allclose(i, expected[0, -1].numpy(), atol=1e-5)
     assert states.layer == round(fraction * 2) and len(states.model.model.layers) == states.layer
+    seen = []
+    states.top_mlp.mlp.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[1]))
+    states.compute(QUERY, CANDIDATES)
+    assert seen == [1, len(CANDIDATES)]  # the top layer's MLP ran on the read positions only
 
 
 def test_cache_hits_are_identical_and_only_new_texts_run(tiny_lm):

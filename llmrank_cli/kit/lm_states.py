@@ -6,13 +6,14 @@ the state of the prompt's last token (``i``) and of each candidate's last token,
 (``r_k``), after layer ``round(fraction x L)``.
 
 Only the layers up to that one run (the stack is cut there, its final norm dropped below the
-top), the prompt runs once per query and its KV cache is shared by the candidates, which run in
-length-sorted, token-budget batches (right-padded: causal attention keeps padding out of every
-real token's state). A CPU runs at its matmul peak from about 512 tokens a batch, so there the
-budget stays that small: padding, not batch size, is what costs (2,048 padded DL's passages by
-11% and ran 17% slower); a GPU takes 4,096. States are cached on disk
-(``$LLMRANK_CACHE/lm-states``), one file per LM, layer, token limit and query, holding the
-states of every candidate text seen so far; bf16 or fp16 states in a directory of their own.
+top, its MLP run on the read positions only), the prompt runs once per query and its KV cache is
+shared by the candidates, which run in length-sorted, token-budget batches (right-padded: causal
+attention keeps padding out of every real token's state). A CPU runs at its matmul peak from
+about 512 tokens a batch, so there the budget stays that small: padding, not batch size, is what
+costs (2,048 padded DL's passages by 11% and ran 17% slower); a GPU takes 4,096. States are
+cached on disk (``$LLMRANK_CACHE/lm-states``), one file per LM, layer, token limit and query,
+holding the states of every candidate text seen so far; bf16 or fp16 states in a directory of
+their own.
 """
 from __future__ import annotations
 
@@ -89,13 +90,14 @@ class LmStates:
         # bf16 or fp16 states (a GPU's default) differ from fp32 ones by ~1%: a cache of their own
         precision = "" if dtype is None or str(dtype) == "torch.float32" else "-" + str(dtype).removeprefix("torch.")
         self.cache_dir = root / "lm-states" / f"{self.key}{precision}"
-        self.tokenizer = self.model = None
+        self.tokenizer = self.model = self.top_mlp = None
         self.computed_tokens = 0  # tokens run through the LM (cache misses) in this process
 
     def _load(self) -> None:
         import torch.nn as nn
 
         from .causal_lm import load_causal_lm
+        from .read_positions_mlp import ReadPositionsMlp
 
         self.tokenizer, self.model = load_causal_lm(self.lm_name, self.device, self.dtype)
         body = self.model.model
@@ -105,6 +107,8 @@ class LmStates:
         body.layers = body.layers[:self.layer]
         if self.layer < self.layers:
             body.norm = nn.Identity()  # hidden_states[k] below the top is the layer's raw output
+        top = body.layers[-1]
+        self.top_mlp = top.mlp = ReadPositionsMlp(top.mlp) if hasattr(top, "mlp") else None
         template = self.tokenizer.apply_chat_template(
             [{"role": "user", "content": "\x01"}, {"role": "assistant", "content": "\x00"}], tokenize=False)
         head, _, tail = template.partition("\x00")
@@ -137,6 +141,7 @@ class LmStates:
         suffixes = [self.candidate(c) for c in candidates]
         r = np.zeros((len(candidates), self.hidden), dtype=np.float32)
         with torch.inference_mode():
+            self._read([0], [len(prefix) - 1])
             out = body(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
             i = out.last_hidden_state[0, -1].float().cpu().numpy()
             lengths = np.array([len(s) for s in suffixes])
@@ -148,12 +153,18 @@ class LmStates:
                 cache = copy.deepcopy(out.past_key_values)
                 cache.batch_repeat_interleave(len(idx))
                 positions = torch.arange(len(prefix), len(prefix) + longest, device=self.device).expand(len(idx), -1)
+                rows, last = torch.arange(len(idx), device=self.device), torch.as_tensor(lengths[idx] - 1, device=self.device)
+                self._read(rows, last)
                 hidden = body(input_ids=ids.to(self.device), position_ids=positions, use_cache=True,
                               **{keyword: cache}).last_hidden_state
-                last = torch.as_tensor(lengths[idx] - 1, device=self.device)
-                r[idx] = hidden[torch.arange(len(idx), device=self.device), last].float().cpu().numpy()
+                r[idx] = hidden[rows, last].float().cpu().numpy()
         self.computed_tokens += len(prefix) + int(lengths.sum())
         return i, r
+
+    def _read(self, rows, positions) -> None:
+        """The positions the next forward pass's states are taken from (the top MLP's only)."""
+        if self.top_mlp is not None:
+            self.top_mlp.read = (rows, positions)
 
     def states(self, query: str, candidates: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`compute` through the disk cache: only candidates not cached yet run."""
