@@ -2,6 +2,7 @@
 disk cache), the two rankers (set equivariance, training on the sample's answers, CV, reload),
 bad inputs; slow: real SmolLM2-135M on the LLM sample and on TREC DL."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,29 @@ def test_states_equal_the_full_models_hidden_states(tiny_lm, fraction):
     states.top_mlp.mlp.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[1]))
     states.compute(QUERY, CANDIDATES)
     assert seen == [1, len(CANDIDATES)]  # the top layer's MLP ran on the read positions only
+
+
+def test_worker_processes_fill_the_cache_with_the_same_states(tiny_lm, tmp_path, monkeypatch):
+    """Big CPU jobs run in single-thread worker processes: the states equal one process's, the
+    LM never loads in the caller, every query is reported done once, and the pool is reused."""
+    from llmrank_cli.kit import lm_states
+
+    work = [(f"{QUERY} {n}", CANDIDATES + [f"answer {n}"]) for n in range(3)]
+    expected = [LmStates(str(tiny_lm), 0.5).compute(q, cs) for q, cs in work]
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(lm_states, "PARALLEL_CHARACTERS", 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    states, done = LmStates(str(tiny_lm), 0.5), []
+    got = states.states_many(work, done.append)
+    assert states.model is None and states.workers is not None and states.computed_tokens > 0
+    assert len(done) == len(work)
+    for (i, r), (ei, er) in zip(got, expected):
+        assert np.allclose(i, ei, atol=2e-3) and np.allclose(r, er, atol=2e-3)  # fp16-rounded
+    pool = states.workers
+    states.states_many([(QUERY, ["one more answer, new to the cache"])])
+    assert states.workers is pool and states.model is None
+    pool.close()
 
 
 def test_cache_hits_are_identical_and_only_new_texts_run(tiny_lm):

@@ -13,7 +13,8 @@ about 512 tokens a batch, so there the budget stays that small: padding, not bat
 costs (2,048 padded DL's passages by 11% and ran 17% slower); a GPU takes 4,096. States are
 cached on disk (``$LLMRANK_CACHE/lm-states``), one file per LM, layer, token limit and query,
 holding the states of every candidate text seen so far; bf16 or fp16 states in a directory of
-their own.
+their own. On a CPU, jobs of more than half a minute run in one single-thread worker process per
+core (``kit/lm_workers.py``: 25-30% more tokens a second than one process on two cores).
 """
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ import numpy as np
 from ..errors import LlmrankError
 from .batching import token_batches
 from .resolve import files_key, resolve_causal_lm
+
+
+PARALLEL_CHARACTERS = 100_000  # ~25k tokens, ~40 s on 2 cores: worth starting workers (~15 s, then kept)
 
 
 def state_layer(fraction: float, layers: int) -> int:
@@ -78,7 +82,7 @@ class LmStates:
 
     def __init__(self, lm: str, fraction: float, device: str = "cpu", dtype=None, max_length: int = 256,
                  max_tokens: int | None = None):
-        self.lm_name, self.device, self.dtype, self.max_length = lm, device, dtype, max_length
+        self.lm_name, self.fraction, self.device, self.dtype, self.max_length = lm, fraction, device, dtype, max_length
         self.max_tokens = max_tokens or (512 if str(device) == "cpu" else 4096)
         root = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank"))
         path, gguf = resolve_causal_lm(lm)
@@ -90,7 +94,7 @@ class LmStates:
         # bf16 or fp16 states (a GPU's default) differ from fp32 ones by ~1%: a cache of their own
         precision = "" if dtype is None or str(dtype) == "torch.float32" else "-" + str(dtype).removeprefix("torch.")
         self.cache_dir = root / "lm-states" / f"{self.key}{precision}"
-        self.tokenizer = self.model = self.top_mlp = None
+        self.tokenizer = self.model = self.top_mlp = self.workers = None
         self.computed_tokens = 0  # tokens run through the LM (cache misses) in this process
 
     def _load(self) -> None:
@@ -153,7 +157,8 @@ class LmStates:
                 cache = copy.deepcopy(out.past_key_values)
                 cache.batch_repeat_interleave(len(idx))
                 positions = torch.arange(len(prefix), len(prefix) + longest, device=self.device).expand(len(idx), -1)
-                rows, last = torch.arange(len(idx), device=self.device), torch.as_tensor(lengths[idx] - 1, device=self.device)
+                rows = torch.arange(len(idx), device=self.device)
+                last = torch.as_tensor(lengths[idx] - 1, device=self.device)
                 self._read(rows, last)
                 hidden = body(input_ids=ids.to(self.device), position_ids=positions, use_cache=True,
                               **{keyword: cache}).last_hidden_state
@@ -166,20 +171,22 @@ class LmStates:
         if self.top_mlp is not None:
             self.top_mlp.read = (rows, positions)
 
+    def _cached(self, query: str) -> tuple[Path, np.ndarray | None, dict[bytes, np.ndarray]]:
+        """The query's cache file, its prompt state (None if not cached) and candidate states."""
+        path = self.cache_dir / f"{hashlib.sha256(query.encode()).hexdigest()[:32]}.npz"
+        if not path.exists():
+            return path, None, {}
+        stored = np.load(path)
+        if str(stored["lm"]) != self.key:
+            raise LlmrankError(f"{path}: a cache of another LM or layer ({stored['lm']}, not {self.key}); remove it")
+        known = dict(zip(stored["hashes"].tolist(), stored["r"].astype(np.float32)))
+        return path, stored["i"].astype(np.float32), known  # already fp16-rounded
+
     def states(self, query: str, candidates: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`compute` through the disk cache: only candidates not cached yet run."""
         from ..formats.io import atomic_output
 
-        path = self.cache_dir / f"{hashlib.sha256(query.encode()).hexdigest()[:32]}.npz"
-        known: dict[bytes, np.ndarray] = {}
-        i = None
-        if path.exists():
-            stored = np.load(path)
-            if str(stored["lm"]) != self.key:
-                raise LlmrankError(f"{path}: a cache of another LM or layer ({stored['lm']}, not {self.key}); "
-                                   f"remove it")
-            i = stored["i"].astype(np.float32)  # already fp16-rounded
-            known = dict(zip(stored["hashes"].tolist(), stored["r"].astype(np.float32)))
+        path, i, known = self._cached(query)
         hashes = [_text_hash(c) for c in candidates]
         missing = sorted({h: n for n, h in enumerate(hashes) if h not in known}.values())
         if missing or i is None:
@@ -192,6 +199,32 @@ class LmStates:
                          np.zeros((0, self.hidden), np.float16))
         r = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, self.hidden), np.float32)
         return i, r
+
+    def states_many(self, work: list[tuple[str, list[str]]], done=None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`states` of many queries; ``done(1)`` as each is ready. On a CPU, a job of more
+        than about half a minute runs in worker processes of one thread each (``kit/lm_workers.py``),
+        kept for the next call."""
+        from .lm_workers import Workers, cpu_workers
+
+        todo: dict[str, list[str]] = {}
+        for query, candidates in work:
+            _, i, known = self._cached(query)
+            if i is None or any(_text_hash(c) not in known for c in candidates):
+                todo.setdefault(query, []).extend(candidates)
+        count = cpu_workers(self.device)
+        if self.workers is None and min(count, len(todo)) > 1 and \
+                sum(len(c) for cs in todo.values() for c in cs) >= PARALLEL_CHARACTERS:
+            self.workers = Workers((self.lm_name, self.fraction, self.device, self.dtype, self.max_length,
+                                    self.max_tokens), count)
+        parallel = bool(todo) and self.workers is not None
+        if parallel:
+            self.computed_tokens += self.workers.fill({q: list(dict.fromkeys(cs)) for q, cs in todo.items()}, done)
+        out = []
+        for query, candidates in work:
+            out.append(self.states(query, candidates))
+            if done and not (parallel and query in todo):
+                done(1)
+        return out
 
     def manifest(self) -> dict:
         return {"lm": self.lm_name, "layer": self.layer, "layers": self.layers, "hidden": self.hidden,

@@ -135,14 +135,12 @@ def pool_states(data, states, progress_quiet: bool = True) -> PoolStates:
         pools = data.pools()
         bar = Progress(f"LM states ({states.lm_name}, layer {states.layer})", progress_quiet, unit="queries")
         bar.start(len(pools))
-        i, r = np.zeros((len(pools), states.hidden), dtype=np.float32), []
         try:
-            for q, (idx, texts) in enumerate(pools):
-                i[q], rows = states.states(data.texts[q], texts)
-                r.append(rows)
-                bar.advance(1)
+            got = states.states_many([(data.texts[q], texts) for q, (_, texts) in enumerate(pools)], bar.advance)
         finally:
             bar.close()
+        i = np.stack([i for i, _ in got]) if got else np.zeros((0, states.hidden), dtype=np.float32)
+        r = [rows for _, rows in got]
         _STATES.clear()
         _STATES[key] = PoolStates(i, [idx for idx, _ in pools], r)
     return _STATES[key]
@@ -330,7 +328,7 @@ class LanguageRanker(ItemRanker):
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
         """Candidate texts (passages, answers) per query."""
         states = self.lm_states()
-        return [self.score_states(*states.states(q, cs)) for q, cs in zip(queries, candidates)]
+        return [self.score_states(*got) for got in states.states_many(list(zip(queries, candidates)))]
 
     def use_corpus(self, passages: dict[str, str]) -> None:
         raise LlmrankError(f"{self.name} reranks candidates: `llmrank rerank --kind language-ranker --model DIR`")

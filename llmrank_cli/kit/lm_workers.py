@@ -1,0 +1,61 @@
+"""LM states from worker processes of one thread each, on a CPU.
+
+On 2 cores two single-thread processes extract 25-30% more tokens a second than one process
+with two threads (DL20, SmolLM2 layer 18: 790-830 vs 620-650, three alternations): the small
+matrices of a 512-token batch leave threads waiting on each other at every op. The workers
+fill the disk cache; the caller reads it.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+_STATES = None  # in a worker: its LmStates
+
+
+def cpu_workers(device: str) -> int:
+    """Worker processes for a CPU extraction: one per core, unless the threads are set by hand
+    (OMP_NUM_THREADS: jobs sharing a machine) or a launcher already runs a process per rank."""
+    if str(device) != "cpu" or os.environ.get("OMP_NUM_THREADS") or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _start(arguments: tuple) -> None:
+    global _STATES
+    os.environ["OMP_NUM_THREADS"] = "1"  # one thread here, and the LM's loader keeps it so
+    import torch
+
+    from .lm_states import LmStates
+
+    torch.set_num_threads(1)
+    _STATES = LmStates(*arguments)
+
+
+def _fill(query: str, candidates: list[str]) -> int:
+    before = _STATES.computed_tokens
+    _STATES.states(query, candidates)
+    return _STATES.computed_tokens - before
+
+
+class Workers:
+    """A pool of single-thread processes, each with the LM loaded once, kept for the next call."""
+
+    def __init__(self, arguments: tuple, count: int):
+        import multiprocessing
+
+        self.count = count
+        self.pool = ProcessPoolExecutor(count, multiprocessing.get_context("spawn"), _start, (arguments,))
+
+    def fill(self, work: dict[str, list[str]], done=None) -> int:
+        """Tokens run to cache every query's candidates; ``done(1)`` as each query finishes."""
+        tokens = 0
+        for future in as_completed([self.pool.submit(_fill, q, cs) for q, cs in work.items()]):
+            tokens += future.result()
+            if done:
+                done(1)
+        return tokens
+
+    def close(self) -> None:
+        """Stops the workers (they also stop when this process exits)."""
+        self.pool.shutdown()
