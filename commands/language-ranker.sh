@@ -13,7 +13,7 @@
 #    top-ranked answer against a random pick, the prior (best mean training label) and the
 #    oracle, with the paired t-test against the prior.
 # LM states are cached on disk ($LLMRANK_CACHE, default ~/.cache/llmrank): the first pass
-# extracts them (2 cores: DL19 + DL20 about 23 min, RouterBench about 37, Arena about 28), later
+# extracts them (2 cores: DL19 + DL20 about 19 min, RouterBench about 30, Arena about 22), later
 # passes read them. Work files in out/lr/; runs in runs/; a step whose output exists is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
