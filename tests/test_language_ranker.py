@@ -66,6 +66,24 @@ def test_worker_processes_fill_the_cache_with_the_same_states(tiny_lm, tmp_path,
     pool.close()
 
 
+def test_worker_processes_follow_cores_memory_and_launchers(monkeypatch):
+    from llmrank_cli.kit.lm_workers import cpu_workers
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.setattr(os, "sysconf", {"SC_AVPHYS_PAGES": 2**20, "SC_PAGE_SIZE": 2**12}.__getitem__)  # 4 GiB free
+    assert cpu_workers("cpu", 2**28) == (4, 4)  # four processes of four threads
+    assert cpu_workers("cpu", 2**30) == (2, 8)  # half the free memory holds two LMs of 1 GiB
+    assert cpu_workers("cpu", 2**33) == (1, 16)
+    assert cpu_workers("cuda", 2**28) == (1, 0)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert cpu_workers("cpu", 2**28) == (1, 0)  # a launcher's ranks are the processes
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert cpu_workers("cpu", 2**28) == (1, 0)  # threads set by hand: one process, as asked
+
+
 def test_cache_hits_are_identical_and_only_new_texts_run(tiny_lm):
     states = LmStates(str(tiny_lm), 1.0)
     i, r = states.states(QUERY, CANDIDATES)

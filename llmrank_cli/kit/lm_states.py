@@ -13,8 +13,9 @@ about 512 tokens a batch, so there the budget stays that small: padding, not bat
 costs (2,048 padded DL's passages by 11% and ran 17% slower); a GPU takes 4,096. States are
 cached on disk (``$LLMRANK_CACHE/lm-states``), one file per LM, layer, token limit and query,
 holding the states of every candidate text seen so far; bf16 or fp16 states in a directory of
-their own. On a CPU, jobs of more than half a minute run in one single-thread worker process per
-core (``kit/lm_workers.py``: 25-30% more tokens a second than one process on two cores).
+their own. On a CPU, jobs of more than half a minute run in worker processes, one single-thread
+process per core up to four (``kit/lm_workers.py``: on two cores 25-30% more tokens a second than
+one process).
 """
 from __future__ import annotations
 
@@ -202,8 +203,8 @@ class LmStates:
 
     def states_many(self, work: list[tuple[str, list[str]]], done=None) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`states` of many queries; ``done(1)`` as each is ready. On a CPU, a job of more
-        than about half a minute runs in worker processes of one thread each (``kit/lm_workers.py``),
-        kept for the next call."""
+        than about half a minute runs in worker processes (``kit/lm_workers.py``), kept for the
+        next call."""
         from .lm_workers import Workers, cpu_workers
 
         todo: dict[str, list[str]] = {}
@@ -211,11 +212,11 @@ class LmStates:
             _, i, known = self._cached(query)
             if i is None or any(_text_hash(c) not in known for c in candidates):
                 todo.setdefault(query, []).extend(candidates)
-        count = cpu_workers(self.device)
+        count, threads = cpu_workers(self.device, 2 * 4 * 12 * self.hidden ** 2 * self.layers)  # ~2x fp32 weights
         if self.workers is None and min(count, len(todo)) > 1 and \
                 sum(len(c) for cs in todo.values() for c in cs) >= PARALLEL_CHARACTERS:
             self.workers = Workers((self.lm_name, self.fraction, self.device, self.dtype, self.max_length,
-                                    self.max_tokens), count)
+                                    self.max_tokens), count, threads)
         parallel = bool(todo) and self.workers is not None
         if parallel:
             self.computed_tokens += self.workers.fill({q: list(dict.fromkeys(cs)) for q, cs in todo.items()}, done)

@@ -1,9 +1,9 @@
-"""LM states from worker processes of one thread each, on a CPU.
+"""LM states from worker processes, on a CPU.
 
 On 2 cores two single-thread processes extract 25-30% more tokens a second than one process
 with two threads (DL20, SmolLM2 layer 18: 790-830 vs 620-650, three alternations): the small
 matrices of a 512-token batch leave threads waiting on each other at every op. The workers
-fill the disk cache; the caller reads it.
+fill the disk cache; the caller reads it. A larger machine gets a few processes with threads.
 """
 from __future__ import annotations
 
@@ -13,22 +13,33 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 _STATES = None  # in a worker: its LmStates
 
 
-def cpu_workers(device: str) -> int:
-    """Worker processes for a CPU extraction: one per core, unless the threads are set by hand
-    (OMP_NUM_THREADS: jobs sharing a machine) or a launcher already runs a process per rank."""
+MAX_WORKERS = 4  # beyond that, threads within each process: every worker holds a copy of the LM
+
+
+def cpu_workers(device: str, lm_bytes: float) -> tuple[int, int]:
+    """(processes, threads each) for a CPU extraction: up to one process per core (at most
+    MAX_WORKERS, and as many LM copies as half the free memory holds), the cores shared among
+    them; (1, 0) when the threads are set by hand (OMP_NUM_THREADS: jobs sharing a machine), a
+    launcher already runs a process per rank, or the device is not a CPU."""
     if str(device) != "cpu" or os.environ.get("OMP_NUM_THREADS") or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return 1, 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    count = min(cores, MAX_WORKERS)
+    try:
+        count = min(count, max(1, int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2 // lm_bytes)))
+    except (ValueError, OSError, AttributeError):  # no sysconf (not Linux): the core count alone
+        pass
+    return count, cores // count
 
 
-def _start(arguments: tuple) -> None:
+def _start(arguments: tuple, threads: int) -> None:
     global _STATES
-    os.environ["OMP_NUM_THREADS"] = "1"  # one thread here, and the LM's loader keeps it so
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # the LM's loader keeps this many
     import torch
 
     from .lm_states import LmStates
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     _STATES = LmStates(*arguments)
 
 
@@ -39,13 +50,13 @@ def _fill(query: str, candidates: list[str]) -> int:
 
 
 class Workers:
-    """A pool of single-thread processes, each with the LM loaded once, kept for the next call."""
+    """A pool of processes, each with the LM loaded once, kept for the next call."""
 
-    def __init__(self, arguments: tuple, count: int):
+    def __init__(self, arguments: tuple, count: int, threads: int):
         import multiprocessing
 
         self.count = count
-        self.pool = ProcessPoolExecutor(count, multiprocessing.get_context("spawn"), _start, (arguments,))
+        self.pool = ProcessPoolExecutor(count, multiprocessing.get_context("spawn"), _start, (arguments, threads))
 
     def fill(self, work: dict[str, list[str]], done=None) -> int:
         """Tokens run to cache every query's candidates; ``done(1)`` as each query finishes."""
