@@ -96,3 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return EXIT_BAD_INPUT
         raise
+    finally:
+        from ..kit.lm_workers import close_all
+
+        close_all()

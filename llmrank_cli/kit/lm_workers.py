@@ -11,6 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 _STATES = None  # in a worker: its LmStates
+_OPEN: list = []  # pools of this process, closed by close_all
 
 
 MAX_WORKERS = 4  # beyond that, threads within each process: every worker holds a copy of the LM
@@ -57,6 +58,7 @@ class Workers:
 
         self.count = count
         self.pool = ProcessPoolExecutor(count, multiprocessing.get_context("spawn"), _start, (arguments, threads))
+        _OPEN.append(self)
 
     def fill(self, work: dict[str, list[str]], done=None) -> int:
         """Tokens run to cache every query's candidates; ``done(1)`` as each query finishes."""
@@ -68,5 +70,14 @@ class Workers:
         return tokens
 
     def close(self) -> None:
-        """Stops the workers (they also stop when this process exits)."""
-        self.pool.shutdown()
+        """Stops the workers and waits for them."""
+        self.pool.shutdown(cancel_futures=True)
+        if self in _OPEN:
+            _OPEN.remove(self)
+
+
+def close_all() -> None:
+    """Closes every pool before the interpreter's exit: a pool left to Python's own exit hook
+    can race it and print "Bad file descriptor" (seen once in two `rerank` runs)."""
+    for workers in list(_OPEN):
+        workers.close()
