@@ -47,6 +47,11 @@ def _half(*arrays: np.ndarray):
     return [a.astype(np.float16).astype(np.float32) for a in arrays]
 
 
+def _rows(known: dict[bytes, np.ndarray], hashes: list[bytes], hidden: int) -> np.ndarray:
+    """The candidate states of ``hashes``, in order, from a query's cached states."""
+    return np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, hidden), np.float32)
+
+
 def _text_hash(text: str) -> bytes:
     """Hex, not the raw digest: numpy's fixed-width bytes drop trailing NULs."""
     return hashlib.sha1(text.encode()).hexdigest().encode()
@@ -198,8 +203,7 @@ class LmStates:
                 np.savez(f, lm=np.array(self.key), i=i.astype(np.float16), hashes=np.array(list(known), dtype="S40"),
                          r=np.stack(list(known.values())).astype(np.float16) if known else
                          np.zeros((0, self.hidden), np.float16))
-        r = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, self.hidden), np.float32)
-        return i, r
+        return i, _rows(known, hashes, self.hidden)
 
     def states_many(self, work: list[tuple[str, list[str]]], done=None) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`states` of many queries; ``done(1)`` as each is ready. On a CPU, a job of more
@@ -207,10 +211,16 @@ class LmStates:
         next call."""
         from .lm_workers import Workers, cpu_workers
 
+        out: list = [None] * len(work)
         todo: dict[str, list[str]] = {}
-        for query, candidates in work:
+        for n, (query, candidates) in enumerate(work):
             _, i, known = self._cached(query)
-            if i is None or any(_text_hash(c) not in known for c in candidates):
+            hashes = [_text_hash(c) for c in candidates]
+            if i is not None and all(h in known for h in hashes):  # read once: no second load below
+                out[n] = i, _rows(known, hashes, self.hidden)
+                if done:
+                    done(1)
+            else:
                 todo.setdefault(query, []).extend(candidates)
         count, threads = cpu_workers(self.device, 2 * 4 * 12 * self.hidden ** 2 * self.layers)  # ~2x fp32 weights
         if self.workers is None and min(count, len(todo)) > 1 and \
@@ -220,11 +230,11 @@ class LmStates:
         parallel = bool(todo) and self.workers is not None
         if parallel:
             self.computed_tokens += self.workers.fill({q: list(dict.fromkeys(cs)) for q, cs in todo.items()}, done)
-        out = []
-        for query, candidates in work:
-            out.append(self.states(query, candidates))
-            if done and not (parallel and query in todo):
-                done(1)
+        for n, (query, candidates) in enumerate(work):
+            if out[n] is None:
+                out[n] = self.states(query, candidates)
+                if done and not parallel:
+                    done(1)
         return out
 
     def manifest(self) -> dict:
