@@ -154,14 +154,18 @@ def test_tier3_starts_from_the_prior(data_dir):
 
 
 def test_weak_credit_follows_answers_to_similar_discovery_queries(tmp_path):
-    from llmrank_cli.datasets.discovery import DiscoveryQuery, flag_matrix, statistics, weak_credit
-    queries = [DiscoveryQuery("d1", "maths", {"a": True, "b": False}), DiscoveryQuery("d2", "maths", {"a": True}),
-               DiscoveryQuery("d3", "poems", {"a": False, "b": True})]
-    flags = flag_matrix(queries, ["a", "b", "c"])
+    from llmrank_cli.datasets.discovery import read_discovery, statistics, weak_credit
+    path = tmp_path / "discovery.json"
+    path.write_text(json.dumps({"d1": {"query": "maths", "responses": {"a": "x = 5, since 3x = 15 here", "b": "I don't know"}},
+                                "d2": {"query": "maths", "responses": {"a": "the derivative is 3x^2 sin x + x^3 cos x"}},
+                                "d3": {"query": "poems", "responses": {"a": "I'm sorry, but I cannot write that",
+                                                                       "b": "Roses are red, violets are blue"}}}))
+    found = read_discovery([str(path)], ["a", "b", "c"])
+    flags = found.flags
     assert np.isnan(flags[1, 1]) and np.isnan(flags[:, 2]).all()
-    assert statistics(queries)["llms"]["a"] == {"responses": 3, "substantive": 2}
+    assert statistics(found)["llms"]["a"] == {"responses": 3, "substantive": 2}
     emb = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
-    np.savez(tmp_path / "discovery.npz", qids=np.array(["d1", "d2", "d3"]), flags=flags, embeddings=emb)
+    np.savez(tmp_path / "discovery.npz", qids=np.array(found.qids), flags=flags, embeddings=emb)
     credit = weak_credit(np.array([[1, 0], [0, 1]], dtype=np.float32), tmp_path, k=2)
     assert credit[0, 0] == 1.0 and credit[0, 1] == 0.0  # "maths": a answered both, b refused
     assert credit[1, 0] == 0.5 and credit[1, 2] == 0.0  # c never answered: its overall share (none)

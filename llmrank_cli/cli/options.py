@@ -24,6 +24,8 @@ FOLDS = typer.Option(10, "--folds", min=2, help="Query folds for cross-validatio
 ENCODER = typer.Option("all-MiniLM-L6-v2", "--encoder", help="Frozen sentence encoder for queries.")
 LAYER_STATES = typer.Option(False, "--layer-states", help="Also keep each query's mean-pooled output of every "
                                                           "encoder layer (fp16; lt-ttd needs them).")
+CATEGORIES = typer.Option(None, "--categories", help="qid<TAB>category for every query (per-category "
+                          "features and results).")
 GAINS = typer.Option(None, "--gains", help="Label gains, e.g. 0=0,1=1.0,2=0.7.")
 WEAK_LABELS = typer.Option(0.0, "--weak-labels", min=0.0, help="Add this weight x discovery-data weak credit "
                            "(substantive answers to similar discovery queries) to the training gains; 0 = off.")

@@ -132,6 +132,9 @@ def prepare_mllm(
     queries: str = typer.Option(..., "--queries", help="Track dev queries, qid<TAB>text (llm_dev_data.tsv)."),
     qrels: str = typer.Option(..., "--qrels", help="Track qrels: qid 0 llm_id label (1 best, 2 second, 0 other)."),
     discovery: Optional[List[str]] = typer.Option(None, "--discovery", help="Discovery JSON file(s), streamed."),
+    metadata: Optional[List[str]] = typer.Option(None, "--metadata", help="Discovery metadata JSON (the same "
+                                                 "responses with token log-probs, 2026), streamed."),
+    categories: Optional[str] = options.CATEGORIES,
     output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
     gains: Optional[str] = options.GAINS,
     folds: int = options.FOLDS,
@@ -141,14 +144,20 @@ def prepare_mllm(
     quiet: bool = options.QUIET,
 ) -> None:
     """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
-    cached query embeddings; discovery answer flags and statistics for --weak-labels)."""
+    cached query embeddings; discovery answer flags, response features and statistics)."""
     from ..datasets import MLLM_GAINS, prepare_items
     from ..datasets.discovery import read_discovery
+    from ..errors import LlmrankError
     from ..formats import read_qrels, read_topics
 
-    records = list(read_discovery(discovery)) if discovery else None
-    out = prepare_items(read_topics(queries, "tsv"), read_qrels(qrels), output, _parse_gain_map(gains, MLLM_GAINS),
-                        folds, seed, encoder, [queries, qrels] + list(discovery or []), records, layer_states)
+    if metadata and not discovery:
+        raise LlmrankError("--metadata adds log-probs to the responses of --discovery; give both")
+    judgements = read_qrels(qrels)
+    found = read_discovery(discovery, sorted(set(judgements.table["docno"].to_pylist())), metadata or []) \
+        if discovery else None
+    out = prepare_items(read_topics(queries, "tsv"), judgements, output, _parse_gain_map(gains, MLLM_GAINS),
+                        folds, seed, encoder, [queries, qrels] + list(discovery or []) + list(metadata or []), found,
+                        layer_states, categories=categories)
     note(f"data directory written to {out}")
 
 
@@ -166,6 +175,7 @@ def prepare_items_command(
     candidates: Optional[str] = typer.Option(None, "--candidates", help="With --corpus: each query's pool is this "
                                              "run's top --depth passages, kept as texts (language rankers)."),
     depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --candidates."),
+    categories: Optional[str] = options.CATEGORIES,
     gains: Optional[str] = options.GAINS,
     folds: int = options.FOLDS,
     seed: int = options.SEED,
@@ -179,9 +189,9 @@ def prepare_items_command(
     from ..formats import read_qrels, read_topics
 
     out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
-                        encoder, [p for p in (topics, qrels, corpus, responses, scores, candidates) if p],
+                        encoder, [p for p in (topics, qrels, corpus, responses, scores, candidates, categories) if p],
                         with_layer_states=layer_states, corpus=corpus, responses=responses, scores=scores,
-                        candidates=candidates, depth=depth)
+                        candidates=candidates, depth=depth, categories=categories)
     note(f"data directory written to {out}")
 
 

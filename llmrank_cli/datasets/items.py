@@ -6,9 +6,11 @@ topic from a frozen sentence encoder, computed once), optional ``layer_states.np
 topic the encoder's mean-pooled output of every layer), optional ``item_embeddings.npy`` (items
 that are passages of a corpus, embedded by the same encoder: content items, which a ranker can
 score without having seen them), optional discovery data (``discovery.json`` statistics,
-``discovery.npz`` embeddings and answer flags), optional candidate texts per query
+``discovery.npz`` embeddings, answer flags and response features), optional candidate texts per query
 (``responses.jsonl``: LLM answers, or a run's top passages) and raw labels (``scores.npy``),
-and ``data.json`` recording the gain map,
+optional ``categories.tsv`` (qid -> category, e.g. MMLU-Pro's subjects), optional
+``response_features.npy`` (per query and LLM the features of its response, see
+``discovery.FEATURES``), and ``data.json`` recording the gain map,
 encoder, seed and a fingerprint of the inputs.
 """
 from __future__ import annotations
@@ -21,8 +23,9 @@ import numpy as np
 
 from ..errors import LlmrankError
 from ..formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
+from ..formats.categories import read_categories
 from ..formats.io import atomic_output
-from ..kit.encoders import cached_embeddings, encode_texts, layer_states
+from ..kit.encoders import cached_embeddings, layer_states
 from ..manifest import fingerprint
 
 MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
@@ -44,6 +47,8 @@ class ItemData:
     layer_states: np.ndarray | None = None     # float32 [n_queries, layers + 1, dim]
     item_embeddings: np.ndarray | None = None  # float32 [n_items, dim] for content items
     scores: np.ndarray | None = None           # float32 [n_queries, n_items] raw labels, NaN where none
+    categories: np.ndarray | None = None       # str [n_queries], from categories.tsv
+    response_features: np.ndarray | None = None  # float32 [n_queries, n_items, discovery.FEATURES], NaN = none
     _pools: list | None = None
 
     def pools(self) -> list[tuple[np.ndarray, list[str]]]:
@@ -61,6 +66,14 @@ class ItemData:
     def gain_map(self) -> dict[int, float]:
         return {int(k): float(v) for k, v in self.meta["gains"].items()}
 
+    def discovery_features(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(embeddings, response features) of the discovery queries, if the directory has them."""
+        path = self.path / "discovery.npz"
+        if not path.exists():
+            return None
+        stored = np.load(path)
+        return (stored["embeddings"], stored["features"]) if "features" in stored.files else None
+
     def with_weak_labels(self, weight: float) -> "ItemData":
         """A copy whose training gains add ``weight`` x the discovery data's weak credit."""
         from dataclasses import replace
@@ -73,18 +86,19 @@ class ItemData:
 
 
 def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, float] | None, folds: int,
-                  seed: int, encoder: str, sources: list[str], discovery: list | None = None,
+                  seed: int, encoder: str, sources: list[str], discovery=None,
                   with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
                   scores: str | None = None, candidates: str | None = None, depth: int = 100,
-                  teacher: bool = False) -> Path:
+                  teacher: bool = False, categories: str | None = None) -> Path:
     """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
     its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
     file an item (content items, embedded once), and the items are else the qrels' documents,
     with ``responses`` their texts per query. ``teacher``: the candidates' scores are the raw
-    labels (distilling that run), and its queries count as judged."""
+    labels (distilling that run), and its queries count as judged. ``categories``: a qid ->
+    category TSV that must cover every judged topic; ``discovery``: a ``discovery.Discovery``
+    over the qrels' items."""
     from . import responses as texts
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if candidates and not corpus:
         raise LlmrankError("--candidates needs --corpus (the passages' texts)")
     if candidates and responses:
@@ -98,6 +112,8 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     topics = [t for t in topics if t.qid in judged]
     if len(topics) < folds:
         raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
+    category_of = read_categories(categories, [t.qid for t in topics]) if categories else None
+    out_dir.mkdir(parents=True, exist_ok=True)
     pairs = None
     if candidates:
         from ..formats.corpus import read_passages
@@ -129,27 +145,36 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
         f.write("".join(f"{i}\n" for i in items))
     with atomic_output(out_dir / "folds.tsv") as f:
         f.write("".join(f"{t.qid}\t{k}\n" for t, k in zip(topics, fold_of)))
-    embeddings = encode_texts([t.text for t in topics], encoder)
+    if category_of is not None:
+        with atomic_output(out_dir / "categories.tsv") as f:
+            f.write("".join(f"{t.qid}\t{category_of[t.qid]}\n" for t in topics))
+    embeddings = cached_embeddings([t.text for t in topics], encoder)
     with atomic_output(out_dir / "embeddings.npy", "wb") as f:
         np.save(f, embeddings)
     if with_layer_states:
         with atomic_output(out_dir / "layer_states.npy", "wb") as f:
             np.save(f, layer_states([t.text for t in topics], encoder).astype(np.float16))
-    if discovery:
+    if discovery is not None:
         from . import discovery as disc
 
         with atomic_output(out_dir / "discovery.json") as f:
             json.dump(disc.statistics(discovery), f, indent=2)
         with atomic_output(out_dir / "discovery.npz", "wb") as f:
-            np.savez(f, qids=np.array([q.qid for q in discovery]), flags=disc.flag_matrix(discovery, items),
-                     embeddings=encode_texts([q.text for q in discovery], encoder))
+            np.savez(f, qids=np.array(discovery.qids), flags=discovery.flags, features=discovery.values,
+                     embeddings=cached_embeddings(discovery.texts, encoder))
+    if responses:
+        from .discovery import pair_features
+
+        with atomic_output(out_dir / "response_features.npy", "wb") as f:
+            np.save(f, pair_features(pairs, [t.qid for t in topics], items))
     label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
     meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
             "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
             "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
             "content_items": bool(corpus) and not candidates, "depth": depth if candidates else None,
+            "categories": category_of is not None,
             "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt",
-                                       *[p for p in (corpus, responses, scores, candidates) if p])}
+                                       *[p for p in (corpus, responses, scores, candidates, categories) if p])}
     with atomic_output(out_dir / "data.json") as f:
         json.dump(meta, f, indent=2)
     return out_dir
@@ -185,6 +210,10 @@ def load_items(path: str) -> ItemData:
     matrix = gain_matrix(qrels, qids, items, {int(k): float(v) for k, v in meta["gains"].items()})
     folds = dict(line.split("\t") for line in (d / "folds.tsv").read_text().splitlines())
     optional = {name: np.load(d / f"{name}.npy").astype(np.float32) if (d / f"{name}.npy").exists() else None
-                for name in ("layer_states", "item_embeddings", "scores")}
+                for name in ("layer_states", "item_embeddings", "scores", "response_features")}
+    categories = None
+    if (d / "categories.tsv").exists():
+        category_of = dict(line.split("\t") for line in (d / "categories.tsv").read_text().splitlines())
+        categories = np.array([category_of[q] for q in qids])
     return ItemData(d, qids, [t.text for t in topics], items, matrix, np.load(d / "embeddings.npy"),
-                    np.array([int(folds[q]) for q in qids]), meta, **optional)
+                    np.array([int(folds[q]) for q in qids]), meta, categories=categories, **optional)
