@@ -32,6 +32,8 @@ def eval_command(
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level for the † marker."),
     permutations: int = typer.Option(10000, "--permutations", help="Resamples for the permutation test."),
     seed: int = typer.Option(0, "--seed", help="Seed for the permutation test."),
+    by: Optional[str] = typer.Option(None, "--by", help="qid<TAB>category file: every measure per category too "
+                                     "(paired tests per category, corrected over categories and runs)."),
     run_format: str = options.RUN_FORMAT,
     output: str = options.OUTPUT,
     quiet: bool = options.QUIET,
@@ -39,9 +41,10 @@ def eval_command(
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..errors import LlmrankError
     from ..evaluation import FORMATS, compare_to_baseline, evaluate, parse_gains, parse_measures, render
+    from ..evaluation.breakdown import by_category, compare_by_category
     from ..evaluation.gain_table import trec_gain_order_differs
     from ..evaluation.significance import CORRECTIONS, TESTS
-    from ..formats import read_qrels, read_run
+    from ..formats import read_categories, read_qrels, read_run
     from ..formats.io import atomic_output
     from ..kit.heap import keep_freed_memory, large_input
 
@@ -52,6 +55,9 @@ def eval_command(
                                  (correction, CORRECTIONS, "--correction")):
         if value not in allowed:
             raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+    if by is not None and fmt in ("trec", "latex"):
+        raise LlmrankError("--by prints table, csv, tsv or json")
+    category_of = read_categories(by) if by is not None else None
     measures = parse_measures(measure or (["official"] if fmt == "trec" else None))
     for m in measures:
         if m.trec_gains and trec_gain_order_differs(m.trec_gains):
@@ -71,7 +77,12 @@ def eval_command(
             note(f"llmrank: note: {run.name} shares no query with {qrels}")
     comparisons = compare_to_baseline(evals, 0, test, correction, alpha, permutations, seed) \
         if baseline is not None and len(evals) > 1 else []
+    if category_of is not None:
+        split = [by_category(ev, category_of, by) for ev in evals]
+        if baseline is not None and len(evals) > 1:
+            comparisons += compare_by_category(split, test, correction, alpha, permutations, seed)
+        evals += [ev for category in split[0] for s in split if category in s for ev in [s[category]]]
     settings = {"qrels": qrels, "rel_level": rel_level, "complete": complete, "max_docs": max_docs,
-                "gains": gains, "baseline": baseline, "test": test, "correction": correction, "alpha": alpha}
+                "gains": gains, "by": by, "baseline": baseline, "test": test, "correction": correction, "alpha": alpha}
     with atomic_output(output) as out:
         render(fmt, evals, out, per_query, comparisons, settings)

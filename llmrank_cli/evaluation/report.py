@@ -142,6 +142,7 @@ def write_latex(evals: list[Evaluation], out: IO[str], comparisons: list[Compari
 def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Comparison], test: str,
                 correction: str, alpha: float) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(file=out, highlight=False)
@@ -150,7 +151,7 @@ def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Compari
     for mi in _columns(evals[0]):
         table.add_column(evals[0].measures[mi].label, justify="right")
     for name, cells in _marked(evals, comparisons, latex=False):
-        table.add_row(name, *cells)
+        table.add_row(escape(name), *cells)
     console.print(table)
     if comparisons:
         short = short_names([ev.run_name for ev in evals])
@@ -159,7 +160,7 @@ def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Compari
         for col in ("run", "measure", "delta", "p", "win/tie/loss"):
             detail.add_column(col, justify="left" if col in ("run", "measure") else "right")
         for c in comparisons:
-            detail.add_row(short[c.run_name], c.measure, f"{c.delta:+.4f}", f"{c.p_value:.4g}" + (" †" if c.significant else ""),
+            detail.add_row(escape(short[c.run_name]), c.measure, f"{c.delta:+.4f}", f"{c.p_value:.4g}" + (" †" if c.significant else ""),
                            f"{c.wins}/{c.ties}/{c.losses}")
         console.print(detail)
 
@@ -183,6 +184,7 @@ def write_cv(result: dict, evaluation: Evaluation, out: IO[str]) -> None:
     """A cross-validation: the out-of-fold run's means (the table `llmrank eval` prints for that
     run), then each measure's spread over the folds."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     write_table([evaluation], out, [], "t", "none", 0.05)
@@ -193,5 +195,13 @@ def write_cv(result: dict, evaluation: Evaluation, out: IO[str]) -> None:
     for name, m in result["measures"].items():
         spread.add_row(name, f"{m['std']:.4f}", f"{m['ci95'][0]:.4f}–{m['ci95'][1]:.4f}")
     Console(file=out, highlight=False).print(spread)
+    if result.get("by_category"):
+        rows = result["by_category"]
+        table = Table(title=f"{result['ranker']}: out-of-fold means per category")
+        for col in ("category", "queries", *result["measures"]):
+            table.add_column(col, justify="left" if col == "category" else "right")
+        for category, values in rows.items():
+            table.add_row(escape(category), str(values["queries"]), *(f"{values[m]:.4f}" for m in result["measures"]))
+        Console(file=out, highlight=False).print(table)
     if result.get("report"):
         out.write("  ".join(f"{k} {v:.4g}" for k, v in result["report"].items()) + "\n")

@@ -161,6 +161,13 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
     result = {"ranker": canonical, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
               "gains": data.meta["gains"], "config": config, "measures": spread,
               "report": rankers.get(name).cv_report(report, spread, rankers.settings_for(name, **settings), per_query)}
+    if data.categories is not None:
+        from ..evaluation.breakdown import by_category
+
+        result["by_category"] = {c: {"queries": len(e.qids), **dict(zip((m.label for m in e.measures),
+                                                                        map(float, e.aggregate())))}
+                                 for c, e in by_category(ev, dict(zip(data.qids, data.categories)),
+                                                         str(data.path / "categories.tsv")).items()}
     with atomic_output(out_dir / f"{canonical}.cv.json") as f:
         json.dump(result, f, indent=2)
     finished.remove()

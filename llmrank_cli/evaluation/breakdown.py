@@ -1,0 +1,51 @@
+"""Every measure broken down by query category (``eval --by FILE``, ``cv`` on a data directory
+with categories), as the Million LLMs track reports: per category an evaluation of each run on
+that category's queries, and paired tests per category, corrected per measure over all the
+(category, run) pairs tested."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..errors import LlmrankError
+from .engine import Evaluation
+from .significance import compare_to_baseline, correct
+
+
+def subset(ev: Evaluation, qids: list[str], name: str) -> Evaluation:
+    """``ev`` on the queries ``qids`` (a subset of its own) under another name."""
+    index = {q: i for i, q in enumerate(ev.qids)}
+    rows = [index[q] for q in qids]
+    return replace(ev, run_name=name, qids=list(qids), values=ev.values[:, rows],
+                   present=ev.present[rows] if ev.present is not None else None,
+                   texts={k: [v[i] for i in rows] for k, v in ev.texts.items()}, totals={})
+
+
+def by_category(ev: Evaluation, category_of: dict[str, str], source: str) -> dict[str, Evaluation]:
+    """Category -> ``ev`` on its queries, named ``RUN @ CATEGORY``, categories sorted; a query of
+    the run without a category is an error naming the category file."""
+    missing = [q for q in ev.qids if q not in category_of]
+    if missing:
+        raise LlmrankError(f"{source}: no category for {len(missing)} of the {len(ev.qids)} queries of "
+                           f"{ev.run_name} (first: {missing[0]})")
+    groups: dict[str, list[str]] = {}
+    for q in ev.qids:
+        groups.setdefault(category_of[q], []).append(q)
+    return {c: subset(ev, groups[c], f"{ev.run_name} @ {c}") for c in sorted(groups)}
+
+
+def compare_by_category(split: list[dict[str, Evaluation]], test: str, correction: str, alpha: float,
+                        permutations: int = 10000, seed: int = 0) -> list:
+    """Each run (``split[1:]``) against the baseline (``split[0]``) within every category; p-values
+    corrected per measure across all categories and runs."""
+    raw = []
+    for category, base in split[0].items():
+        raw += compare_to_baseline([base] + [s[category] for s in split[1:] if category in s], 0, test, "none",
+                                   alpha, permutations, seed)
+    out = []
+    for measure in dict.fromkeys(c.measure for c in raw):
+        rows = [c for c in raw if c.measure == measure]
+        for c, p in zip(rows, correct(np.array([c.p_value for c in rows]), correction)):
+            out.append(replace(c, p_value=float(p), significant=bool(p < alpha)))
+    return out
