@@ -22,7 +22,6 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..formats.io import display_name
 
 # A refusal: the 2026 pool's literal "I don't know" (about 84% of its responses) and the usual
 # assistant refusals, looked for at the start of an answer.
@@ -73,6 +72,8 @@ def _records(path: str, with_logprobs: bool) -> Iterator[tuple[str, str, dict]]:
     "response"/"text"}. Extra fields are ignored."""
     import ijson
 
+    from ..formats.io import display_name
+
     name = display_name(path)
     with open(path, "rb") as f:
         first = f.read(64).lstrip()[:1]
@@ -108,6 +109,8 @@ def read_discovery(paths: list[str], items: list[str], metadata: list[str] = ())
     responses the discovery files named; texts given only in metadata count as responses too).
     An LLM outside ``items`` (the qrels' LLMs), or a metadata query or LLM the discovery files do
     not have, is an error naming the file: the two must describe one pool."""
+    from ..formats.io import display_name
+
     column = {item: n for n, item in enumerate(items)}
     row_of, qids, texts, rows = {}, [], [], []
     for path in paths:

@@ -76,8 +76,8 @@ class Ltr(ItemRanker):
         s, lightgbm = self.settings, _lightgbm()
         drop, discovery = s.dropped(), data.discovery_features()
         levels = sorted({0.0, *data.gain_map.values()})
-        labels = np.searchsorted(levels, data.gains[train])
-        if not np.allclose(np.take(levels, np.minimum(labels, len(levels) - 1)), data.gains[train]):
+        labels = np.abs(data.gains[train][..., None] - np.array(levels, dtype=np.float32)).argmin(axis=-1)
+        if not np.allclose(np.take(levels, labels), data.gains[train], atol=1e-6):
             raise LlmrankError("ltr learns graded labels; its training gains are not all of the gain map "
                                "(--weak-labels adds fractional credit: use it with knn or prior)")
         inner = assign_folds(len(train), s.inner_folds, seed)
