@@ -259,3 +259,16 @@ def test_eval_by_category_equals_eval_of_each_category_alone(cli, tmp_path):
     (tmp_path / "few.tsv").write_text("q0\teven\n")
     r = cli("eval", tmp_path / "qrels", tmp_path / "a.run", "--by", tmp_path / "few.tsv")
     assert r.code == 2 and "no category for 11 of the 12 queries" in r.err
+
+
+def test_ltr_falls_back_to_the_prior_when_its_held_out_fold_prefers_the_prior():
+    pytest.importorskip("lightgbm")
+    # labels are noise around a fixed order: nothing but the prior can be learned
+    rng = np.random.default_rng(8)
+    gains = (rng.random((80, 8)) < np.linspace(0.2, 0.8, 8)).astype(float)
+    data = _data(gains, _unit(rng, 80))
+    ltr = rankers.create("ltr", min_leaf=2, leaves=31).fit(data, np.arange(60))
+    assert ltr.fallback and ltr.manifest()["prior_fallback"]
+    assert np.allclose(ltr.held_out_scores(data, np.arange(60, 80)), gains[:60].mean(axis=0))
+    assert set(ltr.importances().values()) == {0.0}
+    assert not rankers.create("ltr", min_leaf=2, early_stop=0).fit(data, np.arange(60)).fallback

@@ -37,6 +37,9 @@ class LtrSettings(Settings):
     learning_rate: float = setting(0.05, "LightGBM learning rate.", min=0.0)
     leaves: int = setting(15, "Leaves per tree.", min=2)
     min_leaf: int = setting(50, "Minimum pairs per leaf.", min=1)
+    early_stop: int = setting(50, "Rounds without gain on a held-out inner fold before boosting stops (there the "
+                                  "ranker also falls back to the prior if it does not beat it); 0 = every round on "
+                                  "every training query.", min=0)
 
     def dropped(self) -> set[str]:
         groups = {g.strip() for g in self.drop.split(",") if g.strip()}
@@ -64,6 +67,7 @@ class Ltr(ItemRanker):
     pool: item_features.Pool | None = None
     stacked: list = []
     columns: list[str] = []
+    fallback = False  # the validation fold preferred the prior: score as the prior
 
     @property
     def epochs(self) -> int:
@@ -93,12 +97,33 @@ class Ltr(ItemRanker):
         self.pool = item_features.Pool.of(data, train, discovery)
         self.columns = item_features.names(self.pool, s.knn_k, drop) + [f"stack:{n}" for n in s.stacked()]
         self.stacked = [create(n, self.runtime).fit(data, train, seed) for n in s.stacked()]
-        items = x.shape[1]
-        dataset = lightgbm.Dataset(x.reshape(-1, x.shape[-1]), labels.reshape(-1), group=[items] * len(train),
-                                   feature_name=[c.replace(":", "_").replace("@", "_at_") for c in self.columns],
-                                   categorical_feature=[0] if "prior" not in drop else "auto", free_raw_data=True)
-        self.booster = lightgbm.train(self._params(levels, seed, x.shape[0] * items), dataset, num_boost_round=s.trees)
+        self.booster, self.fallback = self._boost(x, labels, data.gains[train], inner, levels, seed)
         super().fit_pool(data, train, seed, progress)
+
+    def _boost(self, x: np.ndarray, labels: np.ndarray, gains: np.ndarray, inner: np.ndarray, levels: list[float],
+               seed: int):
+        """(booster, fallback). With ``early_stop``, inner fold 0 is held out: boosting stops once
+        its nDCG@10 has not improved for that many rounds, and when the best model there does not
+        beat the other folds' prior on it, the ranker falls back to the prior (fallback True):
+        with a hundred training queries, trees learn noise. Without, every training query and round."""
+        s, lightgbm = self.settings, _lightgbm()
+        fit = inner != 0 if s.early_stop else np.ones(len(x), dtype=bool)
+        params = self._params(levels, seed, int(fit.sum()) * x.shape[1])
+
+        def dataset(rows, reference=None):
+            return lightgbm.Dataset(x[rows].reshape(-1, x.shape[-1]), labels[rows].reshape(-1),
+                                    group=[x.shape[1]] * int(rows.sum()), reference=reference,
+                                    feature_name=[c.replace(":", "_").replace("@", "_at_") for c in self.columns],
+                                    categorical_feature=[0] if "prior" not in s.dropped() else "auto")
+        if not s.early_stop:
+            return lightgbm.train(params, dataset(fit), num_boost_round=s.trees), False
+        train_set, held = dataset(fit), ~fit
+        booster = lightgbm.train({**params, "metric": "ndcg"}, train_set, num_boost_round=s.trees,
+                                 valid_sets=[dataset(held, train_set)],
+                                 callbacks=[lightgbm.early_stopping(s.early_stop, verbose=False)])
+        model = ndcg_at_10(self._predict(x[held], booster), gains[held])
+        prior = ndcg_at_10(np.broadcast_to(gains[fit].mean(axis=0), gains[held].shape), gains[held])
+        return booster, bool(model <= prior)
 
     def _params(self, levels: list[float], seed: int, rows: int) -> dict:
         s = self.settings
@@ -115,9 +140,12 @@ class Ltr(ItemRanker):
                   for model in stacked]
         return np.concatenate([x, np.stack(scores, axis=-1).astype(np.float32)], axis=-1) if scores else x
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
+    def _predict(self, x: np.ndarray, booster=None) -> np.ndarray:
+        if booster is None and self.fallback:
+            return np.broadcast_to(self.pool.gains.mean(axis=0), x.shape[:2]).astype(np.float64)
         rows = x.reshape(-1, x.shape[-1])
-        return self.booster.predict(rows, num_threads=_threads(len(rows))).reshape(x.shape[:2]).astype(np.float64)
+        return (booster or self.booster).predict(rows, num_threads=_threads(len(rows))).reshape(x.shape[:2]) \
+            .astype(np.float64)
 
     def held_out_scores(self, data, idx: np.ndarray) -> np.ndarray:
         return self._predict(self._features(self.pool, data.embeddings[idx], [data.texts[i] for i in idx],
@@ -126,17 +154,20 @@ class Ltr(ItemRanker):
     def held_out_report(self, data, idx: np.ndarray) -> dict[str, np.ndarray]:
         """Each held-out query carries its fold model's share of the total gain of every feature,
         so the CV report's means are the folds' importances weighted by fold size."""
-        return {f"importance.{name}": np.full(len(idx), value) for name, value in self.importances().items()}
+        return {"prior_fallback": np.full(len(idx), float(self.fallback)),
+                **{f"importance.{name}": np.full(len(idx), value) for name, value in self.importances().items()}}
 
     def importances(self) -> dict[str, float]:
-        gain = self.booster.feature_importance("gain")
+        """Each feature's share of the total split gain (0 everywhere for a fallback to the prior)."""
+        gain = self.booster.feature_importance("gain") * (not self.fallback)
         return {name: float(v / max(gain.sum(), 1e-12)) for name, v in zip(self.columns, gain)}
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         return self._predict(self._features(self.pool, embeddings, texts, None, self.stacked))
 
     def manifest(self) -> dict:
-        return {**super().manifest(), "features": self.columns, "importance": self.importances()}
+        return {**super().manifest(), "features": self.columns, "importance": self.importances(),
+                "prior_fallback": self.fallback, "rounds": self.booster.best_iteration or self.booster.num_trees()}
 
     def save_weights(self, directory: Path) -> None:
         from ..formats.io import atomic_output
@@ -148,7 +179,7 @@ class Ltr(ItemRanker):
             model.save(directory / "stack" / model.name)
 
     def restore(self, manifest: dict) -> None:
-        self.columns = manifest["features"]
+        self.columns, self.fallback = manifest["features"], manifest["prior_fallback"]
 
     def load_weights(self, directory: Path) -> None:
         from . import load
@@ -157,6 +188,16 @@ class Ltr(ItemRanker):
         self.pool = item_features.Pool(**{k: stored[k] for k in stored.files})
         self.booster = _lightgbm().Booster(model_str=(directory / "lightgbm.txt").read_text())
         self.stacked = [load(directory / "stack" / name, self.runtime) for name in self.settings.stacked()]
+
+
+def ndcg_at_10(scores: np.ndarray, gains: np.ndarray) -> float:
+    """Mean nDCG@10 over queries (rows), gains as given, ties in row order; queries with no gain
+    count 0, as trec_eval counts them."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    discount = 1 / np.log2(np.arange(2, order.shape[1] + 2))
+    dcg = (np.take_along_axis(gains, order, axis=1) * discount).sum(axis=1)
+    ideal = (-np.sort(-gains, axis=1)[:, :order.shape[1]] * discount).sum(axis=1)
+    return float(np.where(ideal > 0, dcg / np.where(ideal > 0, ideal, 1), 0).mean())
 
 
 def _threads(rows: int) -> int:
