@@ -59,6 +59,16 @@ class Pool:
     def arrays(self) -> dict:
         return {k: v for k, v in vars(self).items() if v is not None and not k.startswith("_")}
 
+    def response_means(self) -> tuple[list[int], np.ndarray]:
+        """(response features the pool has values of, their mean per LLM [items, kept]), computed
+        once: at 2025's size that mean reads 85M values."""
+        if "_means" not in self.__dict__:
+            keep = _response_columns(self)
+            with warnings.catch_warnings():  # LLMs with no response at all: NaN, which LightGBM handles
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._means = keep, np.nanmean(self.responses[:, :, keep], axis=0)
+        return self._means
+
     def ridge_weights(self, ridge: float) -> np.ndarray:
         """[items, columns]: ridge weights from the pool's design matrix to its gains (closed
         form), computed once per penalty."""
@@ -119,11 +129,8 @@ def features(pool: Pool, embeddings: np.ndarray, texts: list[str], categories: n
         digits = np.array([sum(c.isdigit() for c in t) for t in texts], dtype=np.float64) / np.maximum(length, 1)
         columns += [np.broadcast_to(np.log1p(length)[:, None], (n, items)), np.broadcast_to(digits[:, None], (n, items))]
     if "response" not in drop and pool.responses is not None:
-        keep = _response_columns(pool)
+        keep, overall = pool.response_means()
         values = pool.responses[:, :, keep]
-        with warnings.catch_warnings():  # LLMs with no response at all: NaN, which LightGBM handles
-            warnings.simplefilter("ignore", RuntimeWarning)
-            overall = np.nanmean(values, axis=0)  # [items, features]
         r_idx, r_sims = neighbours.nearest(embeddings, pool.response_embeddings, response_k)
         near = neighbours.weighted_mean(values, r_idx, neighbours.weights(r_sims, temperature), overall, shrink)
         for j in range(len(keep)):
