@@ -16,12 +16,57 @@ def files(write):
     return write("q.txt", QRELS), write("a.run", RUN_A), write("b.run", RUN_B)
 
 
+HEAVY = {"torch", "transformers", "sentence_transformers", "pyserini", "pandas", "scipy", "llmrank_cli.rankers"}
+
+
+def _imported(*argv: str) -> set[str]:
+    """The heavy modules a fresh process holds after running ``llmrank ARGV``."""
+    code = ("import sys; from llmrank_cli.cli import main; code = main(sys.argv[1:]); "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(HEAVY)!r} or m in {sorted(HEAVY)!r}))")
+    done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, check=True)
+    return set(eval(done.stdout.strip().splitlines()[-1]))
+
+
 def test_help_imports_no_heavy_library():
-    code = ("import sys; from llmrank_cli.cli import main; main(['--help']); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'torch', 'transformers', 'pyserini', 'pandas', 'pyarrow', 'scipy', 'ir_measures'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    assert _imported("--help") == set()
+    assert _imported("--version") == set()
+
+
+def test_light_commands_import_no_heavy_library(files, tmp_path):
+    """A subcommand imports only what it runs: eval, validate, fuse, convert and merge never reach
+    pandas, torch, transformers, pyserini or the ranker registry (checked after the run, not timed)."""
+    q, a, b = files
+    assert _imported("eval", q, a, b, "-m", "ndcg_cut.10", "--format", "trec") == set()
+    assert _imported("eval", q, a, "-m", "nDCG@10", "-m", "P@1", "--by", _category_file(tmp_path)) == set()
+    assert _imported("validate", a, b, "--qrels", q) == set()
+    assert _imported("fuse", a, b, "-o", tmp_path / "f.run") == set()
+    assert _imported("convert", a, "--to", "msmarco") == set()
+    assert _imported("merge", a, "-o", tmp_path / "m.run") == set()
+    assert {m.split(".")[0] for m in _imported("eval", q, a, b, "--baseline", a, "-m", "P@1")} == {"scipy"}
+
+
+def _category_file(tmp_path) -> str:
+    path = tmp_path / "cat.tsv"
+    path.write_text("1\tx\n2\ty\n")
+    return str(path)
+
+
+def test_command_listing_equals_the_commands_own_help():
+    """``llmrank --help`` lists COMMANDS without importing the modules; the texts must stay the
+    modules' own (their first paragraph, as typer shows it)."""
+    import importlib
+
+    import typer
+
+    from llmrank_cli.cli import COMMANDS, app
+
+    for module, _ in COMMANDS.values():
+        importlib.import_module(f"llmrank_cli.cli.{module}")
+    group = typer.main.get_command(app)
+    for name, (_, text) in COMMANDS.items():
+        command = group.commands[name]
+        assert " ".join(command.help.split("\n\n")[0].split()) == text, name
+    assert set(group.commands) == set(COMMANDS)
 
 
 def test_trec_layout_matches_trec_eval(cli, files):

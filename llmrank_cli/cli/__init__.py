@@ -1,5 +1,5 @@
-"""Command-line interface: thin typer commands over the library modules."""
-from . import convert, eval, fuse, prepare, rank, rerank, sample, train, validate  # noqa: F401  (registers the commands)
-from .app import app, main
+"""Command-line interface: thin typer commands, one module each, imported only when its command
+runs (``app.COMMANDS``)."""
+from .app import COMMANDS, app, main
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]

@@ -7,19 +7,46 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
 
 import typer
 
 from .. import __version__
 
-app = typer.Typer(
-    name="llmrank",
-    help="TREC-style ranking experiments: prepare, train, rank, rerank, eval.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Every command: (its module, its help as ``llmrank --help`` lists it), in that listing's order. A
+# command's module is imported only when that command runs, so ``eval`` pays for no registry,
+# torch or pandas, and ``--help`` for none of the modules; a test keeps these texts equal to the
+# modules' own.
+COMMANDS = {
+    "convert": ("convert", "Convert a run; output is in trec_eval order with ranks 1..n."),
+    "eval": ("eval", "Score runs against qrels with exactly trec_eval 9.0.8's numbers."),
+    "fuse": ("fuse", "Fuse runs into one TREC run."),
+    "rank": ("rank", "Rank with BM25 (optionally RM3) or a trained model: a TREC run or a Million LLMs "
+                     "submission."),
+    "rerank": ("rerank", "Rescore the top-k of a run with a passage ranker and write a TREC run."),
+    "merge": ("merge", "Join shard runs; every query must come from exactly one shard."),
+    "sample": ("sample", "Write the embedded samples: passages/ (topics, corpus, qrels, first-stage runs) and "
+                         "llm/ (queries × LLM ids with graded qrels)."),
+    "validate": ("validate", "Report duplicate docnos, non-finite scores, rank/score disagreement, ties at "
+                             "cutoffs, missing queries and empty topics. Exit 1 if any error was found (2: "
+                             "unreadable input)."),
+    "prepare": ("prepare", "Normalise corpora, topics and qrels; build BM25 indexes."),
+    "train": ("train", "Train a ranker: an item ranker (NAME --data DIR) or a passage reranker (cross-encoder "
+                       "--base MODEL ...)."),
+    "cv": ("train", "K-fold cross-validation by query of a trainable ranker: an out-of-fold run over all queries "
+                    "(NAME.run), metrics per fold with mean, std and 95% CI (NAME.cv.json), and a table."),
+}
+GLOBAL_FLAGS = ("--quiet", "--debug", "--version", "-h", "--help")
+LIGHT = ("convert", "eval", "fuse", "merge", "validate")  # run in shell loops: no pandas, registry or torch
+
+
+def _typer(**settings) -> typer.Typer:
+    return typer.Typer(name="llmrank", help="TREC-style ranking experiments: prepare, train, rank, rerank, eval.",
+                       no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                       context_settings={"help_option_names": ["-h", "--help"]}, **settings)
+
+
+app = _typer()
 
 
 class State:
@@ -36,13 +63,33 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars or notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     state.quiet, state.debug = quiet, debug
+
+
+app.callback()(root)
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """``app`` with the module of the command in ``argv`` imported; without a known command (help,
+    ``--version``, a typo), an app that lists every command from ``COMMANDS`` and runs none."""
+    name = next((a for a in argv if a not in GLOBAL_FLAGS), None)
+    if name in LIGHT:
+        from ..formats.table import arrow_without_pandas
+
+        arrow_without_pandas()
+    if name in COMMANDS:
+        import_module(f"{__package__}.{COMMANDS[name][0]}")
+        return app
+    listing = _typer()
+    listing.callback()(root)
+    for command, (_, text) in COMMANDS.items():
+        listing.command(command, help=text, add_help_option=False)(lambda: None)
+    return listing
 
 
 def note(message: str) -> None:
@@ -77,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     state.debug = "--debug" in argv
     _show_notes()
     try:
-        result = app(args=argv, prog_name="llmrank", standalone_mode=False)
+        result = _app_for(argv)(args=argv, prog_name="llmrank", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except LlmrankError as exc:
         if state.debug:
@@ -97,6 +144,5 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         raise
     finally:
-        from ..kit.lm_workers import close_all
-
-        close_all()
+        if "llmrank_cli.kit.lm_workers" in sys.modules:
+            sys.modules["llmrank_cli.kit.lm_workers"].close_all()

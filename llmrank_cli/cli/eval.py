@@ -39,12 +39,13 @@ def eval_command(
     quiet: bool = options.QUIET,
 ) -> None:
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
+    from ..api import evaluations
     from ..errors import LlmrankError
-    from ..evaluation import FORMATS, compare_to_baseline, evaluate, parse_gains, parse_measures, render
+    from ..evaluation import FORMATS, compare_to_baseline, render
     from ..evaluation.breakdown import by_category, compare_by_category
     from ..evaluation.gain_table import trec_gain_order_differs
     from ..evaluation.significance import CORRECTIONS, TESTS
-    from ..formats import read_categories, read_qrels, read_run
+    from ..formats import read_categories
     from ..formats.io import atomic_output
     from ..kit.heap import keep_freed_memory, large_input
 
@@ -58,23 +59,18 @@ def eval_command(
     if by is not None and fmt in ("trec", "latex"):
         raise LlmrankError("--by prints table, csv, tsv or json")
     category_of = read_categories(by) if by is not None else None
-    measures = parse_measures(measure or (["official"] if fmt == "trec" else None))
-    for m in measures:
-        if m.trec_gains and trec_gain_order_differs(m.trec_gains):
-            note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
-                 f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
-    gain_map = parse_gains(gains) if gains else None
     paths = list(runs)
     if baseline is not None:
         paths = [baseline] + [p for p in paths if p != baseline]
-    qrels_data = read_qrels(qrels)
-    evals = []
-    for path in paths:
-        run = read_run(path, run_format)
-        run.name = path if path != "-" else "<stdin>"
-        evals.append(evaluate(qrels_data, run, measures, rel_level, complete, max_docs, gain_map))
-        if not evals[-1].qids:
-            note(f"llmrank: note: {run.name} shares no query with {qrels}")
+    evals = evaluations(qrels, paths, measure or (["official"] if fmt == "trec" else None),
+                        rel_level=rel_level, complete=complete, max_docs=max_docs, gains=gains, run_format=run_format)
+    for m in evals[0].measures:
+        if m.trec_gains and trec_gain_order_differs(m.trec_gains):
+            note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
+                 f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
+    for ev in evals:
+        if not ev.qids:
+            note(f"llmrank: note: {ev.run_name} shares no query with {qrels}")
     comparisons = compare_to_baseline(evals, 0, test, correction, alpha, permutations, seed) \
         if baseline is not None and len(evals) > 1 else []
     if category_of is not None:

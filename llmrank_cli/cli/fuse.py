@@ -22,13 +22,7 @@ def fuse_command(
     quiet: bool = options.QUIET,
 ) -> None:
     """Fuse runs into one TREC run."""
-    from ..errors import LlmrankError
-    from ..formats import read_run, write_run
-    from ..retrieval.fusion import METHODS, NORMS, fuse
+    from ..api import fuse
+    from ..formats import write_run
 
-    if method not in METHODS or norm not in NORMS:
-        raise LlmrankError(f"--method must be one of {', '.join(METHODS)} and --norm one of {', '.join(NORMS)}")
-    if len(runs) < 2:
-        raise LlmrankError("fuse needs at least two runs")
-    fused = fuse([read_run(p) for p in runs], method, rrf_k, norm, depth, tag)
-    write_run(fused.truncated(k) if k else fused, output, tag=tag)
+    write_run(fuse(runs, method, rrf_k=rrf_k, norm=norm, depth=depth, k=k, tag=tag), output, tag=tag)

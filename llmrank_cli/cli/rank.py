@@ -36,8 +36,10 @@ def rank_command(
     output: str = options.OUTPUT,
     quiet: bool = options.QUIET,
 ) -> None:
-    """Rank with BM25 (optionally RM3): lines identical to pyserini's `python -m pyserini.search.lucene`
-    (scores printed with 6 decimals) and in trec_eval's order."""
+    """Rank with BM25 (optionally RM3) or a trained model: a TREC run or a Million LLMs submission.
+
+    BM25's lines are identical to pyserini's `python -m pyserini.search.lucene` (scores printed
+    with 6 decimals), in trec_eval's order."""
     from ..errors import LlmrankError
     from ..formats import read_topics, write_submission
     from ..retrieval.bm25 import Bm25Searcher, pyserini_order, write_trec_run

@@ -110,17 +110,3 @@ def _passage_source(corpus: str):
     from ..formats.corpus import read_passages
 
     return lambda wanted: read_passages(corpus, wanted)
-
-
-@app.command("merge")
-def merge_command(
-    runs: List[str] = typer.Argument(..., help="Shard outputs to join."),
-    topics: Optional[str] = typer.Option(None, "--topics", help="Also check that every topic is present."),
-    output: str = options.OUTPUT,
-) -> None:
-    """Join shard runs; every query must come from exactly one shard."""
-    from ..formats import read_run, read_topics, write_run
-    from ..pipelines.score import merge_runs
-
-    merged = merge_runs([read_run(p) for p in runs], read_topics(topics) if topics else None)
-    write_run(merged, output)

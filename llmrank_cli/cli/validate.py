@@ -20,9 +20,10 @@ def validate_command(
 ) -> int:
     """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
     missing queries and empty topics. Exit 1 if any error was found (2: unreadable input)."""
+    from ..api import validate
     from ..errors import EXIT_FINDINGS
+    from ..evaluation.validation import validate_topics
     from ..formats import read_qrels, read_run, read_topics
-    from ..evaluation.validation import validate_run, validate_topics
 
     qrels_data = read_qrels(qrels) if qrels else None
     if qrels_data is not None:
@@ -30,7 +31,7 @@ def validate_command(
     topic_list = read_topics(topics, topics_format, topics_field) if topics else None
     findings = validate_topics(topic_list, topics) if topic_list is not None else []
     for path in runs:
-        findings += validate_run(read_run(path, run_format, check=False), qrels_data, topic_list)
+        findings += validate(read_run(path, run_format, check=False), qrels_data, topic_list)
     for f in findings:
         typer.echo(str(f), err=True)
     errors = sum(f.severity == "error" for f in findings)

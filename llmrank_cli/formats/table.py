@@ -28,6 +28,30 @@ class Column:
     parse: Callable[[str], object]  # slow-path parser; raises ValueError with a reason
 
 
+def arrow_without_pandas() -> None:
+    """Tell pyarrow that pandas is absent, unless it is already imported: pyarrow imports pandas
+    (0.3 s, most of a small ``eval``) the first time it builds an array or checks one for pandas
+    objects, and does not try again once that import has failed. For processes that hand pyarrow
+    numpy arrays and lists only (the light commands); ``to_pandas()`` still imports pandas."""
+    import sys
+
+    class NoPandas:
+        def find_spec(self, name, path=None, target=None):
+            if name == "pandas":
+                raise ImportError("pandas deferred")
+
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, NoPandas())
+    try:
+        pa.lib._pandas_api.have_pandas  # the Python-side check
+        pa.array(["x"])                 # the C++ side's, at its first conversion
+    except AttributeError:  # another pyarrow: it may import pandas, which costs time only
+        pass
+    finally:
+        sys.meta_path = [f for f in sys.meta_path if not isinstance(f, NoPandas)]
+
+
 def parse_int(token: str) -> int:
     try:
         return int(token)

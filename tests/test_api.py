@@ -1,0 +1,112 @@
+"""The Python API (``import llmrank``): the same numbers as the CLI from every accepted input form,
+names imported on use, and the README's example run as written."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import llmrank
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    from llmrank_cli.cli import main
+    assert main(["--quiet", "sample", str(root / "sample")]) == 0
+    return root
+
+
+def _rows(path):
+    return [line.split() for line in Path(path).read_text().splitlines()]
+
+
+def test_evaluate_equals_the_cli_for_every_input_form(sample, cli):
+    qrels, run = sample / "sample/passages/qrels.txt", sample / "sample/passages/bm25.run"
+    measures = ["nDCG@10", "AP(rel=2)", "ndcg_cut.5", "P.10"]
+    out = json.loads(cli("eval", qrels, run, *sum((["-m", m] for m in measures), []), "--format", "json").out)
+    expected = out["runs"][0]["aggregate"]
+    rows, judged = _rows(run), _rows(qrels)
+    as_dict = {}
+    for q, _, d, _, s, _ in rows:
+        as_dict.setdefault(q, {})[d] = float(s)
+    qrels_dict = {}
+    for q, _, d, r in judged:
+        qrels_dict.setdefault(q, {})[d] = int(r)
+    forms = [
+        (qrels, run),
+        (qrels_dict, as_dict),  # pytrec_eval / ir_measures dicts
+        (pd.DataFrame([(q, d, int(r)) for q, _, d, r in judged], columns=["query_id", "doc_id", "relevance"]),
+         pd.DataFrame([(q, d, float(s)) for q, _, d, _, s, _ in rows], columns=["query_id", "doc_id", "score"])),
+        (pd.DataFrame([(q, d, int(r)) for q, _, d, r in judged], columns=["q_id", "doc_id", "score"]),  # ranx
+         pd.DataFrame([(q, d, float(s)) for q, _, d, _, s, _ in rows], columns=["q_id", "doc_id", "score"])),
+        (pd.DataFrame([(q, d, int(r)) for q, _, d, r in judged], columns=["qid", "docno", "label"]),  # PyTerrier
+         pd.DataFrame([(q, d, float(s)) for q, _, d, _, s, _ in rows], columns=["qid", "docno", "score"])),
+    ]
+    for q, r in forms:
+        table = llmrank.evaluate(q, r, measures)
+        assert list(table.columns) == ["run", "query_id", "P_10", "ndcg_cut_5", "nDCG@10", "AP(rel=2)"]
+        assert table.query_id.tolist() == ["all"]
+        for label, value in expected.items():
+            assert table[label].iloc[0] == pytest.approx(value, abs=5e-5), (label, type(r))
+
+
+def test_per_query_rows_and_named_runs(sample):
+    p = sample / "sample/passages"
+    runs = {"bm25": p / "bm25.run", "qld": p / "qld.run"}
+    table = llmrank.evaluate(p / "qrels.txt", runs, ["ndcg_cut.10"], per_query=True)
+    assert table.run.unique().tolist() == ["bm25", "qld"]
+    per_run = table[table.query_id != "all"].groupby("run")["ndcg_cut_10"].mean()
+    alls = table[table.query_id == "all"].set_index("run")["ndcg_cut_10"]
+    assert per_run.to_dict() == pytest.approx(alls.to_dict())
+    assert len(table) == 2 * (15 + 1)
+
+
+def test_compare_equals_the_cli_baseline_test(sample, cli):
+    p = sample / "sample/passages"
+    out = json.loads(cli("eval", p / "qrels.txt", p / "bm25.run", p / "qld.run", "--baseline", p / "bm25.run",
+                         "-m", "nDCG@10", "--format", "json").out)
+    vs = out["runs"][1]["vs_baseline"]["nDCG@10"]
+    table = llmrank.compare(p / "qrels.txt", {"bm25": p / "bm25.run", "qld": p / "qld.run"}, "bm25", ["nDCG@10"])
+    row = table.iloc[0]
+    assert (row.run, row.measure) == ("qld", "nDCG@10")
+    assert (row.wins, row.ties, row.losses) == (vs["wins"], vs["ties"], vs["losses"])
+    assert row.p_value == pytest.approx(vs["p_value"], rel=1e-6)
+
+
+def test_fuse_and_validate_equal_the_cli(sample, cli, tmp_path):
+    p = sample / "sample/passages"
+    cli("fuse", p / "bm25.run", p / "qld.run", "--method", "combmnz", "-o", tmp_path / "cli.run")
+    llmrank.write_run(llmrank.fuse([p / "bm25.run", p / "qld.run"], "combmnz"), tmp_path / "api.run", tag="fused")
+    assert (tmp_path / "api.run").read_text() == (tmp_path / "cli.run").read_text()
+    dup = tmp_path / "dup.run"
+    dup.write_text("101 Q0 a 1 3 A\n101 Q0 a 2 2 A\n")
+    assert [f.severity for f in llmrank.validate(dup)] == ["error"]
+    with pytest.raises(llmrank.LlmrankError, match="at least two runs"):
+        llmrank.fuse([p / "bm25.run"])
+    with pytest.raises(llmrank.LlmrankError, match="one of the columns"):
+        llmrank.evaluate(p / "qrels.txt", pd.DataFrame({"a": [1]}), ["P@1"])
+
+
+def test_import_costs_nothing_until_used():
+    code = "import sys, llmrank; print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert "evaluate" in dir(llmrank)
+    with pytest.raises(AttributeError):
+        llmrank.nothing_here
+
+
+def test_readme_example_runs(sample):
+    """The README's Python API example, as written, in a directory holding the embedded sample."""
+    text = README.read_text()
+    block = re.search(r"## Python API.*?```python\n(.*?)```", text, re.S)
+    assert block, "README has no Python API example"
+    done = subprocess.run([sys.executable, "-c", block.group(1)], cwd=sample, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "bm25" in done.stdout and (sample / "sample/fused.run").exists()
