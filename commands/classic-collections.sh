@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real check for the BM25 first stage: Vaswani, Cranfield and CISI from ../shared/data/collections,
 # each in its original format: prepare (corpus, topics, qrels) -> index -> rank -> eval.
-# Prints the table quoted in the README; work files go to out/classic/.
+# Prints the table quoted in docs/experiments/classic-collections.md; the qrels go to qrels/ (committed:
+# tests check that `prepare qrels` still writes them byte for byte), work files to out/classic/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
@@ -13,7 +14,7 @@ prepare() {  # name corpus topics qrels [topic options...]
   local name=$1 corpus=$2 topics=$3 qrels=$4; shift 4
   llmrank --quiet prepare corpus "$DATA/$name/$corpus" -o "$OUT/$name.jsonl"
   llmrank --quiet prepare topics "$DATA/$name/$topics" -o "$OUT/$name.topics.tsv" "$@"
-  llmrank --quiet prepare qrels "$DATA/$name/$qrels" -o "$OUT/$name.qrels"
+  llmrank --quiet prepare qrels "$DATA/$name/$qrels" -o "qrels/$name.qrels"
   llmrank --quiet prepare index "$OUT/$name.jsonl" -o "$OUT/$name.index"
   llmrank --quiet rank --model bm25 --index "$OUT/$name.index" --topics "$OUT/$name.topics.tsv" --k 1000 \
     --tag "bm25-$name" -o "$OUT/$name.bm25.run"
@@ -24,6 +25,6 @@ prepare cisi CISI.ALL CISI.QRY CISI.REL
 echo "| collection | queries | MAP | nDCG@10 | P@10 | R@1000 |"
 echo "|---|---|---|---|---|---|"
 for name in vaswani cranfield cisi; do
-  llmrank eval "$OUT/$name.qrels" "$OUT/$name.bm25.run" -m map -m ndcg_cut.10 -m P.10 -m recall.1000 -m num_q \
+  llmrank eval "qrels/$name.qrels" "$OUT/$name.bm25.run" -m map -m ndcg_cut.10 -m P.10 -m recall.1000 -m num_q \
     --format tsv | awk -F'\t' -v n="$name" 'NR>1 {v[$3]=$4} END {printf "| %s | %s | %s | %s | %s | %s |\n", n, v["num_q"], v["map"], v["ndcg_cut_10"], v["P_10"], v["recall_1000"]}'
 done

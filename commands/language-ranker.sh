@@ -30,7 +30,7 @@ mkdir -p "$OUT/models" runs
 
 variant() {  # variant NAME RANKER SEED [flags...]: train on DL20 (by default its qrels), rerank DL19's top 100
   local name=$1 ranker=$2 seed=$3; shift 3
-  local data=(--topics "$DL/dl20/topics.tsv" --qrels "$DL/dl20/qrels.txt" --candidates "$DL/dl20/bm25-top100.run"
+  local data=(--topics "$DL/dl20/topics.tsv" --qrels "$DL/dl20/qrels.txt" --run "$DL/dl20/bm25-top100.run"
               --group-size 16 --rel-level 2)
   [ "${1-}" = --teacher-run ] && data=(--topics out/distil-dev/topics.tsv --group-size 8)  # dev pools: 8 passages
   [ -f "$OUT/models/$name/model.json" ] || llmrank --quiet train "$ranker" --lm "$LM" "${data[@]}" \

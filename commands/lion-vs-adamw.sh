@@ -31,7 +31,7 @@ elif [[ " $SETUPS " == *" distil "* ]]; then ./commands/dl20-dev-teacher.sh --dl
 for setup in $SETUPS; do
   topics=$DATA/dl20/topics.tsv
   case $setup in
-    labels) data=(--qrels "$DATA/dl20/qrels.txt" --candidates "$DATA/dl20/bm25-top100.run"
+    labels) data=(--qrels "$DATA/dl20/qrels.txt" --run "$DATA/dl20/bm25-top100.run"
                   --negatives hard --negatives-per-positive 2) ;;
     distil) data=(--teacher-run "$TEACHER" --teacher-depth 100) ;;
     distil-dev) data=(--teacher-run "$DEV/teacher.run" --teacher-depth 100); topics=$DEV/topics.tsv ;;
@@ -41,7 +41,7 @@ for setup in $SETUPS; do
     name="${NAME[$setup]}-$opt"
     out="models/$name"
     resume=(); [ -d "$out/checkpoints" ] && resume=(--resume)  # rerunning continues an interrupted job
-    [ -f "$out/llmrank.json" ] || llmrank train cross-encoder --base all-MiniLM-L6-v2 \
+    [ -f "$out/llmrank.json" ] || llmrank train cross-encoder --encoder all-MiniLM-L6-v2 \
       --topics "$topics" --corpus "$DATA/dl20/passages.jsonl" "${data[@]}" --rel-level 2 \
       --optimizer "$opt" --lr "${LR[$opt]}" --warmup-steps "${WARMUP[$setup]}" --scheduler linear \
       --epochs "${SETUP_EPOCHS[$setup]}" \

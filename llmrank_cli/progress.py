@@ -39,3 +39,12 @@ class Progress:
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def note(message: str) -> None:
+    """A remark for the user from library code: the CLI prints it on stderr (silenced by --quiet)."""
+    import warnings
+
+    from .errors import Note
+
+    warnings.warn(message, Note, stacklevel=2)

@@ -228,3 +228,53 @@ def test_eval_keeps_freed_memory_only_for_large_inputs(write):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     import platform
     assert out == ("True" if platform.libc_ver()[0] == "glibc" else out)
+
+
+def _options():
+    """(command path, option names, help) of every visible option of every command."""
+    import importlib
+
+    import typer
+
+    from llmrank_cli.cli import COMMANDS, app
+
+    for module, _ in COMMANDS.values():
+        importlib.import_module(f"llmrank_cli.cli.{module}")
+
+    def walk(command, path):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                if not getattr(sub, "hidden", False):
+                    yield from walk(sub, [*path, name])
+        else:
+            for p in command.params:
+                if p.opts[0].startswith("-"):
+                    yield " ".join(path), p.opts, p.help or ""
+
+    yield from walk(typer.main.get_command(app), [])
+
+
+def test_every_option_follows_the_flag_glossary():
+    """One meaning per flag: the input run is --run, an input's format --input-format, --format
+    an output format; old spellings are gone from every command (they still parse, with a note)."""
+    from llmrank_cli.cli.options import RENAMED, RENAMED_IN
+
+    found = list(_options())
+    assert len({c for c, _, _ in found}) > 30
+    for command, names, text in found:
+        old = set(RENAMED) | set(RENAMED_IN.get(command.split()[0], {}))
+        assert not set(names) & old, (command, names)
+        if "--format" in names:
+            assert "input" not in text.lower(), (command, text)
+        if "--run" in names:
+            assert "run" in text.lower(), (command, text)
+    assert {c for c, n, _ in found if "-o" in n} >= {"eval", "fuse", "convert", "merge", "rerank", "rank"}
+
+
+def test_old_flag_spellings_still_work_with_a_note(cli, write, tmp_path):
+    topics = write("t.tsv", "1\tfirst query\n")
+    out = tmp_path / "t.out"
+    r = cli("prepare", "topics", topics, "--format", "tsv", "-o", out)
+    assert r.code == 0 and "--format is now --input-format" in r.err
+    assert out.read_text() == "1\tfirst query\n"
+    assert "--input-format" in cli("prepare", "topics", "--help").out

@@ -1,5 +1,6 @@
 """Corpora, topics and old relevance formats: written samples and the shared collections."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,14 @@ def test_old_relevance_formats():
     # cran.qry's .I ids skip numbers: the qrels only line up when topics are numbered by position
     ids = [t.qid for t in read_topics(d / "cranfield" / "cran.qry")]
     assert ids[:3] == ["001", "002", "004"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("collection,source", [("vaswani", "qrels"), ("cranfield", "cranqrel"), ("cisi", "CISI.REL")])
+def test_committed_qrels_are_what_prepare_writes(collection, source, cli, tmp_path):
+    """qrels/ holds the classic collections' qrels as `prepare qrels` writes them
+    (commands/classic-collections.sh): the converter still writes the same bytes."""
+    out = tmp_path / f"{collection}.qrels"
+    assert cli("--quiet", "prepare", "qrels", shared("collections", collection, source), "-o", out).code == 0
+    committed = Path(__file__).resolve().parents[1] / "qrels" / f"{collection}.qrels"
+    assert out.read_bytes() == committed.read_bytes()

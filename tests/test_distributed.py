@@ -57,8 +57,8 @@ def test_torchrun_trains_a_cross_encoder_with_ddp(tiny_cross_encoder, tmp_path, 
     alone evaluates, writes the model, its logs and manifest, and speaks."""
     from .test_train_cross_encoder import SAMPLE as s
     out = tmp_path / "m"
-    r = _torchrun("train", "cross-encoder", "--base", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
-                  s / "qrels.txt", "--candidates", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--eval-topics",
+    r = _torchrun("train", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
+                  s / "qrels.txt", "--run", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--eval-topics",
                   s / "topics.tsv", "--eval-qrels", s / "qrels.txt", "--eval-run", s / "bm25.run", "--epochs", "2",
                   "--lr", "1e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
                   "--negatives-per-positive", "2", "--device", "cpu", "-o", out)

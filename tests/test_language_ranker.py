@@ -231,7 +231,7 @@ def test_real_smollm2_trained_on_dl20_reranks_dl19(tmp_path, cli):
     topics.write_text("".join((DL / "dl20" / "topics.tsv").read_text().splitlines(True)[:5]))
     model = tmp_path / "model"
     r = cli("--quiet", "train", "language-ranker-list", "--topics", topics, "--qrels", DL / "dl20" / "qrels.txt",
-            "--candidates", DL / "dl20" / "bm25-top100.run", "--corpus", DL / "dl20" / "passages.jsonl", "--depth",
+            "--run", DL / "dl20" / "bm25-top100.run", "--corpus", DL / "dl20" / "passages.jsonl", "--depth",
             "20", "--group-size", "8", "--rel-level", "2", "--all", "-o", model)
     assert r.code == 0, r.err
     eval_topics, eval_run = tmp_path / "dl19.tsv", tmp_path / "dl19.run"

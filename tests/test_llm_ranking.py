@@ -222,7 +222,7 @@ def test_cv_resumes_at_its_first_unfinished_fold(cli, data_dir, tmp_path, monkey
     from llmrank_cli.pipelines import items
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", whole).code == 0
-    real, calls = items.train, []
+    real, calls = items.fit, []
 
     def killed_at_fold_3(*args, **kwargs):
         calls.append(args[3])  # the fold's seed
@@ -230,7 +230,7 @@ def test_cv_resumes_at_its_first_unfinished_fold(cli, data_dir, tmp_path, monkey
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(items, "train", killed_at_fold_3)
+    monkeypatch.setattr(items, "fit", killed_at_fold_3)
     assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut).code == 130
     assert sorted(p.name for p in (cut / "two-tower-tier1.folds").iterdir()) == ["fold-0.npz", "fold-1.npz",
                                                                                 "settings.json"]
@@ -239,7 +239,7 @@ def test_cv_resumes_at_its_first_unfinished_fold(cli, data_dir, tmp_path, monkey
     r = cli("cv", "tier1", "--data", data_dir / "data", "--epochs", "4", "-o", cut, "--resume")
     assert r.code == 2 and "different settings than the interrupted run: settings" in r.err
     calls.clear()
-    monkeypatch.setattr(items, "train", lambda *args, **kwargs: (calls.append(args[3]), real(*args, **kwargs))[1])
+    monkeypatch.setattr(items, "fit", lambda *args, **kwargs: (calls.append(args[3]), real(*args, **kwargs))[1])
     assert cli("--quiet", "cv", "tier1", "--data", data_dir / "data", "--epochs", "3", "-o", cut, "--resume").code == 0
     assert calls == [2, 3, 4]  # folds 0 and 1 were not trained again
     assert (cut / "two-tower-tier1.run").read_bytes() == (whole / "two-tower-tier1.run").read_bytes()

@@ -82,7 +82,7 @@ def passage_models(tiny_cross_encoder, tiny_lm, tmp_path_factory):
     for name in ("language-ranker-list", "language-ranker-point"):
         out = tmp_path_factory.mktemp(name)
         assert main(["--quiet", "train", name, "--lm", str(tiny_lm), "--topics", str(SAMPLE / "topics.tsv"), "--qrels",
-                     str(SAMPLE / "qrels.txt"), "--candidates", str(SAMPLE / "bm25.run"), "--corpus",
+                     str(SAMPLE / "qrels.txt"), "--run", str(SAMPLE / "bm25.run"), "--corpus",
                      str(SAMPLE / "corpus.jsonl"), "--depth", "10", "--rel-level", "2", "--all", "-o", str(out)]) == 0
         models[name] = str(out)
     return models

@@ -101,7 +101,7 @@ def test_distillation_teaches_the_student_the_teachers_order(cli, tiny_cross_enc
         return float(np.mean(taus))
 
     out = tmp_path / "student"
-    r = cli("--quiet", "train", "cross-encoder", "--base", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
+    r = cli("--quiet", "train", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
             "--corpus", SAMPLE / "corpus.jsonl", "--teacher-run", SAMPLE / "bm25.run",
             "--epochs", "12", "--lr", "1e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
             "-o", out)
@@ -112,7 +112,7 @@ def test_distillation_teaches_the_student_the_teachers_order(cli, tiny_cross_enc
     assert manifest["loss"] == "mse" and manifest["inputs"]["teacher_run"].endswith("bm25.run")
     before, after = agreement(tiny_cross_encoder), agreement(out)
     assert after > before + 0.3, (before, after)
-    r = cli("--quiet", "train", "cross-encoder", "--base", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
+    r = cli("--quiet", "train", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
             "--corpus", SAMPLE / "corpus.jsonl", "--loss", "mse", "--triples", SAMPLE / "qrels.txt",
             "-o", tmp_path / "x")
     assert r.code == 2 and "--loss mse learns a teacher's scores" in r.err
@@ -158,8 +158,8 @@ def test_resume_after_interruption_gives_the_uninterrupted_weights(tiny_cross_en
 
 def _train_cli(cli, base, out, *extra):
     s = SAMPLE
-    return cli("--quiet", "train", "cross-encoder", "--base", base, "--topics", s / "topics.tsv", "--qrels",
-               s / "qrels.txt", "--candidates", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--eval-topics",
+    return cli("--quiet", "train", "cross-encoder", "--encoder", base, "--topics", s / "topics.tsv", "--qrels",
+               s / "qrels.txt", "--run", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--eval-topics",
                s / "topics.tsv", "--eval-qrels", s / "qrels.txt", "--eval-run", s / "bm25.run", "-o", out, *extra)
 
 
@@ -204,8 +204,8 @@ def test_minilm_fine_tuned_on_the_sample_beats_bm25_on_held_out_queries(cli, tmp
     write_topics(topics[:10], tmp_path / "train.tsv")
     write_topics(topics[10:], tmp_path / "held.tsv")
     out = tmp_path / "minilm"
-    r = cli("--quiet", "train", "cross-encoder", "--base", "all-MiniLM-L6-v2", "--topics", tmp_path / "train.tsv",
-            "--qrels", s / "qrels.txt", "--candidates", s / "bm25.run", "--corpus", s / "corpus.jsonl",
+    r = cli("--quiet", "train", "cross-encoder", "--encoder", "all-MiniLM-L6-v2", "--topics", tmp_path / "train.tsv",
+            "--qrels", s / "qrels.txt", "--run", s / "bm25.run", "--corpus", s / "corpus.jsonl",
             "--eval-topics", tmp_path / "held.tsv", "--eval-qrels", s / "qrels.txt", "--eval-run", s / "bm25.run",
             "--epochs", "2", "--lr", "1e-4", "--warmup-steps", "5", "--max-length", "128",
             "--negatives-per-positive", "4", "--rel-level", "1", "-o", out)  # grade 1 still answers the topic
@@ -239,8 +239,8 @@ def test_cv_of_a_passage_reranker_covers_every_topic_once(cli, tiny_cross_encode
     """Folds by query come for free: each fold's model is trained on the other folds' topics
     and reranks only its own; `llmrank eval` on the OOF run gives the reported means."""
     s, out = SAMPLE, tmp_path / "cv"
-    r = cli("cv", "cross-encoder", "--base", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
-            s / "qrels.txt", "--candidates", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--folds", "3",
+    r = cli("cv", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
+            s / "qrels.txt", "--run", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--folds", "3",
             "--depth", "10", "--epochs", "1", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
             "--negatives-per-positive", "1", "--rel-level", "1", "-m", "nDCG@10", "-o", out)
     assert r.code == 0, r.err

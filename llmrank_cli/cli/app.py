@@ -32,7 +32,7 @@ COMMANDS = {
                              "unreadable input)."),
     "prepare": ("prepare", "Normalise corpora, topics and qrels; build BM25 indexes."),
     "train": ("train", "Train a ranker: an item ranker (NAME --data DIR) or a passage reranker (cross-encoder "
-                       "--base MODEL ...)."),
+                       "--encoder MODEL ...)."),
     "cv": ("train", "K-fold cross-validation by query of a trainable ranker: an out-of-fold run over all queries "
                     "(NAME.run), metrics per fold with mean, std and 95% CI (NAME.cv.json), and a table."),
 }
@@ -72,6 +72,23 @@ def root(
 
 
 app.callback()(root)
+
+
+def _renamed(argv: list[str]) -> list[str]:
+    """``argv`` with old flag spellings (``options.RENAMED``) replaced, each noted once."""
+    from .options import RENAMED, RENAMED_IN
+
+    command = next((a for a in argv if a not in GLOBAL_FLAGS), None)
+    renames = {**RENAMED, **RENAMED_IN.get(command, {})}
+    out = []
+    for arg in argv:
+        flag, sep, value = arg.partition("=")
+        if flag in renames:
+            if "--quiet" not in argv:
+                note(f"llmrank: note: {flag} is now {renames[flag]} (the old spelling still works, for now)")
+            arg = renames[flag] + sep + value
+        out.append(arg)
+    return out
 
 
 def _app_for(argv: list[str]) -> typer.Typer:
@@ -124,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     state.debug = "--debug" in argv
     _show_notes()
     try:
+        argv = _renamed(argv)
         result = _app_for(argv)(args=argv, prog_name="llmrank", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except LlmrankError as exc:

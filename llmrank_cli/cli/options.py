@@ -1,5 +1,22 @@
-"""Options several commands share, declared once so their names and help agree."""
+"""Options several commands share, declared once so their names and help agree, and the flag
+vocabulary every command follows (a test walks every command's options against it)."""
 import typer
+
+# One meaning per flag, in every command.
+GLOSSARY = {
+    "--run": "the input run (rerank, prepare items|heads, train, cv)",
+    "--depth": "how much of an input to use: each query's top N of the input run",
+    "--k": "how much to output: the top K per query (rank, fuse); a ranker's own K (knn, lt-ttd) is its setting",
+    "--model": "the thing being run: bm25, a model directory, a hub id or an installed model name",
+    "--encoder": "a backbone encoder (a text encoder to start from or embed with)",
+    "--lm": "a backbone causal LM",
+    "-o": "the output (a file, - for stdout, or a directory)",
+    "--format": "the output's format",
+    "--input-format": "an input's format (auto: detected)",
+}
+# Old spellings: they keep working for now, with a one-line note (cli/app.py rewrites them).
+RENAMED = {"--candidates": "--run", "--base": "--encoder"}
+RENAMED_IN = {"prepare": {"--format": "--input-format"}}
 
 TOPICS_FORMAT = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl, csv or smart.")
 TOPICS_FIELD = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr.")

@@ -16,7 +16,7 @@ app.add_typer(prepare_app, name="prepare")
 def prepare_corpus(
     inputs: List[str] = typer.Argument(..., help="Collections: JSONL, TSV, TREC SGML, SMART (.gz ok), or irds:<id>."),
     output: str = typer.Option(..., "-o", "--output", help="pyserini JsonCollection file (atomic)."),
-    fmt: str = typer.Option("auto", "--format", help="auto, jsonl, tsv, trec or smart."),
+    fmt: str = typer.Option("auto", "--input-format", help="auto, jsonl, tsv, trec or smart."),
     quiet: bool = options.QUIET,
 ) -> None:
     """Write a pyserini JsonCollection ({"id", "contents"} per line), streaming."""
@@ -48,7 +48,7 @@ def _documents(path: str, fmt: str, iter_documents):
 def prepare_topics(
     source: str = typer.Argument(..., help="Topics: TSV, TREC SGML, XML, JSONL, CSV or SMART queries."),
     output: str = options.OUTPUT,
-    fmt: str = typer.Option("auto", "--format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
+    fmt: str = typer.Option("auto", "--input-format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
     field: str = typer.Option("title", "--field", help="SGML/XML field: title, desc or narr."),
     number_by_position: bool = typer.Option(
         False, "--number-by-position",
@@ -68,7 +68,7 @@ def prepare_topics(
 def prepare_qrels(
     source: str = typer.Argument(..., help="TREC qrels, CISI.REL or Cranfield cranqrel."),
     output: str = options.OUTPUT,
-    fmt: str = typer.Option("auto", "--format", help="auto, trec, cisi or cranqrel."),
+    fmt: str = typer.Option("auto", "--input-format", help="auto, trec, cisi or cranqrel."),
     quiet: bool = options.QUIET,
 ) -> None:
     """Write TREC qrels. cranqrel codes map -1->5, 1->4, 2->3, 3->2, 4->1 (as the collection's own
@@ -172,9 +172,9 @@ def prepare_items_command(
                                             "qid/llm/response: the LLMs' answers), for rankers that read them."),
     scores: Optional[str] = typer.Option(None, "--scores", help="Raw labels, qid<TAB>llm<TAB>label (e.g. 1-10 "
                                                                  "scores): language rankers' graded labels."),
-    candidates: Optional[str] = typer.Option(None, "--candidates", help="With --corpus: each query's pool is this "
+    run: Optional[str] = typer.Option(None, "--run", help="With --corpus: each query's pool is this "
                                              "run's top --depth passages, kept as texts (language rankers)."),
-    depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --candidates."),
+    depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --run."),
     categories: Optional[str] = options.CATEGORIES,
     gains: Optional[str] = options.GAINS,
     folds: int = options.FOLDS,
@@ -189,9 +189,9 @@ def prepare_items_command(
     from ..formats import read_qrels, read_topics
 
     out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
-                        encoder, [p for p in (topics, qrels, corpus, responses, scores, candidates, categories) if p],
+                        encoder, [p for p in (topics, qrels, corpus, responses, scores, run, categories) if p],
                         with_layer_states=layer_states, corpus=corpus, responses=responses, scores=scores,
-                        candidates=candidates, depth=depth, categories=categories)
+                        candidates=run, depth=depth, categories=categories)
     note(f"data directory written to {out}")
 
 
@@ -213,26 +213,11 @@ def prepare_heads_command(
 ) -> None:
     """Per-head ICR scores of each topic's top window and the LM's state of its query (for
     `train routehead`), computed once; an interrupted run continues where it stopped."""
-    from .. import rankers
-    from ..datasets.heads import prepare_heads
-    from ..formats import read_run, read_topics
-    from ..pipelines.score import from_run
-    from ..progress import Progress
-    from .rerank import _passage_source
+    from types import SimpleNamespace
 
-    icr = rankers.get("icr").open(model, rankers.Runtime(device, dtype), max_length, window=window)
-    queries = from_run(read_run(run), read_topics(topics), window)
-    texts = _passage_source(corpus)({d for q in queries for d in q.top})
-    missing = sorted({d for q in queries for d in q.top} - texts.keys())
-    if missing:
-        from ..errors import LlmrankError
+    from ..pipelines import heads
 
-        raise LlmrankError(f"{len(missing)} run passages are not in {corpus} (first: {missing[0]})")
-    progress = Progress("prepare heads", state.quiet, unit="queries")
-    progress.start(len(queries))
-    try:
-        out = prepare_heads(icr, queries, texts, qrels, output,
-                            round(state_fraction * icr.lm.config.num_hidden_layers), progress)
-    finally:
-        progress.close()
-    note(f"heads of {len(queries)} queries written to {out}")
+    out = heads.prepare(SimpleNamespace(model=model, run=run, topics=topics, corpus=corpus, qrels=qrels,
+                                        output=output, window=window, max_length=max_length,
+                                        state_fraction=state_fraction, device=device, dtype=dtype), state.quiet)
+    note(f"heads written to {out}")

@@ -5,7 +5,6 @@ from typing import Optional
 
 import typer
 
-from .. import rankers
 from . import options
 from .app import app, note, state
 
@@ -49,8 +48,16 @@ def rank_command(
     if fmt not in ("trec", "mllm"):
         raise LlmrankError("--format must be trec or mllm")
     if model != "bm25":
-        _rank_items(model, read_topics(topics, topics_format, topics_field), None if tag == "bm25" else tag, fmt,
-                    team_id, output, rankers.Runtime(device, dtype), resume, chunk_pairs, k, corpus)
+        from types import SimpleNamespace
+
+        from ..pipelines import items
+
+        done = items.rank(SimpleNamespace(model=model, tag=None if tag == "bm25" else tag, fmt=fmt, team_id=team_id,
+                                          output=output, device=device, dtype=dtype, resume=resume,
+                                          chunk_pairs=chunk_pairs, k=k, corpus=corpus),
+                          read_topics(topics, topics_format, topics_field), state.quiet)
+        if done:
+            note(f"{done['topics']} queries ranked over {done['items']} items")
         return
     if index is None:
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
@@ -71,54 +78,3 @@ def rank_command(
         write_manifest(output + ".manifest.json", "run", {**searcher.config(), "topics": topics, "k": k})
     empty = len(topic_list) - len(retrieved)
     note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
-
-
-def _rank_items(model_dir: str, topics, tag: str | None, fmt: str, team_id, output: str, runtime, resume: bool,
-                chunk_pairs: int, k: int, corpus: str | None) -> None:
-    """Every item (LLM, or passage of ``corpus`` for a model of content items) for every topic,
-    scored by a trained item ranker through the scoring pipeline (chunks, --resume, processes
-    under torchrun), the top ``k`` kept; a submission is converted from the run."""
-    import tempfile
-    from pathlib import Path
-
-    from ..errors import LlmrankError
-    from ..formats import read_run, write_run, write_submission
-    from ..manifest import write_manifest
-    from ..pipelines.score import over_pool, score_queries
-    from ..progress import Progress
-
-    if rankers.base.read_manifest(model_dir) is None:
-        raise LlmrankError(f"--model {model_dir!r}: neither bm25 nor a model directory from `llmrank train`")
-    ranker = rankers.load(model_dir, runtime)
-    if ranker.candidates != "items":
-        raise LlmrankError(f"--model {model_dir}: a {ranker.name} scores passages: use `llmrank rerank`")
-    if ranker.content_items and not corpus:
-        raise LlmrankError(f"--model {model_dir} ranks passages: give them with --corpus")
-    if corpus:
-        from ..formats.corpus import read_passages
-
-        ranker.use_corpus(read_passages(corpus))
-    tag = tag or ranker.name
-    progress = Progress(f"rank {ranker.name}", state.quiet)
-    cut = k < len(ranker.items)
-    with tempfile.TemporaryDirectory() as tmp:
-        # the whole pool's run before the cut sits beside the output, so --resume finds its partials
-        run_path = output if fmt == "trec" and not cut else str(Path(tmp) / "run") if output == "-" or fmt == "mllm" \
-            else output + ".pool"
-        try:
-            stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=resume, tag=tag,
-                                  progress=progress, chunk_pairs=chunk_pairs)
-        finally:
-            progress.close()
-        if not stats.main:
-            return
-        if fmt == "mllm":
-            write_submission(read_run(run_path).truncated(k), output, team_id or tag)
-        elif cut:
-            write_run(read_run(run_path).truncated(k), output, tag=tag)
-            Path(run_path).unlink(missing_ok=True)
-    if output != "-":
-        write_manifest(output + ".manifest.json", "run", {"model": model_dir, "ranker": ranker.name, "topics": len(topics),
-                                                          "items": len(ranker.items), "format": fmt, "k": k,
-                                                          "corpus": corpus})
-    note(f"{len(topics)} queries ranked over {len(ranker.items)} items")

@@ -1,10 +1,10 @@
-"""``llmrank rerank`` and ``llmrank merge``: rescore a run's top-k; join shard outputs.
+"""``llmrank rerank``: rescore a run's top-k with any passage ranker (``pipelines/passages.py``).
 
 ``--kind`` takes any registered passage ranker; each ranker's own scoring flags (e.g. the
 bi-encoder's ``--similarity``) are generated from its settings and refused for other kinds."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -55,40 +55,17 @@ def _rerank(a: dict, scoring: dict) -> None:
     from types import SimpleNamespace
 
     from ..errors import LlmrankError
-    from ..formats import read_run, read_topics
-    from ..manifest import write_manifest
-    from ..pipelines.score import from_run, parse_shard, score_queries
-    from ..progress import Progress
+    from ..pipelines import passages
 
-    a = SimpleNamespace(**a)
-    name = rankers.canonical(a.kind)
-    cls = rankers.get(name)
-    if cls.candidates != "passages":
-        raise LlmrankError(f"--kind {a.kind} ranks items, not passages; passage rankers: {_kinds_help()}")
+    cls = rankers.get(rankers.canonical(a["kind"]))
     own = {f.name for f in flags.setting_fields(cls.Settings, scoring_only=True)}
     foreign = sorted(k for k, v in scoring.items() if v is not None and k not in own)
     if foreign:
-        raise LlmrankError(f"--{foreign[0].replace('_', '-')} is not an option of --kind {a.kind}")
-    if a.output == "-" and (a.resume or a.shard):
-        raise LlmrankError("--resume and --shard need an output file (-o)")
-    shard = parse_shard(a.shard)
-    candidates = read_run(a.run)
-    queries = from_run(candidates, read_topics(a.topics, a.topics_format, a.topics_field), a.depth)
-    ranker = cls.open(a.model, rankers.Runtime(a.device, a.dtype), a.max_length, a.batch_size,
-                      **flags.values(cls.Settings, {k: v for k, v in scoring.items() if k in own}))
-    progress = Progress(f"rerank {name}", state.quiet)
-    try:
-        stats = score_queries(queries, ranker, a.output, _passage_source(a.corpus), a.resume, shard,
-                              a.tag or candidates.tag, progress, a.chunk_pairs)
-    finally:
-        progress.close()
+        raise LlmrankError(f"--{foreign[0].replace('_', '-')} is not an option of --kind {a['kind']}")
+    stats, ranker = passages.rerank(SimpleNamespace(**a), flags.values(cls.Settings, {k: scoring[k] for k in own}),
+                                    state.quiet)
     if not stats.main:
         return
-    if a.output != "-":
-        write_manifest(a.output + ".manifest.json", "run", {
-            "ranker": name, **ranker.manifest(), "settings": {k: getattr(ranker.settings, k) for k in sorted(own)}, "run": a.run, "topics": a.topics,
-            "corpus": a.corpus, "depth": a.depth, "shard": a.shard, "chunk_pairs": a.chunk_pairs,
-            "queries": stats.queries, "pairs": stats.pairs})
     rate = stats.pairs / stats.seconds if stats.seconds > 0 else 0.0
     note(f"reranked {stats.pairs} pairs of {stats.queries} queries in {stats.seconds:.1f}s ({rate:.1f} pairs/s)"
          + (f", {stats.skipped_queries} queries already done" if stats.skipped_queries else "")
@@ -97,16 +74,3 @@ def _rerank(a: dict, scoring: dict) -> None:
 
 app.command("rerank")(flags.command((_rerank_flags,), _scoring_parameters(), _rerank,
                                     "Rescore the top-k of a run with a passage ranker and write a TREC run."))
-
-
-def _passage_source(corpus: str):
-    """wanted ids -> texts, from a collection file or a Lucene index directory."""
-    from pathlib import Path
-
-    if Path(corpus).is_dir():
-        from ..retrieval.bm25 import index_passages
-
-        return lambda wanted: index_passages(corpus, wanted)
-    from ..formats.corpus import read_passages
-
-    return lambda wanted: read_passages(corpus, wanted)

@@ -59,7 +59,7 @@ class ItemData:
             self._pools = load_pools(self.path, self.qids, self.items)
             if self._pools is None:
                 raise LlmrankError(f"{self.path}: no candidate texts; prepare the data directory with --responses "
-                                   f"FILE, or --candidates RUN --corpus FILE")
+                                   f"FILE, or --run RUN --corpus FILE")
         return self._pools
 
     @property
@@ -100,9 +100,9 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     from . import responses as texts
     out_dir = Path(out)
     if candidates and not corpus:
-        raise LlmrankError("--candidates needs --corpus (the passages' texts)")
+        raise LlmrankError("--run needs --corpus (the passages' texts)")
     if candidates and responses:
-        raise LlmrankError("give --responses (texts of a fixed pool) or --candidates (a run's passages), not both")
+        raise LlmrankError("give --responses (texts of a fixed pool) or --run (a run's passages), not both")
     top = None
     if candidates:
         from ..formats import read_run

@@ -19,6 +19,18 @@ from ..formats.io import display_name, iter_lines
 NEGATIVE_SOURCES = ("hard", "random")
 
 
+def passage_source(corpus: str):
+    """wanted ids -> texts, from a collection file or a Lucene index directory (built with
+    ``--store-raw``)."""
+    from pathlib import Path
+
+    if Path(corpus).is_dir():
+        from ..retrieval.bm25 import index_passages
+
+        return lambda wanted: index_passages(corpus, wanted)
+    return lambda wanted: read_passages(corpus, wanted)
+
+
 @dataclass
 class Examples:
     """Listwise groups: ``groups[i]`` is (query, passages, labels), the positive first. Pointwise

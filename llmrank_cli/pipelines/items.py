@@ -1,7 +1,9 @@
-"""Train and cross-validate item rankers (LLMs per query) on a prepared data directory.
+"""Item rankers' work (LLMs, or a fixed pool of passages, per query): train on a prepared data
+directory (or one prepared from topics and qrels), cross-validate, and rank every item of the
+pool for new topics.
 
-Any ranker that trains on items works here; a CV trains one model per fold and scores each
-held-out fold with its model, so the out-of-fold run covers every query exactly once.
+A CV trains one model per fold and scores each held-out fold with its model, so the out-of-fold
+run covers every query exactly once.
 """
 from __future__ import annotations
 
@@ -46,8 +48,9 @@ def item_ranker(name: str, runtime: rankers.Runtime, settings: dict):
     return rankers.create(name, runtime, **settings)
 
 
-def train(name: str, data: ItemData, train_idx: np.ndarray, seed: int, settings: dict,
-          runtime: rankers.Runtime = rankers.Runtime(), progress=None):
+def fit(name: str, data: ItemData, train_idx: np.ndarray, seed: int, settings: dict,
+        runtime: rankers.Runtime = rankers.Runtime(), progress=None):
+    """A ranker of ``name`` fitted on the queries ``train_idx`` (one fold's training)."""
     return item_ranker(name, runtime, settings).fit(data, train_idx, seed, progress)
 
 
@@ -107,9 +110,27 @@ class _FinishedFolds:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: dict, out: str,
-                   runtime: rankers.Runtime = rankers.Runtime(), progress=None, weak_labels: float = 0.0,
-                   resume: bool = False):
+def cross_validate(name: str, a, settings: dict, quiet: bool = False):
+    """``cv NAME`` of an item ranker on the data directory ``a.data`` (``a``: its flags), with a
+    progress bar over every fold's epochs."""
+    from ..datasets import load_items
+    from ..progress import Progress
+
+    data = load_items(a.data)
+    folds = a.folds or data.meta["folds"]
+    runtime = rankers.Runtime(a.device, a.dtype)
+    progress = Progress(f"cv {name}", quiet, unit="epochs")
+    progress.start(folds * item_ranker(name, runtime, settings).epochs)
+    try:
+        return cross_validate_data(name, data, folds, a.seed, settings, a.output, runtime, progress, a.weak_labels,
+                                   a.resume)
+    finally:
+        progress.close()
+
+
+def cross_validate_data(name: str, data: ItemData, folds: int, seed: int, settings: dict, out: str,
+                        runtime: rankers.Runtime = rankers.Runtime(), progress=None, weak_labels: float = 0.0,
+                        resume: bool = False):
     """Train one model per fold; write the out-of-fold run over every query and the metrics
     (always against the original qrels, also when training adds weak labels). Returns the
     result dict (also written as NAME.cv.json) and the evaluation of the OOF run; (None, None)
@@ -131,7 +152,7 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
         held = np.flatnonzero(fold_of == k)
         done = finished.get(k)
         if done is None:
-            model = train(name, trained_on, np.flatnonzero(fold_of != k), seed + k, settings, runtime, progress)
+            model = fit(name, trained_on, np.flatnonzero(fold_of != k), seed + k, settings, runtime, progress)
             began = time.perf_counter()
             done = {"scores": model.held_out_scores(data, held), "seconds": np.array(time.perf_counter() - began),
                     **model.held_out_report(data, held)}
@@ -172,3 +193,133 @@ def cross_validate(name: str, data: ItemData, folds: int, seed: int, settings: d
         json.dump(result, f, indent=2)
     finished.remove()
     return result, ev
+
+
+def train(name: str, a, settings: dict, quiet: bool = False) -> dict | None:
+    """``train NAME`` of an item ranker: ``a`` holds its flags (a data directory or the files to
+    prepare one, --fold K or --all, --resume). Checkpoints every epoch; with --fold, evaluates the
+    held-out fold after each. Returns where the model went and its last held-out measures (None
+    in launched processes other than rank 0)."""
+    import shutil
+    from dataclasses import asdict
+
+    from ..datasets import load_items
+    from ..progress import Progress
+    from ..training.curves import plot_curves, write_log
+    from ..training.loop import Watch
+
+    if (a.fold is None) == (not a.all_):
+        raise LlmrankError("give exactly one of --fold K or --all")
+    if a.data and any((a.topics, a.qrels, a.corpus, a.run, a.teacher_run)):
+        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus/--run/--teacher-run, not both")
+    if a.teacher_run:
+        if rankers.get(name).candidates != "passages":
+            raise LlmrankError(f"--teacher-run distils a run's passage scores; {name} ranks items, not passages")
+        if settings.get("labels") == "binary":
+            raise LlmrankError("--teacher-run learns the run's scores: graded labels, not --labels binary")
+        settings = {**settings, "labels": "graded"}
+    out = Path(a.output)
+    d = load_items(a.data or prepared(name, a, out / "data"))
+    train_idx = np.arange(len(d.qids)) if a.all_ else np.flatnonzero(d.folds != a.fold)
+    trained_on = d.with_weak_labels(a.weak_labels) if a.weak_labels else d
+    ranker = item_ranker(name, rankers.Runtime(a.device, a.dtype), settings)
+    held = None if a.all_ else np.flatnonzero(d.folds == a.fold)
+    ranker.watch = Watch(out / "checkpoints", (lambda: held_out_measures(ranker, d, held)) if held is not None
+                         else None)
+    resumable(ranker.watch.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": a.seed,
+                                         "fold": a.fold, "weak_labels": a.weak_labels,
+                                         "data_fingerprint": d.meta["fingerprint"]},
+              a.resume, "checkpoints of an interrupted training")
+    progress = Progress(f"train {name}", quiet, unit="epochs")
+    progress.start(ranker.epochs)
+    try:
+        ranker.fit(trained_on, train_idx, a.seed, progress)
+    except BaseException:
+        checkpoints = ranker.watch.checkpoints
+        if [p.name for p in checkpoints.iterdir()] == ["settings.json"]:  # failed before its first epoch: no claim
+            shutil.rmtree(checkpoints)
+        raise
+    finally:
+        progress.close()
+    saved = save(ranker, out, d, a.seed, a.fold, a.weak_labels)
+    if not saved:
+        return None
+    shutil.rmtree(ranker.watch.checkpoints, ignore_errors=True)
+    if ranker.watch.epochs:
+        write_log(out, ranker.watch.epochs, ranker.watch.steps)
+        plot_curves(ranker.watch.steps, ranker.watch.epochs, out / "curves.png")
+    return {"model": saved, "last_epoch": ranker.watch.epochs[-1] if ranker.watch.epochs else {}}
+
+
+def prepared(name: str, a, directory: Path) -> str:
+    """A data directory made from --topics, --qrels (and --corpus) as `prepare items` makes it,
+    with the query features the ranker reads; one left by an earlier run of the same inputs
+    (e.g. before a --resume) is reused."""
+    from ..datasets import DEFAULT_ENCODER, prepare_items
+    from ..formats import Qrels, read_topics
+    from ..progress import note
+
+    teacher = a.teacher_run
+    if teacher and (a.qrels or a.run or not (a.topics and a.corpus)):
+        raise LlmrankError("--teacher-run takes --topics and --corpus and replaces --qrels and --run")
+    if not (a.topics and (a.qrels or teacher)):
+        raise LlmrankError("give --data DIR, or --topics and --qrels (and --corpus for passages as items)")
+    sources = [p for p in (a.topics, a.qrels, a.corpus, a.run, teacher) if p]
+    meta = directory / "data.json"
+    if meta.exists() and json.loads(meta.read_text())["sources"] == sources:
+        return str(directory)
+    note(f"preparing {directory} from {', '.join(sources)}")
+    qrels = Qrels.from_columns([], [], []) if teacher else read_qrels(a.qrels)
+    prepare_items(read_topics(a.topics), qrels, str(directory), None, 2, a.seed, DEFAULT_ENCODER, sources,
+                  with_layer_states=rankers.get(name).query_features == "layer_states", corpus=a.corpus,
+                  candidates=teacher or a.run, depth=a.depth, teacher=bool(teacher))
+    return str(directory)
+
+
+def rank(a, topics, quiet: bool = False) -> dict | None:
+    """Every item (LLM, or passage of ``a.corpus`` for a model of content items) for every topic,
+    scored by the trained item ranker in ``a.model`` through the scoring pipeline (chunks,
+    --resume, processes under torchrun), the top ``a.k`` kept; a submission (``a.fmt`` mllm) is
+    converted from the run. Returns counts for the report (None off rank 0)."""
+    import tempfile
+
+    from ..formats import read_run, write_submission
+    from ..manifest import write_manifest
+    from ..progress import Progress
+    from .score import over_pool, score_queries
+
+    if rankers.base.read_manifest(a.model) is None:
+        raise LlmrankError(f"--model {a.model!r}: neither bm25 nor a model directory from `llmrank train`")
+    ranker = rankers.load(a.model, rankers.Runtime(a.device, a.dtype))
+    if ranker.candidates != "items":
+        raise LlmrankError(f"--model {a.model}: a {ranker.name} scores passages: use `llmrank rerank`")
+    if ranker.content_items and not a.corpus:
+        raise LlmrankError(f"--model {a.model} ranks passages: give them with --corpus")
+    if a.corpus:
+        from ..formats.corpus import read_passages
+
+        ranker.use_corpus(read_passages(a.corpus))
+    tag = a.tag or ranker.name
+    progress = Progress(f"rank {ranker.name}", quiet)
+    cut = a.k < len(ranker.items)
+    with tempfile.TemporaryDirectory() as tmp:
+        # the whole pool's run before the cut sits beside the output, so --resume finds its partials
+        run_path = a.output if a.fmt == "trec" and not cut else str(Path(tmp) / "run") \
+            if a.output == "-" or a.fmt == "mllm" else a.output + ".pool"
+        try:
+            stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=a.resume, tag=tag,
+                                  progress=progress, chunk_pairs=a.chunk_pairs)
+        finally:
+            progress.close()
+        if not stats.main:
+            return None
+        if a.fmt == "mllm":
+            write_submission(read_run(run_path).truncated(a.k), a.output, a.team_id or tag)
+        elif cut:
+            write_run(read_run(run_path).truncated(a.k), a.output, tag=tag)
+            Path(run_path).unlink(missing_ok=True)
+    if a.output != "-":
+        write_manifest(a.output + ".manifest.json", "run", {
+            "model": a.model, "ranker": ranker.name, "topics": len(topics), "items": len(ranker.items),
+            "format": a.fmt, "k": a.k, "corpus": a.corpus})
+    return {"topics": len(topics), "items": len(ranker.items)}

@@ -16,33 +16,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import LlmrankError
+from ..settings import Runtime, Settings, flag_name, setting  # noqa: F401  (the rankers' kit)
 
 MANIFEST = "model.json"
-
-
-def setting(default, help: str, *, choices: tuple = (), min: float | None = None, scoring: bool = False,
-            required: bool = False):
-    """A settings field: its default, its flag's help, the values it allows; ``scoring`` marks a
-    field that matters when scoring (it becomes a `rerank` flag), not only in training;
-    ``required`` makes its flag mandatory."""
-    meta = {"help": help, "choices": tuple(choices), "min": min, "scoring": scoring, "required": required}
-    if isinstance(default, list):
-        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
-
-
-@dataclass
-class Settings:
-    """No settings (rankers with nothing to tune)."""
-
-    def check(self) -> None:
-        for f in dataclasses.fields(self):
-            value, choices, low = getattr(self, f.name), f.metadata.get("choices"), f.metadata.get("min")
-            if choices and value not in choices:
-                raise LlmrankError(f"--{flag_name(f.name)} must be one of {', '.join(map(str, choices))}, "
-                                   f"not {value!r}")
-            if low is not None and value is not None and value < low:
-                raise LlmrankError(f"--{flag_name(f.name)} must be at least {low:g}, not {value!r}")
 
 
 @dataclass
@@ -59,18 +35,6 @@ class LoopFields(Settings):
     scheduler: str = setting("constant", "After warmup: constant, linear or cosine decay.",
                              choices=("constant", "linear", "cosine"))
     grad_clip: float = setting(0.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
-
-
-def flag_name(field_name: str) -> str:
-    return field_name.replace("_", "-")
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where and in which precision a ranker with weights runs (``--device``, ``--dtype``)."""
-
-    device: str = "auto"
-    dtype: str = "auto"
 
 
 class Ranker:

@@ -11,40 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataclasses import dataclass
-from typing import Optional
-
 from ..errors import LlmrankError
 from . import register
-from .base import PassageRanker, Runtime, Settings, setting
+from ..training.hf import TrainSettings
+from .base import PassageRanker, Runtime
 
 MAX_TOKENS_PER_BATCH = 8192
-LOSS_SHAPES = {"bce": "pointwise", "mse": "pointwise", "lambda": "listwise", "listnet": "listwise"}
-SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
-
-
-@dataclass
-class TrainSettings(Settings):
-    """Hyper-parameters; defaults are the thesis' (AdamW/Lion, lr 2e-5, wd 0.01, warmup 1000,
-    clipping 1.0, batch 16, 3 epochs)."""
-
-    base: Optional[str] = setting(None, "Encoder to start from: directory, hub id, or offline model name.",
-                                  required=True)
-    optimizer: str = setting("adamw", "adamw (betas 0.9/0.999, eps 1e-8) or lion (betas 0.9/0.99).",
-                             choices=("adamw", "lion"))
-    lr: float = setting(2e-5, "Peak learning rate (the thesis: 2e-6 with cosine for ModernBERT).", min=0.0)
-    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
-    warmup_steps: int = setting(1000, "Linear warmup steps.", min=0)
-    scheduler: str = setting("linear", "linear, cosine or constant (after warmup).", choices=tuple(SCHEDULERS))
-    epochs: int = setting(3, "Training epochs.", min=1)
-    batch_size: int = setting(16, "Examples per step (listwise: lists).", min=1)
-    max_length: int = setting(512, "Token limit of a query-passage pair.", min=8)
-    grad_clip: float = setting(1.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
-    loss: str = setting("bce", "bce (pointwise), lambda (LambdaLoss) or listnet (listwise); mse against a "
-                        "teacher's scores (the default with --teacher-run, and only with it).",
-                        choices=tuple(LOSS_SHAPES))
-    seed: int = setting(0, "Random seed (initialisation, order, negatives).")
-    keep_best: bool = setting(False, "Save the best epoch on the primary measure instead of the last.")
 
 
 def _hf_model(ce):

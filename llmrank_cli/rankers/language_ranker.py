@@ -13,7 +13,7 @@ Training samples ``--groups-per-query`` groups of ``--group-size`` candidates fr
 query's pool (binary: each with a positive and a negative). Losses: list + binary, KL(y / sum y
 || softmax(s)); point + binary, BCE on sigmoid(s); graded labels (raw scores when the data has
 them, else gains), MSE. Candidates are LLM answers (``prepare items --responses``) or a run's
-passages (``--candidates RUN --corpus FILE``); `rerank --kind language-ranker --model DIR`
+passages (``--run RUN --corpus FILE``); `rerank --kind language-ranker --model DIR`
 scores any run's passages with a model trained on passages (``language-ranker`` takes
 either kind's directory).
 """

@@ -12,16 +12,41 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
 from ..errors import LlmrankError
 from ..formats.io import atomic_output
-from ..rankers.cross_encoder import LOSS_SHAPES, SCHEDULERS, TrainSettings
+from ..settings import Settings, setting
 from .curves import plot_curves, write_log
 from .optimizers import optimizer_class_and_kwargs
 
 CHECKPOINTS = "checkpoints"
-# the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
-EVAL_MEASURES = ["nDCG@10", "AP(rel=2)", "R(rel=2)@10", "Rprec(rel=2)", "P(rel=2)@10", "RR(rel=2)@10"]
+LOSS_SHAPES = {"bce": "pointwise", "mse": "pointwise", "lambda": "listwise", "listnet": "listwise"}
+SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
+
+
+@dataclass
+class TrainSettings(Settings):
+    """Hyper-parameters; defaults are the thesis' (AdamW/Lion, lr 2e-5, wd 0.01, warmup 1000,
+    clipping 1.0, batch 16, 3 epochs)."""
+
+    encoder: Optional[str] = setting(None, "Encoder to start from: directory, hub id, or offline model name.",
+                                  required=True)
+    optimizer: str = setting("adamw", "adamw (betas 0.9/0.999, eps 1e-8) or lion (betas 0.9/0.99).",
+                             choices=("adamw", "lion"))
+    lr: float = setting(2e-5, "Peak learning rate (the thesis: 2e-6 with cosine for ModernBERT).", min=0.0)
+    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
+    warmup_steps: int = setting(1000, "Linear warmup steps.", min=0)
+    scheduler: str = setting("linear", "linear, cosine or constant (after warmup).", choices=tuple(SCHEDULERS))
+    epochs: int = setting(3, "Training epochs.", min=1)
+    batch_size: int = setting(16, "Examples per step (listwise: lists).", min=1)
+    max_length: int = setting(512, "Token limit of a query-passage pair.", min=8)
+    grad_clip: float = setting(1.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
+    loss: str = setting("bce", "bce (pointwise), lambda (LambdaLoss) or listnet (listwise); mse against a "
+                        "teacher's scores (the default with --teacher-run, and only with it).",
+                        choices=tuple(LOSS_SHAPES))
+    seed: int = setting(0, "Random seed (initialisation, order, negatives).")
+    keep_best: bool = setting(False, "Save the best epoch on the primary measure instead of the last.")
 
 
 def _loss(name: str, model):
@@ -112,9 +137,9 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
     use_all_cores()
     transformers.set_seed(settings.seed)  # a base without a scoring head gets a seeded one
     try:
-        model = CrossEncoder(resolve_model(settings.base), num_labels=1, max_length=settings.max_length)
+        model = CrossEncoder(resolve_model(settings.encoder), num_labels=1, max_length=settings.max_length)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise load_error(settings.base, exc) from None
+        raise load_error(settings.encoder, exc) from None
     train_data = _dataset(examples, settings.loss)
     steps = math.ceil(len(train_data) / settings.batch_size) * settings.epochs
     if settings.warmup_steps >= steps:
@@ -181,66 +206,6 @@ def epoch_log(history: list[dict]) -> list[dict]:
         out.append({"epoch": epoch, "step": row.pop("step"),
                     "train_loss": sum(losses) / len(losses) if losses else None, **row})
     return out
-
-
-@dataclass
-class RerankEvaluation:
-    """Rerank ``run``'s top ``depth`` for ``topics`` with the model in training and score it
-    with llmrank's trec_eval-exact engine; the run stays on disk for ``llmrank eval``. The eval
-    loss is the binary cross-entropy of the reranked pairs' probabilities against relevance
-    (label >= rel_level, unjudged = not relevant): one forward pass serves both."""
-
-    topics: list
-    qrels: object
-    run: object
-    passages: dict
-    measures: list
-    depth: int = 100
-    rel_level: int = 2
-    batch_size: int = 64
-
-    @classmethod
-    def from_files(cls, topics: str, qrels: str, run: str, corpus: str, measures: list[str], depth: int,
-                   rel_level: int) -> "RerankEvaluation":
-        """Read the eval set; the run keeps only the queries of ``topics`` (they may be a subset)
-        and only its top ``depth`` passages are read from ``corpus``."""
-        from ..evaluation import parse_measures
-        from ..formats import read_qrels, read_run, read_topics
-        from ..formats.corpus import read_passages
-
-        topic_list = read_topics(topics)
-        candidates = read_run(run).for_queries(t.qid for t in topic_list)
-        if not len(candidates):
-            raise LlmrankError(f"{run}: no query of the eval topics {topics} is in this run")
-        wanted = set(candidates.truncated(depth).table["docno"].to_pylist())
-        return cls(topic_list, read_qrels(qrels), candidates, read_passages(corpus, wanted),
-                   parse_measures(measures), depth, rel_level)
-
-    def score(self, model, path: Path) -> dict[str, float]:
-        from ..evaluation import evaluate
-        from ..formats import read_run
-        from ..pipelines.score import from_run, score_queries
-        from ..rankers.cross_encoder import CrossEncoderRanker
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (".partial", ".partial.done"):  # an evaluation cut short by a kill
-            Path(f"{path}{stale}").unlink(missing_ok=True)
-        reranker = CrossEncoderRanker.wrap(model, "in-training", self.batch_size, str(model.device))
-        score_queries(from_run(self.run, self.topics, self.depth), reranker, str(path), lambda wanted: self.passages,
-                      tag=self.run.tag, share=False)
-        run = read_run(path)
-        result = evaluate(self.qrels, run, self.measures)
-        return {"loss": self._bce(run), **{m.label: float(v) for m, v in zip(self.measures, result.aggregate())}}
-
-    def _bce(self, run) -> float:
-        import numpy as np
-
-        top = run.truncated(self.depth).table
-        labels = {(q, d): r for q, d, r in zip(*(self.qrels.table[c].to_pylist() for c in ("qid", "docno", "rel")))}
-        y = np.array([labels.get(k, 0) >= self.rel_level for k in zip(top["qid"].to_pylist(),
-                                                                        top["docno"].to_pylist())], dtype=float)
-        p = np.clip(top["score"].to_numpy(), 1e-7, 1 - 1e-7)
-        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
 def _precision(runtime, pick_device) -> dict:

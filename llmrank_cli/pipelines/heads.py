@@ -1,0 +1,80 @@
+"""ICR's heads workflow: cache each topic's per-head scores once (``prepare``), train a head
+router on them (``train``) and evaluate routers against all heads and an oracle from the cache
+(``evaluate``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from .. import rankers
+from ..datasets.heads import greedy_heads, load_heads, prepare_heads
+from ..datasets.passages import passage_source
+from ..errors import LlmrankError
+from ..evaluation import evaluate as evaluate_run, parse_measures
+from ..formats import Run, read_qrels, read_run, read_topics, write_run
+from ..progress import Progress, note
+from .score import from_run
+
+
+def prepare(a, quiet: bool = False) -> Path:
+    """``a``: prepare heads' flags. The heads directory, resumable."""
+    icr = rankers.get("icr").open(a.model, rankers.Runtime(a.device, a.dtype), a.max_length, window=a.window)
+    queries = from_run(read_run(a.run), read_topics(a.topics), a.window)
+    wanted = {d for q in queries for d in q.top}
+    texts = passage_source(a.corpus)(wanted)
+    missing = sorted(wanted - texts.keys())
+    if missing:
+        raise LlmrankError(f"{len(missing)} run passages are not in {a.corpus} (first: {missing[0]})")
+    progress = Progress("prepare heads", quiet, unit="queries")
+    progress.start(len(queries))
+    try:
+        return prepare_heads(icr, queries, texts, a.qrels, a.output,
+                             round(a.state_fraction * icr.lm.config.num_hidden_layers), progress)
+    finally:
+        progress.close()
+
+
+def train(name: str, a, settings: dict, quiet: bool = False) -> Path:
+    """Train a head router on a heads directory; with ``a.eval_heads``, evaluate it there."""
+    data = load_heads(a.heads)
+    ranker = rankers.create(name, **settings)
+    progress = Progress(f"train {name}", quiet, unit="epochs")
+    progress.start(ranker.settings.epochs)
+    try:
+        ranker.fit(data, a.seed, progress)
+    finally:
+        progress.close()
+    out = ranker.save(a.output, {"seed": a.seed, "heads": a.heads})
+    if a.eval_heads:
+        evaluate(ranker, load_heads(a.eval_heads), Path(a.output) / "eval")
+    return out
+
+
+def evaluate(ranker, data, out: Path) -> dict[str, float]:
+    """Runs of a heads directory from its cached scores: the router, all heads (ICR) and each
+    query's greedy head set (an in-sample bound), written to ``out``; their nDCG@10."""
+    ranker.check_lm(data.meta["lm"], SimpleNamespace(num_hidden_layers=data.meta["layers"],
+                                                     num_attention_heads=data.meta["heads"],
+                                                     hidden_size=data.meta["hidden"]))
+    oracle = np.zeros(data.scores.shape[::2])
+    for q in range(len(data.qids)):
+        oracle[q, greedy_heads(data, q, ranker.settings.max_heads)] = 1.0
+    weights = {ranker.name + ("-static" if ranker.settings.static else ""): ranker.weights(data.states),
+               "all-heads": np.ones(data.scores.shape[::2]), "oracle": oracle}
+    out.mkdir(parents=True, exist_ok=True)
+    qrels, found = read_qrels(data.path / "qrels.txt"), {}
+    for label, w in weights.items():
+        qid, doc, score = [], [], []
+        for q, (top, rest) in enumerate(zip(data.top, data.rest)):
+            s = data.scores[q, :len(top)] @ w[q]
+            low = float(s.min()) if len(s) else 0.0
+            qid += [data.qids[q]] * (len(top) + len(rest))
+            doc += top + rest
+            score += s.tolist() + [low - 1.0 - i for i in range(len(rest))]
+        run = Run.from_columns(qid, doc, score, tag=label)
+        write_run(run, out / f"{label}.run")
+        found[label] = evaluate_run(qrels, run, parse_measures(["nDCG@10"])).aggregate()[0]
+        note(f"{data.path}: {label} nDCG@10 {found[label]:.4f} ({out / label}.run)")
+    return found

@@ -1,0 +1,205 @@
+"""Passage rankers' work: rerank a run's top-k, fine-tune a cross-encoder (with a rerank-and-eval
+after every epoch, passed to the trainer as a callback), and k-fold CV by query."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .. import rankers
+from ..datasets import assign_folds
+from ..datasets import passages as examples_from
+from ..datasets.passages import passage_source
+from ..errors import LlmrankError
+from ..evaluation import evaluate, parse_measures
+from ..formats import read_qrels, read_run, read_topics, write_run
+from ..formats.corpus import read_passages
+from ..formats.io import atomic_output
+from ..manifest import fingerprint, write_manifest
+from ..progress import Progress, note
+from .score import from_run, merge_runs, parse_shard, score_queries
+
+# the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
+EVAL_MEASURES = ["nDCG@10", "AP(rel=2)", "R(rel=2)@10", "Rprec(rel=2)", "P(rel=2)@10", "RR(rel=2)@10"]
+
+
+def rerank(a, settings: dict, quiet: bool = False):
+    """``a``: rerank's flags; ``settings``: the ranker's scoring settings given. Writes the run
+    (and its manifest) and returns the scoring stats with the ranker."""
+    name = rankers.canonical(a.kind)
+    cls = rankers.get(name)
+    if cls.candidates != "passages":
+        raise LlmrankError(f"--kind {a.kind} ranks items, not passages; passage rankers: "
+                           f"{', '.join(rankers.names(candidates='passages'))}")
+    if a.output == "-" and (a.resume or a.shard):
+        raise LlmrankError("--resume and --shard need an output file (-o)")
+    shard = parse_shard(a.shard)
+    candidates = read_run(a.run)
+    queries = from_run(candidates, read_topics(a.topics, a.topics_format, a.topics_field), a.depth)
+    ranker = cls.open(a.model, rankers.Runtime(a.device, a.dtype), a.max_length, a.batch_size, **settings)
+    progress = Progress(f"rerank {name}", quiet)
+    try:
+        stats = score_queries(queries, ranker, a.output, passage_source(a.corpus), a.resume, shard,
+                              a.tag or candidates.tag, progress, a.chunk_pairs)
+    finally:
+        progress.close()
+    if stats.main and a.output != "-":
+        write_manifest(a.output + ".manifest.json", "run", {
+            "ranker": name, **ranker.manifest(), "settings": {k: getattr(ranker.settings, k) for k in sorted(
+                f.name for f in fields(cls.Settings) if f.metadata.get("scoring"))},
+            "run": a.run, "topics": a.topics, "corpus": a.corpus, "depth": a.depth, "shard": a.shard,
+            "chunk_pairs": a.chunk_pairs, "queries": stats.queries, "pairs": stats.pairs})
+    return stats, ranker
+
+
+def training_settings(name: str, values: dict, teacher_run):
+    """The trainer's settings from flag values; the loss follows the data (mse for a teacher)."""
+    values = dict(values)
+    values.setdefault("loss", "mse" if teacher_run else "bce")
+    if (values["loss"] == "mse") != bool(teacher_run):
+        raise LlmrankError("--loss mse learns a teacher's scores: it goes with --teacher-run, and only with it")
+    return rankers.settings_for(name, **values)
+
+
+def examples(a, topic_list, seed: int):
+    """Training examples from the flags' one source: a teacher run, triples, or qrels + candidates."""
+    if a.teacher_run:
+        if topic_list is None or not a.corpus:
+            raise LlmrankError("--teacher-run needs --topics and --corpus")
+        if a.qrels or a.run or getattr(a, "triples", None):
+            raise LlmrankError("--teacher-run replaces --qrels, --run and --triples: give one source")
+        return examples_from.from_teacher(topic_list, read_run(a.teacher_run), a.corpus, a.teacher_depth)
+    if getattr(a, "triples", None):
+        return examples_from.from_triples(a.triples, topic_list, a.corpus)
+    if topic_list is None or not (a.qrels and a.run and a.corpus):
+        raise LlmrankError("give --topics, --qrels, --run and --corpus (or --triples)")
+    return examples_from.from_judgements(topic_list, read_qrels(a.qrels), read_run(a.run), a.corpus,
+                                         a.negatives, a.per_positive, a.rel_level, a.negatives_depth, seed)
+
+
+def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
+    """Fine-tune a passage reranker with AdamW or Lion on the Hugging Face Trainer, evaluating
+    every epoch; the output directory works with `llmrank rerank --model DIR`. Returns the
+    training summary (None in launched processes other than rank 0)."""
+    from ..training import hf
+
+    settings = training_settings(name, values, a.teacher_run)
+    found = examples(a, read_topics(a.topics) if a.topics else None, settings.seed)
+    evaluation = None
+    if any((a.eval_topics, a.eval_qrels, a.eval_run)):
+        if not all((a.eval_topics, a.eval_qrels, a.eval_run)) or not (a.eval_corpus or a.corpus):
+            raise LlmrankError("evaluation needs --eval-topics, --eval-qrels, --eval-run and a corpus")
+        evaluation = RerankEvaluation.from_files(a.eval_topics, a.eval_qrels, a.eval_run, a.eval_corpus or a.corpus,
+                                                 a.measures or EVAL_MEASURES, a.eval_depth, a.rel_level)
+    stats = found.stats
+    note(f"distilling {a.teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if a.teacher_run else
+         f"training on {stats['groups']} positives with their negatives ({stats['pairs']} pairs, "
+         f"{stats['queries']} queries)")
+    progress = Progress(f"train {name} ({settings.optimizer})", quiet, unit="steps")
+    try:
+        summary = hf.train(settings, found, a.output, evaluation, a.resume, progress, note,
+                           runtime=rankers.Runtime(a.device, a.dtype))
+    finally:
+        progress.close()
+    if not summary.pop("main"):
+        return None
+    inputs = {k: getattr(a, k, None) for k in ("topics", "qrels", "run", "corpus", "triples", "teacher_run",
+                                               "eval_topics", "eval_qrels", "eval_run", "eval_corpus")}
+    write_manifest(f"{a.output}/llmrank.json", name, {
+        **vars(settings), "negatives": a.negatives, "negatives_per_positive": a.per_positive,
+        "negatives_depth": a.negatives_depth, "rel_level": a.rel_level, "eval_depth": a.eval_depth,
+        "device": a.device, "dtype": a.dtype, **({"teacher_depth": a.teacher_depth} if a.teacher_run else {}),
+        "inputs": inputs, "data_fingerprint": fingerprint(*(p for p in inputs.values() if p)),
+        "examples": stats, **summary})
+    return summary
+
+
+def cross_validate(name: str, a, values: dict, quiet: bool = False):
+    """K-fold CV by query of a passage reranker: per fold, train on the other folds' topics and
+    rerank the held-out topics' candidates; the out-of-fold run covers every topic once. Writes
+    NAME.run and NAME.cv.json; returns (result, evaluation of the out-of-fold run)."""
+    from ..training import hf
+    from .items import fold_spread
+
+    settings = training_settings(name, values, a.teacher_run)
+    runtime = rankers.Runtime(a.device, a.dtype)
+    topic_list, run = read_topics(a.topics), read_run(a.run)
+    fold_of = assign_folds(len(topic_list), a.folds, settings.seed)
+    out, held_runs = Path(a.output), []
+    for k in range(a.folds):
+        train_topics = [t for t, f in zip(topic_list, fold_of) if f != k]
+        held = [t for t, f in zip(topic_list, fold_of) if f == k]
+        model = out / f"fold-{k}"
+        progress = Progress(f"cv {name}: fold {k + 1}/{a.folds}", quiet, unit="steps")
+        try:
+            hf.train(settings, examples(a, train_topics, settings.seed), str(model), progress=progress, note=note,
+                     runtime=runtime)
+        finally:
+            progress.close()
+        ranker = rankers.get(name).open(str(model), runtime, settings.max_length)
+        score_queries(from_run(run.for_queries(t.qid for t in held), held, a.depth), ranker, str(model / "held-out.run"),
+                      passage_source(a.corpus), tag=name)
+        held_runs.append(read_run(model / "held-out.run"))
+    oof = merge_runs(held_runs, [t for t in topic_list if t.qid in set(run.table["qid"].to_pylist())], tag=name)
+    write_run(oof, out / f"{name}.run")
+    ev = evaluate(read_qrels(a.qrels), read_run(out / f"{name}.run"), parse_measures(a.measures or EVAL_MEASURES))
+    ev.run_name = f"{name} (out of fold)"
+    result = {"ranker": name, "folds": a.folds, "seed": settings.seed, "queries": len(ev.qids),
+              "config": vars(settings), "measures": fold_spread(ev, {t.qid: f for t, f in zip(topic_list, fold_of)},
+                                                                 a.folds)}
+    with atomic_output(out / f"{name}.cv.json") as f:
+        json.dump(result, f, indent=2)
+    return result, ev
+
+
+@dataclass
+class RerankEvaluation:
+    """Rerank ``run``'s top ``depth`` for ``topics`` with the model in training and score it
+    with llmrank's trec_eval-exact engine; the run stays on disk for ``llmrank eval``. The eval
+    loss is the binary cross-entropy of the reranked pairs' probabilities against relevance
+    (label >= rel_level, unjudged = not relevant): one forward pass serves both."""
+
+    topics: list
+    qrels: object
+    run: object
+    passages: dict
+    measures: list
+    depth: int = 100
+    rel_level: int = 2
+    batch_size: int = 64
+
+    @classmethod
+    def from_files(cls, topics: str, qrels: str, run: str, corpus: str, measures: list[str], depth: int,
+                   rel_level: int) -> "RerankEvaluation":
+        """Read the eval set; the run keeps only the queries of ``topics`` (they may be a subset)
+        and only its top ``depth`` passages are read from ``corpus``."""
+        topic_list = read_topics(topics)
+        candidates = read_run(run).for_queries(t.qid for t in topic_list)
+        if not len(candidates):
+            raise LlmrankError(f"{run}: no query of the eval topics {topics} is in this run")
+        wanted = set(candidates.truncated(depth).table["docno"].to_pylist())
+        return cls(topic_list, read_qrels(qrels), candidates, read_passages(corpus, wanted),
+                   parse_measures(measures), depth, rel_level)
+
+    def score(self, model, path: Path) -> dict[str, float]:
+        from ..rankers.cross_encoder import CrossEncoderRanker
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (".partial", ".partial.done"):  # an evaluation cut short by a kill
+            Path(f"{path}{stale}").unlink(missing_ok=True)
+        reranker = CrossEncoderRanker.wrap(model, "in-training", self.batch_size, str(model.device))
+        score_queries(from_run(self.run, self.topics, self.depth), reranker, str(path), lambda wanted: self.passages,
+                      tag=self.run.tag, share=False)
+        run = read_run(path)
+        result = evaluate(self.qrels, run, self.measures)
+        return {"loss": self._bce(run), **{m.label: float(v) for m, v in zip(self.measures, result.aggregate())}}
+
+    def _bce(self, run) -> float:
+        import numpy as np
+
+        top = run.truncated(self.depth).table
+        labels = {(q, d): r for q, d, r in zip(*(self.qrels.table[c].to_pylist() for c in ("qid", "docno", "rel")))}
+        y = np.array([labels.get(k, 0) >= self.rel_level for k in zip(top["qid"].to_pylist(),
+                                                                        top["docno"].to_pylist())], dtype=float)
+        p = np.clip(top["score"].to_numpy(), 1e-7, 1 - 1e-7)
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
