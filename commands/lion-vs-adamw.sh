@@ -41,7 +41,7 @@ for setup in $SETUPS; do
     name="${NAME[$setup]}-$opt"
     out="models/$name"
     resume=(); [ -d "$out/checkpoints" ] && resume=(--resume)  # rerunning continues an interrupted job
-    [ -f "$out/llmrank.json" ] || llmrank train cross-encoder --encoder all-MiniLM-L6-v2 \
+    [ -f "$out/model.json" ] || llmrank train cross-encoder --encoder all-MiniLM-L6-v2 \
       --topics "$topics" --corpus "$DATA/dl20/passages.jsonl" "${data[@]}" --rel-level 2 \
       --optimizer "$opt" --lr "${LR[$opt]}" --warmup-steps "${WARMUP[$setup]}" --scheduler linear \
       --epochs "${SETUP_EPOCHS[$setup]}" \

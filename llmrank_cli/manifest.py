@@ -35,8 +35,9 @@ def fingerprint(*paths) -> str:
     return h.hexdigest()[:16]
 
 
-def write_manifest(path, what: str, config: dict) -> None:
-    record = {"what": what, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+def write_manifest(path, what: str, config: dict, **fields) -> None:
+    """``fields`` go at the top level beside ``config`` (a model's ``ranker`` and ``settings``)."""
+    record = {**fields, "what": what, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "command": ["llmrank", *sys.argv[1:]], "config": config, "versions": versions()}
     with atomic_output(path) as out:
         json.dump(record, out, indent=2, default=str)

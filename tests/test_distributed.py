@@ -64,7 +64,7 @@ def test_torchrun_trains_a_cross_encoder_with_ddp(tiny_cross_encoder, tmp_path, 
                   "--negatives-per-positive", "2", "--device", "cpu", "-o", out)
     assert r.returncode == 0, [line for line in r.stderr.splitlines() if "error" in line][:3]
     assert r.stderr.count("training on 180 positives") == 1 and r.stderr.count("model written to") == 1
-    manifest = json.loads((out / "llmrank.json").read_text())["config"]
+    manifest = json.loads((out / "model.json").read_text())["config"]
     assert manifest["processes"] == 2 and len(manifest["epochs"]) == 2
     assert sorted(p.name for p in (out / "eval").iterdir()) == ["epoch-1.run", "epoch-2.run"]
     assert cli("--quiet", "rerank", "--run", s / "bm25.run", "--topics", s / "topics.tsv", "--corpus",

@@ -108,7 +108,7 @@ def test_distillation_teaches_the_student_the_teachers_order(cli, tiny_cross_enc
     assert r.code == 0, r.err
     log = json.loads((out / "epochs.json").read_text())
     assert log[-1]["train_loss"] < log[0]["train_loss"]
-    manifest = json.loads((out / "llmrank.json").read_text())["config"]
+    manifest = json.loads((out / "model.json").read_text())["config"]
     assert manifest["loss"] == "mse" and manifest["inputs"]["teacher_run"].endswith("bm25.run")
     before, after = agreement(tiny_cross_encoder), agreement(out)
     assert after > before + 0.3, (before, after)
@@ -123,9 +123,9 @@ def _weights(directory) -> dict:
     return load_file(str(Path(directory) / "model.safetensors"))
 
 
-def _settings(base, optimizer, **kw):
-    from llmrank_cli.rankers.cross_encoder import TrainSettings as Settings
-    return Settings(base=base, optimizer=optimizer, lr=kw.pop("lr", 1e-3), warmup_steps=0, epochs=2, batch_size=8,
+def _settings(encoder, optimizer, **kw):
+    from llmrank_cli.training.hf import TrainSettings
+    return TrainSettings(encoder=encoder, optimizer=optimizer, lr=kw.pop("lr", 1e-3), warmup_steps=0, epochs=2, batch_size=8,
                     max_length=64, **kw)
 
 
@@ -178,7 +178,7 @@ def test_cli_trains_logs_every_epoch_and_the_model_reranks(cli, tiny_cross_encod
     run = read_run(out / "eval" / "epoch-3.run")
     again = evaluate(read_qrels(SAMPLE / "qrels.txt"), run, parse_measures(["nDCG@10"])).aggregate()[0]
     assert log[-1]["eval_nDCG@10"] == pytest.approx(again, abs=1e-12)
-    manifest = json.loads((out / "llmrank.json").read_text())
+    manifest = json.loads((out / "model.json").read_text())
     assert manifest["config"]["optimizer"] == "adamw" and manifest["config"]["best_epoch"] in (1, 2, 3)
     assert manifest["config"]["data_fingerprint"] and (out / "curves.png").stat().st_size > 10_000
     ranked = tmp_path / "reranked.run"
@@ -186,6 +186,10 @@ def test_cli_trains_logs_every_epoch_and_the_model_reranks(cli, tiny_cross_encod
             SAMPLE / "corpus.jsonl", "--model", out, "-o", ranked)
     assert r.code == 0, r.err
     assert read_run(ranked).table.num_rows == read_run(SAMPLE / "bm25.run").table.num_rows
+    # one model.json in every model directory: rank --model reads it and sends a passage ranker to rerank
+    r = cli("rank", "--model", out, "--topics", SAMPLE / "topics.tsv", "-o", tmp_path / "r.run")
+    assert r.code == 2 and "a cross-encoder scores passages: use `llmrank rerank`" in r.err
+    assert not (tmp_path / "r.run").exists()
     r = _train_cli(cli, tiny_cross_encoder, tmp_path / "bad", "--optimizer", "sgd")
     assert r.code == 2 and "--optimizer must be one of adamw, lion" in r.err
 

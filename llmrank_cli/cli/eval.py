@@ -41,8 +41,8 @@ def eval_command(
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
     from ..api import evaluations
     from ..errors import LlmrankError
-    from ..evaluation import FORMATS, compare_to_baseline, render
-    from ..evaluation.breakdown import by_category, compare_by_category
+    from ..evaluation import FORMATS, render
+    from ..evaluation.breakdown import compared
     from ..evaluation.gain_table import trec_gain_order_differs
     from ..evaluation.significance import CORRECTIONS, TESTS
     from ..formats import read_categories
@@ -51,7 +51,6 @@ def eval_command(
 
     if large_input([qrels, *runs]):
         keep_freed_memory()
-
     for value, allowed, what in ((fmt, FORMATS, "--format"), (test, TESTS, "--test"),
                                  (correction, CORRECTIONS, "--correction")):
         if value not in allowed:
@@ -59,11 +58,9 @@ def eval_command(
     if by is not None and fmt in ("trec", "latex"):
         raise LlmrankError("--by prints table, csv, tsv or json")
     category_of = read_categories(by) if by is not None else None
-    paths = list(runs)
-    if baseline is not None:
-        paths = [baseline] + [p for p in paths if p != baseline]
-    evals = evaluations(qrels, paths, measure or (["official"] if fmt == "trec" else None),
-                        rel_level=rel_level, complete=complete, max_docs=max_docs, gains=gains, run_format=run_format)
+    paths = [baseline] + [p for p in runs if p != baseline] if baseline is not None else list(runs)
+    evals = evaluations(qrels, paths, measure or (["official"] if fmt == "trec" else None), rel_level=rel_level,
+                        complete=complete, max_docs=max_docs, gains=gains, run_format=run_format)
     for m in evals[0].measures:
         if m.trec_gains and trec_gain_order_differs(m.trec_gains):
             note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
@@ -71,13 +68,8 @@ def eval_command(
     for ev in evals:
         if not ev.qids:
             note(f"llmrank: note: {ev.run_name} shares no query with {qrels}")
-    comparisons = compare_to_baseline(evals, 0, test, correction, alpha, permutations, seed) \
-        if baseline is not None and len(evals) > 1 else []
-    if category_of is not None:
-        split = [by_category(ev, category_of, by) for ev in evals]
-        if baseline is not None and len(evals) > 1:
-            comparisons += compare_by_category(split, test, correction, alpha, permutations, seed)
-        evals += [ev for category in split[0] for s in split if category in s for ev in [s[category]]]
+    evals, comparisons = compared(evals, baseline is not None, category_of, by, test, correction, alpha,
+                                  permutations, seed)
     settings = {"qrels": qrels, "rel_level": rel_level, "complete": complete, "max_docs": max_docs,
                 "gains": gains, "by": by, "baseline": baseline, "test": test, "correction": correction, "alpha": alpha}
     with atomic_output(output) as out:

@@ -39,42 +39,23 @@ def rank_command(
 
     BM25's lines are identical to pyserini's `python -m pyserini.search.lucene` (scores printed
     with 6 decimals), in trec_eval's order."""
+    from types import SimpleNamespace
+
     from ..errors import LlmrankError
-    from ..formats import read_topics, write_submission
-    from ..retrieval.bm25 import Bm25Searcher, pyserini_order, write_trec_run
-    from ..manifest import write_manifest
-    from ..progress import Progress
+    from ..formats import read_topics
+    from ..pipelines import items, passages
 
     if fmt not in ("trec", "mllm"):
         raise LlmrankError("--format must be trec or mllm")
-    if model != "bm25":
-        from types import SimpleNamespace
-
-        from ..pipelines import items
-
-        done = items.rank(SimpleNamespace(model=model, tag=None if tag == "bm25" else tag, fmt=fmt, team_id=team_id,
-                                          output=output, device=device, dtype=dtype, resume=resume,
-                                          chunk_pairs=chunk_pairs, k=k, corpus=corpus),
-                          read_topics(topics, topics_format, topics_field), state.quiet)
-        if done:
-            note(f"{done['topics']} queries ranked over {done['items']} items")
+    a = SimpleNamespace(model=model, topics=topics, index=index, tag=tag, fmt=fmt, team_id=team_id, output=output,
+                        device=device, dtype=dtype, resume=resume, chunk_pairs=chunk_pairs, k=k, corpus=corpus,
+                        k1=k1, b=b, rm3=rm3, threads=threads)
+    topic_list = read_topics(topics, topics_format, topics_field)
+    if model == "bm25":
+        done = passages.bm25(a, topic_list, state.quiet)
+        note(f"{done['topics']} queries ranked" + (f"; {done['empty']} retrieved nothing" if done["empty"] else ""))
         return
-    if index is None:
-        raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
-    topic_list = pyserini_order(read_topics(topics, topics_format, topics_field))
-    searcher = Bm25Searcher(index, k1, b, rm3)
-    progress = Progress("bm25", state.quiet, unit="queries")
-    progress.start(len(topic_list))
-    try:
-        if fmt == "mllm":
-            run = searcher.run(topic_list, k, threads, progress)
-            write_submission(run, output, team_id or tag)
-            retrieved = set(run.table["qid"].to_pylist())
-        else:
-            retrieved = write_trec_run(searcher, topic_list, k, threads, tag, output, progress)
-    finally:
-        progress.close()
-    if output != "-":
-        write_manifest(output + ".manifest.json", "run", {**searcher.config(), "topics": topics, "k": k})
-    empty = len(topic_list) - len(retrieved)
-    note(f"{len(topic_list)} queries ranked" + (f"; {empty} retrieved nothing" if empty else ""))
+    a.tag = None if tag == "bm25" else tag
+    done = items.rank(a, topic_list, state.quiet)
+    if done:
+        note(f"{done['topics']} queries ranked over {done['items']} items")

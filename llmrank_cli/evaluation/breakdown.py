@@ -49,3 +49,18 @@ def compare_by_category(split: list[dict[str, Evaluation]], test: str, correctio
         for c, p in zip(rows, correct(np.array([c.p_value for c in rows]), correction)):
             out.append(replace(c, p_value=float(p), significant=bool(p < alpha)))
     return out
+
+
+def compared(evals: list[Evaluation], baseline: bool, category_of: dict[str, str] | None, source: str | None,
+             test: str, correction: str, alpha: float, permutations: int, seed: int) -> tuple[list, list]:
+    """(evaluations, comparisons) as ``eval`` reports them: with a baseline (``evals[0]``) each
+    other run's paired tests; with categories, every run per category after the runs themselves,
+    and the tests per category too."""
+    tested = baseline and len(evals) > 1
+    comparisons = compare_to_baseline(evals, 0, test, correction, alpha, permutations, seed) if tested else []
+    if category_of is None:
+        return evals, comparisons
+    split = [by_category(ev, category_of, source) for ev in evals]
+    if tested:
+        comparisons += compare_by_category(split, test, correction, alpha, permutations, seed)
+    return evals + [s[category] for category in split[0] for s in split if category in s], comparisons

@@ -52,6 +52,32 @@ def rerank(a, settings: dict, quiet: bool = False):
     return stats, ranker
 
 
+def bm25(a, topics, quiet: bool = False) -> dict:
+    """``rank --model bm25``: BM25 (optionally RM3) over the Lucene index ``a.index``, lines as
+    pyserini's, a TREC run or (``a.fmt`` mllm) a submission; a manifest beside a file output."""
+    from ..formats import write_submission
+    from ..retrieval.bm25 import Bm25Searcher, pyserini_order, write_trec_run
+
+    if a.index is None:
+        raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
+    topic_list = pyserini_order(topics)
+    searcher = Bm25Searcher(a.index, a.k1, a.b, a.rm3)
+    progress = Progress("bm25", quiet, unit="queries")
+    progress.start(len(topic_list))
+    try:
+        if a.fmt == "mllm":
+            run = searcher.run(topic_list, a.k, a.threads, progress)
+            write_submission(run, a.output, a.team_id or a.tag)
+            retrieved = set(run.table["qid"].to_pylist())
+        else:
+            retrieved = write_trec_run(searcher, topic_list, a.k, a.threads, a.tag, a.output, progress)
+    finally:
+        progress.close()
+    if a.output != "-":
+        write_manifest(a.output + ".manifest.json", "run", {**searcher.config(), "topics": a.topics, "k": a.k})
+    return {"topics": len(topic_list), "empty": len(topic_list) - len(retrieved)}
+
+
 def training_settings(name: str, values: dict, teacher_run):
     """The trainer's settings from flag values; the loss follows the data (mse for a teacher)."""
     values = dict(values)
@@ -105,12 +131,12 @@ def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
         return None
     inputs = {k: getattr(a, k, None) for k in ("topics", "qrels", "run", "corpus", "triples", "teacher_run",
                                                "eval_topics", "eval_qrels", "eval_run", "eval_corpus")}
-    write_manifest(f"{a.output}/llmrank.json", name, {
+    write_manifest(Path(a.output) / rankers.base.MANIFEST, name, {
         **vars(settings), "negatives": a.negatives, "negatives_per_positive": a.per_positive,
         "negatives_depth": a.negatives_depth, "rel_level": a.rel_level, "eval_depth": a.eval_depth,
         "device": a.device, "dtype": a.dtype, **({"teacher_depth": a.teacher_depth} if a.teacher_run else {}),
         "inputs": inputs, "data_fingerprint": fingerprint(*(p for p in inputs.values() if p)),
-        "examples": stats, **summary})
+        "examples": stats, **summary}, ranker=name, settings=vars(settings))
     return summary
 
 

@@ -89,6 +89,11 @@ class CrossEncoderRanker(PassageRanker):
         ranker.max_length = getattr(ce, "max_seq_length", None) or ce.max_length
         return ranker
 
+    @classmethod
+    def load(cls, directory, manifest: dict, runtime: Runtime = Runtime()) -> "CrossEncoderRanker":
+        """A directory `llmrank train cross-encoder` wrote (its model.json names this ranker)."""
+        return cls.open(str(directory), runtime)
+
     def manifest(self) -> dict:
         return {**super().manifest(), "dtype": str(self.model.dtype)}
 
