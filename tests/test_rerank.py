@@ -119,6 +119,15 @@ def test_missing_passage_and_offline_model_are_one_line_errors(cli, job, tiny_cr
     job = dict(job, corpus=write("small.jsonl", CORPUS.splitlines()[0] + "\n"))
     r = rerank(cli, job, tiny_cross_encoder, tmp_path / "x.run")
     assert r.code == 2 and "candidate passages are not in the corpus" in r.err
+    r = rerank(cli, dict(job, corpus=str(tmp_path / "absent.jsonl")), tiny_cross_encoder, tmp_path / "x.run")
+    assert r.code == 2 and "absent.jsonl" in r.err and r.err.count("\n") == 1
+    assert list(tmp_path.glob("x.run*")) == []  # nothing left behind: no output, no partials
+    # an interrupted job's partial survives a resumed attempt that fails on its inputs
+    (tmp_path / "y.run.partial").write_text("q1 Q0 d0 0 1.0 bm25\n")
+    (tmp_path / "y.run.partial.done").write_text("q1\n")
+    assert rerank(cli, job, tiny_cross_encoder, tmp_path / "y.run", "--resume").code == 2
+    assert (tmp_path / "y.run.partial").read_text() == "q1 Q0 d0 0 1.0 bm25\n"
+    assert (tmp_path / "y.run.partial.done").read_text() == "q1\n"
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = rerank(cli, job, "no-such-org/no-such-model", tmp_path / "x.run")
     assert r.code == 2 and r.err.count("\n") == 1 and "cannot load model 'no-such-org/no-such-model'" in r.err

@@ -95,7 +95,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 class _Partial:
-    """OUT.partial (run lines) and OUT.partial.done (finished qids), appended and flushed."""
+    """OUT.partial (run lines) and OUT.partial.done (finished qids), appended and flushed. Made in
+    two steps, so that nothing is written before the job's inputs are checked: reading what an
+    interrupted job finished, then :meth:`open`."""
 
     def __init__(self, output: str, resume: bool):
         self.lines, self.done = Path(output + ".partial"), Path(output + ".partial.done")
@@ -103,13 +105,15 @@ class _Partial:
         if exists and not resume:
             raise LlmrankError(f"{self.lines} exists from an interrupted job: pass --resume to continue it, "
                                f"or delete it to start over")
-        finished = set(self.done.read_text().split()) if resume and self.done.exists() else set()
+        self.created = not exists  # this invocation's own: removed again if the job fails on bad input
+        self.finished = set(self.done.read_text().split()) if resume and self.done.exists() else set()
+
+    def open(self) -> None:
         kept = []
-        if finished and self.lines.exists():  # drop lines of a query whose chunk did not finish
-            kept = [ln for ln in self.lines.read_text().splitlines(True) if ln.split(" ", 1)[0] in finished]
-        self.finished = finished
+        if self.finished and self.lines.exists():  # drop lines of a query whose chunk did not finish
+            kept = [ln for ln in self.lines.read_text().splitlines(True) if ln.split(" ", 1)[0] in self.finished]
         self.lines.write_text("".join(kept))
-        self.done.write_text("".join(f"{q}\n" for q in sorted(finished)))
+        self.done.write_text("".join(f"{q}\n" for q in sorted(self.finished)))
         self._lines = open(self.lines, "a")
         self._done = open(self.done, "a")
 
@@ -170,17 +174,25 @@ def score_queries(queries: list[Query], ranker, output: str, passages: Callable[
         progress.start(sum(len(q.top) for c in todo for q in c))
     began = time.perf_counter()
     kept: list[str] = []
-    for chunk in todo:
-        lines = _score_chunk(chunk, corpus, ranker, tag)
-        pairs = sum(len(q.top) for q in chunk)
-        if partial:
-            partial.add(lines, [q.qid for q in chunk])
-        else:
-            kept += lines
-        stats.pairs += pairs
-        stats.queries += len(chunk)
-        if progress:
-            progress.advance(pairs)
+    if partial:
+        partial.open()
+    try:
+        for chunk in todo:
+            lines = _score_chunk(chunk, corpus, ranker, tag)
+            pairs = sum(len(q.top) for q in chunk)
+            if partial:
+                partial.add(lines, [q.qid for q in chunk])
+            else:
+                kept += lines
+            stats.pairs += pairs
+            stats.queries += len(chunk)
+            if progress:
+                progress.advance(pairs)
+    except LlmrankError:  # bad input found mid-stream: nothing of this invocation stays (a resumed job's does)
+        if partial and partial.created:
+            partial.close()
+            partial.remove()
+        raise
     stats.seconds = time.perf_counter() - began
     stats.truncated = getattr(ranker, "truncated", 0)
     if world > 1:
