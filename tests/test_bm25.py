@@ -177,3 +177,13 @@ def test_cisi_lines_equal_pyserini_but_ties_in_trec_eval_order(cli, tmp_path):
     for a, b in zip(ours, ours[1:]):
         if a[0] == b[0]:  # trec_eval's order: score descending, then docno descending (strcmp)
             assert (float(a[4]), a[2]) > (float(b[4]), b[2])
+
+
+def test_blas_work_after_the_jvm_does_not_crash():
+    """Multi-threaded OpenBLAS crashed (SIGSEGV) once the JVM ran in the process: a ridge solve of
+    ltr's features after a BM25 test killed the whole suite. Starting the JVM pins BLAS to one thread."""
+    code = ("import numpy as np; from llmrank_cli.retrieval.bm25 import autoclass; "
+            "autoclass('java.lang.String'); x = np.random.default_rng(0).random((386, 386)); "
+            "print(np.linalg.solve(x.T @ x + 30 * np.eye(386), np.ones(386)).shape)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "(386,)", (done.returncode, done.stderr[-500:])

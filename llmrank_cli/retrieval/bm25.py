@@ -92,6 +92,19 @@ def start_jvm() -> None:
         jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
     import pyserini.pyclass  # noqa: F401  (sets the classpath, starts the JVM)
 
+    _single_thread_blas()
+
+
+def _single_thread_blas() -> None:
+    """OpenBLAS with worker threads crashes (SIGSEGV) in a process that runs the JVM: numpy's
+    np.linalg.solve of a 100 x 100 matrix did, after any jnius call. So once the JVM is up, BLAS
+    libraries loaded already run on one thread (threadpoolctl) and ones loaded later read
+    OPENBLAS_NUM_THREADS. torch's own thread pool is not affected."""
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    threadpool_limits(1, user_api="blas")
+
 
 def autoclass(name: str):
     start_jvm()
