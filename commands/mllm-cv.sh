@@ -12,8 +12,9 @@
 # llm-cross-encoder-top1): minutes on the arena sets and RouterBench, about half an hour on
 # mmlu-pro. LTR_ABLATIONS (default: all four sets) also run ltr without each feature group
 # (rows ltr-no-GROUP) and STACK_SETS ltr with --stack STACK (default lt-ttd; those sets are
-# prepared with --layer-states). Work files in out/mllm/; a CV whose run exists is not redone, so
-# an interrupted recipe continues where it stopped.
+# prepared with --layer-states). The evaluations go to runs/mllm-SET.eval.csv (and .by-category.csv;
+# docs/experiments/mllm-cv.md quotes them), work files to out/mllm/; a CV whose run exists is not
+# redone, so an interrupted recipe continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
@@ -77,10 +78,10 @@ for set in $SETS; do
   gains=$(python3 -c "import json; g=json.load(open('$OUT/$set/data.json'))['gains']; print(','.join(f'{k}={v}' for k,v in g.items()))")
   echo "== $set"
   llmrank eval "$OUT/$set/qrels.txt" "${runs[@]}" --baseline "$OUT/$set/cv/prior.run" --gains "$gains" \
-    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$OUT/$set/cv/eval.csv"
+    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$OUT/$set/cv/eval.csv" "runs/mllm-$set.eval.csv"
   if [ -f "$OUT/$set/categories.tsv" ]; then
     llmrank eval "$OUT/$set/qrels.txt" "$OUT/$set/cv/prior.run" "$OUT/$set/cv/knn.run" "$OUT/$set/cv/ltr.run" \
       --baseline "$OUT/$set/cv/prior.run" --gains "$gains" -m nDCG@10 --by "$OUT/$set/categories.tsv" --format csv \
-      > "$OUT/$set/cv/eval-by-category.csv"
+      | tee "runs/mllm-$set.by-category.csv" > "$OUT/$set/cv/eval-by-category.csv"
   fi
 done
