@@ -92,6 +92,12 @@ def test_resume_scores_only_unfinished_queries(cli, job, tiny_cross_encoder, tmp
     calls.clear()
     monkeypatch.setattr(CrossEncoderRanker, "score_pairs",
                         lambda self, q, p: (calls.append(q[0]), real_score(self, q, p))[1])
+    with open(tmp_path / "out.run.partial") as held:  # another llmrank process writing the same output
+        import fcntl
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = rerank(cli, job, tiny_cross_encoder, out, "--resume", *one_query_per_chunk)
+        assert r.code == 2 and "being written by another llmrank process" in r.err and r.err.count("\n") == 1
+    assert (tmp_path / "out.run.partial.done").read_text() == "q1\n" and not calls  # untouched, nothing scored
     assert rerank(cli, job, tiny_cross_encoder, out, "--resume", *one_query_per_chunk).code == 0
     assert calls == ["what causes tides", "why is the sky blue"]
     assert out.read_text() == full.read_text()
@@ -156,3 +162,18 @@ def test_packaged_minilm_bi_encoder_beats_bm25_on_dl19(cli, tmp_path):
     res = json.loads(cli("eval", d / "qrels.txt", small, out, "-m", "nDCG@10", "--format", "json").out)
     bm25, bi = (x["aggregate"]["nDCG@10"] for x in res["runs"])
     assert bi > bm25 + 0.05
+
+
+def test_a_damaged_embedding_cache_entry_is_computed_again(tmp_path, monkeypatch):
+    """Cache entries are written whole (temporary file, fsync, rename); one damaged anyway (a disk
+    error, a copy cut short) is detected and rebuilt, with a note, never read as vectors."""
+    from llmrank_cli.kit.encoders import cached_embeddings
+
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path))
+    texts = ["how do vaccines work", "what causes tides"]
+    first = cached_embeddings(texts, "all-MiniLM-L6-v2")
+    [entry] = (tmp_path / "embeddings").iterdir()
+    entry.write_bytes(entry.read_bytes()[:100])  # cut short
+    with pytest.warns(UserWarning, match="damaged cache entry"):
+        again = cached_embeddings(texts, "all-MiniLM-L6-v2")
+    assert np.array_equal(again, first) and np.array_equal(np.load(entry), first)

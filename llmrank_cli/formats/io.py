@@ -104,6 +104,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.chmod(tmp, 0o666 & ~_umask())
+    synced = os.dup(fd)  # the streams close fd; this one syncs the file after them
     try:
         with os.fdopen(fd, "wb") as base:
             raw = gzip.GzipFile(filename="", mode="wb", fileobj=base, mtime=0) if target.suffix == ".gz" else base
@@ -111,8 +112,11 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield stream
             stream.close()
             raw.close()
+        os.fsync(synced)  # on disk before the rename: a crash leaves the old file or the new one, whole
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        os.close(synced)

@@ -75,14 +75,22 @@ def cached_embeddings(texts: list[str], encoder: str, model=None) -> np.ndarray:
     ``~/.cache/llmrank``) under a key of the encoder's files and the texts: ranking the same
     passages again reads them back instead of running the encoder."""
     import os
+    import warnings
     from pathlib import Path
 
+    from ..errors import Note
     from ..formats.io import atomic_output
 
     key = files_key(resolve_model(encoder), tuple(texts), 32)
     path = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "embeddings" / f"{key}.npy"
     if path.exists():
-        return np.load(path)
+        try:
+            cached = np.load(path)
+            if cached.shape[0] == len(texts):
+                return cached
+        except (OSError, ValueError, EOFError):
+            pass
+        warnings.warn(f"{path}: a damaged cache entry; computing it again", Note)
     vectors = encode_texts(texts, encoder, model=model)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, "wb") as f:

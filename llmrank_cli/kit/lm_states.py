@@ -22,11 +22,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import LlmrankError
+from ..errors import LlmrankError, Note
 from .batching import token_batches
 from .resolve import files_key, resolve_causal_lm
 
@@ -182,7 +184,11 @@ class LmStates:
         path = self.cache_dir / f"{hashlib.sha256(query.encode()).hexdigest()[:32]}.npz"
         if not path.exists():
             return path, None, {}
-        stored = np.load(path)
+        try:
+            stored = dict(np.load(path))
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            warnings.warn(f"{path}: a damaged cache entry; computing it again", Note)
+            return path, None, {}
         if str(stored["lm"]) != self.key:
             raise LlmrankError(f"{path}: a cache of another LM or layer ({stored['lm']}, not {self.key}); remove it")
         known = dict(zip(stored["hashes"].tolist(), stored["r"].astype(np.float32)))

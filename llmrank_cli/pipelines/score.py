@@ -106,16 +106,31 @@ class _Partial:
             raise LlmrankError(f"{self.lines} exists from an interrupted job: pass --resume to continue it, "
                                f"or delete it to start over")
         self.created = not exists  # this invocation's own: removed again if the job fails on bad input
+        self.opened = False
         self.finished = set(self.done.read_text().split()) if resume and self.done.exists() else set()
 
     def open(self) -> None:
-        kept = []
-        if self.finished and self.lines.exists():  # drop lines of a query whose chunk did not finish
-            kept = [ln for ln in self.lines.read_text().splitlines(True) if ln.split(" ", 1)[0] in self.finished]
-        self.lines.write_text("".join(kept))
+        """Take OUT.partial for this process alone (another llmrank writing it is refused, its
+        lines untouched), keep the finished queries' lines and append from there."""
+        import fcntl
+
+        self._lines = open(self.lines, "a+")
+        try:
+            fcntl.flock(self._lines, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lines.close()
+            self.created = False
+            raise LlmrankError(f"{self.lines} is being written by another llmrank process: wait for it to finish, "
+                               f"or write elsewhere") from None
+        self._lines.seek(0)
+        kept = [ln for ln in self._lines.read().splitlines(True) if ln.split(" ", 1)[0] in self.finished]
+        self._lines.seek(0)
+        self._lines.truncate()
+        self._lines.write("".join(kept))  # drops lines of a query whose chunk did not finish
+        self._lines.flush()
         self.done.write_text("".join(f"{q}\n" for q in sorted(self.finished)))
-        self._lines = open(self.lines, "a")
         self._done = open(self.done, "a")
+        self.opened = True
 
     def add(self, lines: list[str], qids: list[str]) -> None:
         self._lines.write("".join(lines))
@@ -174,9 +189,9 @@ def score_queries(queries: list[Query], ranker, output: str, passages: Callable[
         progress.start(sum(len(q.top) for c in todo for q in c))
     began = time.perf_counter()
     kept: list[str] = []
-    if partial:
-        partial.open()
     try:
+        if partial:
+            partial.open()
         for chunk in todo:
             lines = _score_chunk(chunk, corpus, ranker, tag)
             pairs = sum(len(q.top) for q in chunk)
@@ -189,7 +204,7 @@ def score_queries(queries: list[Query], ranker, output: str, passages: Callable[
             if progress:
                 progress.advance(pairs)
     except LlmrankError:  # bad input found mid-stream: nothing of this invocation stays (a resumed job's does)
-        if partial and partial.created:
+        if partial and partial.created and partial.opened:
             partial.close()
             partial.remove()
         raise
