@@ -278,3 +278,23 @@ def test_old_flag_spellings_still_work_with_a_note(cli, write, tmp_path):
     assert r.code == 0 and "--format is now --input-format" in r.err
     assert out.read_text() == "1\tfirst query\n"
     assert "--input-format" in cli("prepare", "topics", "--help").out
+
+
+def test_a_full_disk_is_one_line_and_the_old_output_survives(cli, write, tmp_path):
+    """Out of space mid-write (a 16 KB tmpfs): one line naming the output, exit 2, the old file as
+    it was and no temporary file left. Needs mount (root here and in CI); skipped elsewhere."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        lines = "".join(f"{q} Q0 d{d} {d + 1} {100 - d} A\n" for q in range(20) for d in range(50))
+        a, b = write("a.run", lines), write("b.run", lines.replace(" A\n", " B\n"))
+        out = small / "out.run"
+        out.write_text("old\n")
+        r = cli("fuse", a, b, "-o", out)
+        assert r.code == 2 and r.err.count("\n") == 1 and "Traceback" not in r.err
+        assert f"{out}: cannot write: No space left on device (the existing file is unchanged)" in r.err
+        assert out.read_text() == "old\n" and sorted(p.name for p in small.iterdir()) == ["out.run"]
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

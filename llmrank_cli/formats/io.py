@@ -7,6 +7,7 @@ failed or interrupted job never truncates an existing file; ``-`` is stdout.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import json
@@ -101,8 +102,13 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     target = Path(path)
     if target.is_dir():
         raise LlmrankError(f"{target}: is a directory, expected an output file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if exc.errno in _REFUSED:
+            raise _cannot_write(target, exc) from exc
+        raise
     os.chmod(tmp, 0o666 & ~_umask())
     synced = os.dup(fd)  # the streams close fd; this one syncs the file after them
     try:
@@ -114,9 +120,20 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             raw.close()
         os.fsync(synced)  # on disk before the rename: a crash leaves the old file or the new one, whole
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in _REFUSED:
+            raise _cannot_write(target, exc) from exc
         raise
     finally:
         os.close(synced)
+
+
+_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def _cannot_write(target: Path, exc: OSError) -> LlmrankError:
+    """A full disk, a read-only or forbidden directory: one line; the old file (if any) is intact."""
+    kept = "the existing file is unchanged" if target.exists() else "nothing was written"
+    return LlmrankError(f"{target}: cannot write: {exc.strerror} ({kept})")
