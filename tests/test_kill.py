@@ -1,5 +1,6 @@
-"""Nothing lost to kill -9: a long job killed after some of its work is flushed continues with
---resume to the bytes an uninterrupted run writes, and without --resume refuses in one line."""
+"""Nothing lost to kill -9 (rerank, train, cv): a job killed after some of its work is on disk
+continues with --resume to the bytes an uninterrupted run writes, and without --resume refuses in
+one line."""
 import signal
 import subprocess
 import sys
@@ -50,3 +51,41 @@ def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path):
     assert cut.read_bytes() == whole.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.run", "cut.run.manifest.json", "whole.run",
                                                           "whole.run.manifest.json"]
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kill-items")
+    assert main(["--quiet", "sample", str(root / "s")]) == 0
+    assert main(["--quiet", "prepare", "items", "--topics", str(root / "s" / "llm" / "topics.tsv"), "--qrels",
+                 str(root / "s" / "llm" / "qrels.txt"), "--folds", "5", "-o", str(root / "data")]) == 0
+    return root / "data"
+
+
+def test_training_killed_after_a_checkpoint_resumes_to_the_same_weights(items, tmp_path):
+    torch = pytest.importorskip("torch")
+    job = ["train", "tier2", "--data", str(items), "--fold", "0", "--epochs", "150"]
+    assert main(["--quiet", *job, "-o", str(tmp_path / "whole")]) == 0
+    cut = tmp_path / "cut"
+    if not _killed([*job, "-o", str(cut)], lambda: (cut / "checkpoints" / "last.pt").exists()):
+        pytest.skip("the training finished before it could be killed")
+    assert not (cut / "model.json").exists()
+    refused = subprocess.run([sys.executable, "-m", "llmrank_cli", *job, "-o", str(cut)], capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
+    assert main(["--quiet", *job, "--resume", "-o", str(cut)]) == 0 and not (cut / "checkpoints").exists()
+    a, b = torch.load(tmp_path / "whole" / "model.pt"), torch.load(cut / "model.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cv_killed_after_two_folds_resumes_to_the_same_run(items, tmp_path):
+    pytest.importorskip("torch")
+    job = ["cv", "tier1", "--data", str(items), "--epochs", "40"]
+    assert main(["--quiet", *job, "-o", str(tmp_path / "whole")]) == 0
+    cut = tmp_path / "cut"
+    if not _killed([*job, "-o", str(cut)], lambda: (cut / "two-tower-tier1.folds" / "fold-1.npz").exists()):
+        pytest.skip("the cv finished before it could be killed")
+    assert not (cut / "two-tower-tier1.run").exists()
+    assert main(["--quiet", *job, "--resume", "-o", str(cut)]) == 0
+    assert (cut / "two-tower-tier1.run").read_bytes() == (tmp_path / "whole" / "two-tower-tier1.run").read_bytes()
+    assert not (cut / "two-tower-tier1.folds").exists()
