@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from . import options
-from .app import app, note
+from .app import app
 
 _MEASURE_HELP = ("Measure in ir_measures syntax (nDCG@10, AP(rel=2), RR(rel=2)@10) or trec_eval's (ndcg_cut.10, map, "
                  "P.5,10, iprec_at_recall..10,.20, ndcg.1=1.0,2=0.7, all_trec, official). Repeatable. Default: "
@@ -39,38 +39,11 @@ def eval_command(
     quiet: bool = options.QUIET,
 ) -> None:
     """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
-    from ..api import evaluations
-    from ..errors import LlmrankError
-    from ..evaluation import FORMATS, render
-    from ..evaluation.breakdown import compared
-    from ..evaluation.gain_table import trec_gain_order_differs
-    from ..evaluation.significance import CORRECTIONS, TESTS
-    from ..formats import read_categories
-    from ..formats.io import atomic_output
-    from ..kit.heap import keep_freed_memory, large_input
+    from types import SimpleNamespace
 
-    if large_input([qrels, *runs]):
-        keep_freed_memory()
-    for value, allowed, what in ((fmt, FORMATS, "--format"), (test, TESTS, "--test"),
-                                 (correction, CORRECTIONS, "--correction")):
-        if value not in allowed:
-            raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-    if by is not None and fmt in ("trec", "latex"):
-        raise LlmrankError("--by prints table, csv, tsv or json")
-    category_of = read_categories(by) if by is not None else None
-    paths = [baseline] + [p for p in runs if p != baseline] if baseline is not None else list(runs)
-    evals = evaluations(qrels, paths, measure or (["official"] if fmt == "trec" else None), rel_level=rel_level,
-                        complete=complete, max_docs=max_docs, gains=gains, run_format=run_format)
-    for m in evals[0].measures:
-        if m.trec_gains and trec_gain_order_differs(m.trec_gains):
-            note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
-                 f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
-    for ev in evals:
-        if not ev.qids:
-            note(f"llmrank: note: {ev.run_name} shares no query with {qrels}")
-    evals, comparisons = compared(evals, baseline is not None, category_of, by, test, correction, alpha,
-                                  permutations, seed)
-    settings = {"qrels": qrels, "rel_level": rel_level, "complete": complete, "max_docs": max_docs,
-                "gains": gains, "by": by, "baseline": baseline, "test": test, "correction": correction, "alpha": alpha}
-    with atomic_output(output) as out:
-        render(fmt, evals, out, per_query, comparisons, settings)
+    from ..pipelines.runs import evaluate_report
+
+    evaluate_report(SimpleNamespace(qrels=qrels, runs=runs, measure=measure, rel_level=rel_level, complete=complete,
+                                    max_docs=max_docs, gains=gains, per_query=per_query, fmt=fmt, baseline=baseline,
+                                    test=test, correction=correction, alpha=alpha, permutations=permutations,
+                                    seed=seed, by=by, run_format=run_format, output=output))

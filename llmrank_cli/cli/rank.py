@@ -41,21 +41,8 @@ def rank_command(
     with 6 decimals), in trec_eval's order."""
     from types import SimpleNamespace
 
-    from ..errors import LlmrankError
-    from ..formats import read_topics
-    from ..pipelines import items, passages
+    from ..pipelines.ranking import rank
 
-    if fmt not in ("trec", "mllm"):
-        raise LlmrankError("--format must be trec or mllm")
-    a = SimpleNamespace(model=model, topics=topics, index=index, tag=tag, fmt=fmt, team_id=team_id, output=output,
-                        device=device, dtype=dtype, resume=resume, chunk_pairs=chunk_pairs, k=k, corpus=corpus,
-                        k1=k1, b=b, rm3=rm3, threads=threads)
-    topic_list = read_topics(topics, topics_format, topics_field)
-    if model == "bm25":
-        done = passages.bm25(a, topic_list, state.quiet)
-        note(f"{done['topics']} queries ranked" + (f"; {done['empty']} retrieved nothing" if done["empty"] else ""))
-        return
-    a.tag = None if tag == "bm25" else tag
-    done = items.rank(a, topic_list, state.quiet)
-    if done:
-        note(f"{done['topics']} queries ranked over {done['items']} items")
+    report = rank(SimpleNamespace(**{k: v for k, v in locals().items() if k != "SimpleNamespace"}), state.quiet)
+    if report:
+        note(report)

@@ -1,0 +1,45 @@
+"""Work on finished runs: ``eval``'s evaluation, paired tests and per-category breakdown, written
+in the chosen format. Light: imports no ranker, torch or pandas."""
+from __future__ import annotations
+
+from ..api import evaluations
+from ..errors import LlmrankError
+from ..evaluation import FORMATS, render
+from ..evaluation.breakdown import compared
+from ..evaluation.gain_table import trec_gain_order_differs
+from ..evaluation.significance import CORRECTIONS, TESTS
+from ..formats import read_categories
+from ..formats.io import atomic_output
+from ..kit.heap import keep_freed_memory, large_input
+from ..progress import note
+
+
+def evaluate_report(a) -> None:
+    """``a``: eval's flags. Every run against the qrels (the baseline first), the paired tests and
+    categories it asks for, rendered to ``a.output``."""
+    if large_input([a.qrels, *a.runs]):
+        keep_freed_memory()
+    for value, allowed, what in ((a.fmt, FORMATS, "--format"), (a.test, TESTS, "--test"),
+                                 (a.correction, CORRECTIONS, "--correction")):
+        if value not in allowed:
+            raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+    if a.by is not None and a.fmt in ("trec", "latex"):
+        raise LlmrankError("--by prints table, csv, tsv or json")
+    category_of = read_categories(a.by) if a.by is not None else None
+    paths = [a.baseline] + [p for p in a.runs if p != a.baseline] if a.baseline is not None else list(a.runs)
+    evals = evaluations(a.qrels, paths, a.measure or (["official"] if a.fmt == "trec" else None),
+                        rel_level=a.rel_level, complete=a.complete, max_docs=a.max_docs, gains=a.gains,
+                        run_format=a.run_format)
+    for m in evals[0].measures:
+        if m.trec_gains and trec_gain_order_differs(m.trec_gains):
+            note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
+                 f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
+    for ev in evals:
+        if not ev.qids:
+            note(f"llmrank: note: {ev.run_name} shares no query with {a.qrels}")
+    evals, comparisons = compared(evals, a.baseline is not None, category_of, a.by, a.test, a.correction, a.alpha,
+                                  a.permutations, a.seed)
+    settings = {k: getattr(a, k) for k in ("qrels", "rel_level", "complete", "max_docs", "gains", "by", "baseline",
+                                          "test", "correction", "alpha")}
+    with atomic_output(a.output) as out:
+        render(a.fmt, evals, out, a.per_query, comparisons, settings)
