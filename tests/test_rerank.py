@@ -177,3 +177,19 @@ def test_a_damaged_embedding_cache_entry_is_computed_again(tmp_path, monkeypatch
     with pytest.warns(UserWarning, match="damaged cache entry"):
         again = cached_embeddings(texts, "all-MiniLM-L6-v2")
     assert np.array_equal(again, first) and np.array_equal(np.load(entry), first)
+
+
+def test_truncated_pairs_read_from_the_fast_tokenizer_equal_a_full_tokenization(tiny_cross_encoder):
+    from transformers import AutoTokenizer
+
+    from llmrank_cli.rankers.cross_encoder import truncated_pairs
+
+    tok = AutoTokenizer.from_pretrained(tiny_cross_encoder)
+    texts = [line.split('"contents": "')[1].rstrip('"}') for line in CORPUS.splitlines()]
+    queries = ["how do vaccines work " * n for n in range(1, len(texts) + 1)]  # some cut in the query too
+    for limit in (8, 14, 20, 64):
+        enc = tok(queries, texts, truncation=True, max_length=limit)
+        full = [len(ids) > limit for ids in tok(queries, texts)["input_ids"]]
+        assert 0 < sum(full) or limit == 64
+        assert truncated_pairs(tok, enc, queries, texts, limit) == sum(full)
+        assert truncated_pairs(tok, dict(enc), queries, texts, limit) == sum(full)  # a slow tokenizer's output

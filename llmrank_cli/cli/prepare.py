@@ -141,6 +141,7 @@ def prepare_mllm(
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
     layer_states: bool = options.LAYER_STATES,
+    device: str = options.DEVICE,
     quiet: bool = options.QUIET,
 ) -> None:
     """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
@@ -157,7 +158,7 @@ def prepare_mllm(
         if discovery else None
     out = prepare_items(read_topics(queries, "tsv"), judgements, output, _parse_gain_map(gains, MLLM_GAINS),
                         folds, seed, encoder, [queries, qrels] + list(discovery or []) + list(metadata or []), found,
-                        layer_states, categories=categories)
+                        layer_states, categories=categories, device=device)
     note(f"data directory written to {out}")
 
 
@@ -181,6 +182,7 @@ def prepare_items_command(
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
     layer_states: bool = options.LAYER_STATES,
+    device: str = options.DEVICE,
     quiet: bool = options.QUIET,
 ) -> None:
     """Any topics + qrels over a fixed item pool (routing data, with the LLMs' answers), over a
@@ -191,7 +193,7 @@ def prepare_items_command(
     out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
                         encoder, [p for p in (topics, qrels, corpus, responses, scores, run, categories) if p],
                         with_layer_states=layer_states, corpus=corpus, responses=responses, scores=scores,
-                        candidates=run, depth=depth, categories=categories)
+                        candidates=run, depth=depth, categories=categories, device=device)
     note(f"data directory written to {out}")
 
 

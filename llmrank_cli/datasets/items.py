@@ -89,14 +89,15 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
                   seed: int, encoder: str, sources: list[str], discovery=None,
                   with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
                   scores: str | None = None, candidates: str | None = None, depth: int = 100,
-                  teacher: bool = False, categories: str | None = None) -> Path:
+                  teacher: bool = False, categories: str | None = None, device: str = "auto") -> Path:
     """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
     its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
     file an item (content items, embedded once), and the items are else the qrels' documents,
     with ``responses`` their texts per query. ``teacher``: the candidates' scores are the raw
     labels (distilling that run), and its queries count as judged. ``categories``: a qid ->
     category TSV that must cover every judged topic; ``discovery``: a ``discovery.Discovery``
-    over the qrels' items."""
+    over the qrels' items; ``device`` runs the encoder (fp32 on any device: the cached vectors
+    do not depend on it beyond rounding)."""
     from . import responses as texts
     out_dir = Path(out)
     if candidates and not corpus:
@@ -127,7 +128,7 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
         passages = read_passages(corpus)
         items = sorted(passages)
         with atomic_output(out_dir / "item_embeddings.npy", "wb") as f:
-            np.save(f, cached_embeddings([passages[i] for i in items], encoder))
+            np.save(f, cached_embeddings([passages[i] for i in items], encoder, device=device))
     else:
         items = sorted(set(qrels.table["docno"].to_pylist()))
     if responses:
@@ -148,12 +149,12 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     if category_of is not None:
         with atomic_output(out_dir / "categories.tsv") as f:
             f.write("".join(f"{t.qid}\t{category_of[t.qid]}\n" for t in topics))
-    embeddings = cached_embeddings([t.text for t in topics], encoder)
+    embeddings = cached_embeddings([t.text for t in topics], encoder, device=device)
     with atomic_output(out_dir / "embeddings.npy", "wb") as f:
         np.save(f, embeddings)
     if with_layer_states:
         with atomic_output(out_dir / "layer_states.npy", "wb") as f:
-            np.save(f, layer_states([t.text for t in topics], encoder).astype(np.float16))
+            np.save(f, layer_states([t.text for t in topics], encoder, device=device).astype(np.float16))
     if discovery is not None:
         from . import discovery as disc
 
@@ -161,7 +162,7 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
             json.dump(disc.statistics(discovery), f, indent=2)
         with atomic_output(out_dir / "discovery.npz", "wb") as f:
             np.savez(f, qids=np.array(discovery.qids), flags=discovery.flags, features=discovery.values,
-                     embeddings=cached_embeddings(discovery.texts, encoder))
+                     embeddings=cached_embeddings(discovery.texts, encoder, device=device))
     if responses:
         from .discovery import pair_features
 

@@ -70,7 +70,7 @@ def layer_states(texts: list[str], encoder: str, batch_size: int = 64, device: s
     return out if out is not None else np.zeros((0, 0, 0), dtype=np.float32)
 
 
-def cached_embeddings(texts: list[str], encoder: str, model=None) -> np.ndarray:
+def cached_embeddings(texts: list[str], encoder: str, model=None, device: str = "auto") -> np.ndarray:
     """:func:`encode_texts` of a corpus, kept on disk (``$LLMRANK_CACHE``, default
     ``~/.cache/llmrank``) under a key of the encoder's files and the texts: ranking the same
     passages again reads them back instead of running the encoder."""
@@ -91,7 +91,7 @@ def cached_embeddings(texts: list[str], encoder: str, model=None) -> np.ndarray:
         except (OSError, ValueError, EOFError):
             pass
         warnings.warn(f"{path}: a damaged cache entry; computing it again", Note)
-    vectors = encode_texts(texts, encoder, model=model)
+    vectors = encode_texts(texts, encoder, model=model, device=device)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, "wb") as f:
         np.save(f, vectors)

@@ -53,6 +53,14 @@ def untrained_weights(model, path: str) -> list[str]:
     return [k for k in model.state_dict() if (k[len(prefix):] if k.startswith(prefix) else k) not in strip]
 
 
+def truncated_pairs(tok, enc, queries: list[str], passages: list[str], max_length: int) -> int:
+    """How many pairs ``enc`` cut: a fast tokenizer keeps what it cut (its encodings' overflow),
+    so only a slow one tokenizes again (tokenizing is most of the scoring time on a GPU)."""
+    if getattr(enc, "encodings", None):
+        return sum(bool(e.overflowing) for e in enc.encodings)
+    return sum(len(ids) > max_length for ids in tok(queries, passages, truncation=False)["input_ids"])
+
+
 @register("cross-encoder", aliases=("cross",))
 class CrossEncoderRanker(PassageRanker):
     Settings = TrainSettings
@@ -103,9 +111,8 @@ class CrossEncoderRanker(PassageRanker):
         from ..kit.batching import token_batches
 
         tok = self.ce.tokenizer
-        full = tok(queries, passages, truncation=False)["input_ids"]
-        self.truncated += sum(len(ids) > self.max_length for ids in full)
         enc = tok(queries, passages, truncation=True, max_length=self.max_length)
+        self.truncated += truncated_pairs(tok, enc, queries, passages, self.max_length)
         lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(queries))
         out = np.empty(len(queries), dtype=np.float64)
         activation = self.ce.activation_fn
