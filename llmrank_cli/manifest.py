@@ -13,9 +13,9 @@ from .formats.io import atomic_output
 _LIBRARIES = ("llmrank", "numpy", "pyarrow", "torch", "transformers", "sentence-transformers", "ir-measures")
 
 
-def versions() -> dict[str, str]:
+def versions(libraries: tuple[str, ...] = _LIBRARIES) -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for lib in _LIBRARIES:
+    for lib in libraries:
         try:
             out[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:

@@ -40,7 +40,10 @@ def flag_name(field_name: str) -> str:
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and in which precision a ranker with weights runs (``--device``, ``--dtype``)."""
+    """Where and in which precision a ranker with weights runs (``--device``, ``--dtype``), and for
+    the encoder rankers, by which engine (``--backend``, ``--quantize``: ``kit/backends.py``)."""
 
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "torch"
+    quantize: str = "none"

@@ -30,6 +30,8 @@ def _rerank_flags(
     max_length: Optional[int] = typer.Option(None, "--max-length", min=8, help="Token limit (default: the model's)."),
     device: str = options.DEVICE,
     dtype: str = options.DTYPE,
+    backend: str = options.BACKEND,
+    quantize: str = options.QUANTIZE,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted job from OUT.partial."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: rerank every N-th chunk of queries only "
                                                               "(join with `merge`)."),

@@ -36,7 +36,8 @@ def rerank(a, settings: dict, quiet: bool = False):
     shard = parse_shard(a.shard)
     candidates = read_run(a.run)
     queries = from_run(candidates, read_topics(a.topics, a.topics_format, a.topics_field), a.depth)
-    ranker = cls.open(a.model, rankers.Runtime(a.device, a.dtype), a.max_length, a.batch_size, **settings)
+    ranker = cls.open(a.model, rankers.Runtime(a.device, a.dtype, a.backend, a.quantize), a.max_length,
+                      a.batch_size, **settings)
     progress = Progress(f"rerank {name}", quiet)
     try:
         stats = score_queries(queries, ranker, a.output, passage_source(a.corpus), a.resume, shard,

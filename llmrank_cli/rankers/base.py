@@ -205,11 +205,16 @@ class PassageRanker(Ranker):
     passage) pairs, which lets one batch mix the candidates of several queries."""
 
     candidates = "passages"
+    exports: ClassVar[bool] = False  # runs on --backend onnx|openvino too (kit/backends.py)
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         super().__init__(settings, runtime)
+        if not self.exports and (runtime.backend not in ("torch", "auto") or runtime.quantize != "none"):
+            raise LlmrankError(f"--backend {runtime.backend} and --quantize are for the cross- and bi-encoders; "
+                               f"{self.name} runs on torch")
         self.model_name, self.max_length, self.batch_size, self.device = "", 0, 64, "cpu"
         self.truncated = 0  # inputs cut at max_length so far
+        self.exported = None  # an Exported model standing in for torch's forward pass
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None,
@@ -227,4 +232,16 @@ class PassageRanker(Ranker):
 
     def manifest(self) -> dict:
         return {"model": self.model_name, "max_length": self.max_length, "batch_size": self.batch_size,
-                "device": self.device}
+                "device": self.device, **(self.exported.manifest() if self.exported else {"backend": "torch"})}
+
+    def export(self, module, forward, model_dir: str, calibration) -> None:
+        """Run ``forward`` (``module``'s, torch, already checked) on --backend onnx|openvino from now
+        on, when the runtime asks for one; ``calibration()``: tokenised batches of fixed inputs."""
+        import torch
+
+        from ..kit.backends import exported, pick_backend
+
+        backend = pick_backend(self.runtime.backend, self.runtime.quantize, self.device, self.runtime.dtype)
+        if backend != "torch":
+            self.exported = exported(module, forward, model_dir, type(self).__name__, backend, self.runtime.quantize,
+                                     calibration, torch.get_num_threads())

@@ -19,12 +19,14 @@ class BiEncoderSettings(Settings):
 @register("bi-encoder", aliases=("bi",))
 class BiEncoderRanker(PassageRanker):
     Settings = BiEncoderSettings
+    exports = True
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
              similarity: str | None = None, **options) -> "BiEncoderRanker":
         from ..kit.devices import pick_dtype, place
         from ..kit.encoders import load_sentence_transformer
+        from ..kit.resolve import resolve_model
         from . import settings_for
 
         ranker = cls(settings_for("bi-encoder", similarity=similarity), runtime)
@@ -32,19 +34,45 @@ class BiEncoderRanker(PassageRanker):
         st = load_sentence_transformer(model, device)
         if max_length:
             st.max_seq_length = max_length
-        st.to(pick_dtype(runtime.dtype, device))
+        if runtime.backend == "torch":
+            st.to(pick_dtype(runtime.dtype, device))
         ranker.st, ranker.model_name, ranker.batch_size, ranker.device = st, model, batch_size, device
         ranker.max_length = st.max_seq_length
+        ranker.export(st, lambda **inputs: st(inputs)["sentence_embedding"], resolve_model(model), ranker._calibration)
         return ranker
 
     def manifest(self) -> dict:
         return {**super().manifest(), "similarity": self.settings.similarity}
 
+    def _batches(self, texts: list[str]):
+        """(indices, padded inputs) of length-sorted batches, as ``SentenceTransformer.encode`` makes them."""
+        tok = self.st.tokenizer
+        enc = tok(texts, truncation=True, max_length=self.max_length)
+        order = np.argsort([-len(ids) for ids in enc["input_ids"]], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield idx, tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="np")
+
+    def _calibration(self) -> list[dict]:
+        from ..kit.backends import calibration_pairs
+
+        texts = sorted({t for pair in calibration_pairs() for t in pair})
+        return [dict(batch) for _, batch in self._batches(texts)]
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         lengths = self.st.tokenizer(texts, truncation=False)["input_ids"]
         self.truncated += sum(len(ids) > self.max_length for ids in lengths)
-        return self.st.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False,
-                              normalize_embeddings=self.settings.similarity == "cos").astype(np.float64)
+        cos = self.settings.similarity == "cos"
+        if self.exported is None:
+            return self.st.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False,
+                                  normalize_embeddings=cos).astype(np.float64)
+        out = None
+        for idx, batch in self._batches(texts):
+            vectors = self.exported(batch).astype(np.float64)
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]))
+            out[idx] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12) if cos else vectors
+        return out if out is not None else np.zeros((0, 0))
 
     def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
         q_text, q_index = np.unique(np.asarray(queries, dtype=object), return_inverse=True)

@@ -65,6 +65,7 @@ def truncated_pairs(tok, enc, queries: list[str], passages: list[str], max_lengt
 class CrossEncoderRanker(PassageRanker):
     Settings = TrainSettings
     trains_on = "passages"
+    exports = True
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
@@ -84,9 +85,12 @@ class CrossEncoderRanker(PassageRanker):
         if fresh:
             raise LlmrankError(f"model {model!r} has no trained scoring head ({', '.join(fresh[:2])} would be random): "
                                f"use --kind bi for an embedding model, or a trained cross-encoder")
-        ce.to(pick_dtype(runtime.dtype, device))
+        if runtime.backend == "torch":
+            ce.to(pick_dtype(runtime.dtype, device))
         ce.eval()
-        return cls.wrap(ce, model, batch_size, device, runtime)
+        ranker = cls.wrap(ce, model, batch_size, device, runtime)
+        ranker.export(ranker.model, lambda **inputs: ranker.model(**inputs).logits, path, ranker._calibration)
+        return ranker
 
     @classmethod
     def wrap(cls, ce, name: str, batch_size: int, device: str, runtime: Runtime = Runtime()) -> "CrossEncoderRanker":
@@ -105,21 +109,35 @@ class CrossEncoderRanker(PassageRanker):
     def manifest(self) -> dict:
         return {**super().manifest(), "dtype": str(self.model.dtype)}
 
-    def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
-        import torch
-
+    def _batches(self, queries: list[str], passages: list[str]):
+        """(indices, padded inputs) of length-sorted token-budget batches, on every backend."""
         from ..kit.batching import token_batches
 
         tok = self.ce.tokenizer
         enc = tok(queries, passages, truncation=True, max_length=self.max_length)
         self.truncated += truncated_pairs(tok, enc, queries, passages, self.max_length)
         lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(queries))
+        for idx in token_batches(lengths, self.batch_size, MAX_TOKENS_PER_BATCH):
+            yield idx, tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="pt")
+
+    def _calibration(self) -> list[dict]:
+        from ..kit.backends import calibration_pairs
+
+        pairs = calibration_pairs()
+        return [{k: v.numpy() for k, v in batch.items()} for _, batch in
+                self._batches([q for q, _ in pairs], [p for _, p in pairs])]
+
+    def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
+        import torch
+
         out = np.empty(len(queries), dtype=np.float64)
         activation = self.ce.activation_fn
         with torch.inference_mode():
-            for idx in token_batches(lengths, self.batch_size, MAX_TOKENS_PER_BATCH):
-                batch = tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="pt")
-                logits = self.model(**batch.to(self.device)).logits.float()
+            for idx, batch in self._batches(queries, passages):
+                if self.exported is not None:
+                    logits = torch.from_numpy(self.exported({k: v.numpy() for k, v in batch.items()}))
+                else:
+                    logits = self.model(**batch.to(self.device)).logits.float()
                 scores = activation(logits) if activation is not None else logits
                 out[idx] = scores[:, 0].cpu().numpy() if scores.ndim > 1 else scores.cpu().numpy()
         return out

@@ -1,0 +1,221 @@
+"""CPU inference backends for encoder rankers (``--backend onnx|openvino``, ``--quantize int8``).
+
+A model is exported once: torch.onnx writes the ranker's forward pass (scoring head or sentence
+embedding included) as ONNX; onnxruntime runs it as is or quantised dynamically (int8 weights, no
+data); OpenVINO reads it as is (fp32 inference) or quantised statically by NNCF on the embedded
+sample's pairs (fixed and offline, so an export depends on the model alone). The export is kept in
+the cache (``$LLMRANK_CACHE/exports``) under the model files' key, written atomically, checked
+against its recorded hash on every load and rebuilt when damaged.
+
+Hand-written rather than sentence-transformers' ``backend=``: that goes through optimum, whose
+ONNX and OpenVINO packages pin transformers below 4.58 / 5.6, under what llmrank runs on.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LlmrankError, Note
+
+BACKENDS = ("auto", "torch", "onnx", "openvino")
+QUANTIZE = ("none", "int8")
+NEEDS = {"onnx": ("onnxruntime", "onnx"), "openvino": ("openvino", "nncf", "onnx")}
+FORMAT = 1  # bump when the export's layout changes: older cache entries are then not reused
+
+
+def pick_backend(backend: str, quantize: str, device: str, dtype: str) -> str:
+    """The backend that runs: ``auto`` is OpenVINO on a CPU when installed (fastest measured
+    here, docs/benchmarks.md), else onnxruntime, else torch; torch on any other device."""
+    if backend not in BACKENDS:
+        raise LlmrankError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if quantize not in QUANTIZE:
+        raise LlmrankError(f"--quantize must be one of {', '.join(QUANTIZE)}, not {quantize!r}")
+    if backend == "auto":
+        usable = [b for b in ("openvino", "onnx") if all(importlib.util.find_spec(m) for m in NEEDS[b])]
+        backend = usable[0] if device == "cpu" and usable else "torch"
+    if backend == "torch":
+        if quantize != "none":
+            raise LlmrankError("--quantize int8 needs --backend onnx or openvino")
+        return backend
+    if device != "cpu":
+        raise LlmrankError(f"--backend {backend} runs on the CPU; use --device cpu (or --backend torch on {device})")
+    if dtype not in ("auto", "fp32"):
+        raise LlmrankError(f"--backend {backend} runs fp32 or --quantize int8, not --dtype {dtype}")
+    missing = [m for m in NEEDS[backend] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LlmrankError(f"--backend {backend} needs {', '.join(missing)}: pip install 'llmrank[{backend}]'")
+    return backend
+
+
+class Exported:
+    """An exported model run by onnxruntime or OpenVINO: a batch of numpy inputs in, float32 out."""
+
+    def __init__(self, directory: Path, meta: dict, threads: int):
+        self.directory, self.meta = directory, meta
+        path = str(directory / meta["file"])
+        if meta["backend"] == "onnx":
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            self.provider = self.session.get_providers()[0]
+            self.run = lambda batch: self.session.run(None, batch)[0]
+        else:
+            import openvino as ov
+
+            compiled = ov.Core().compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                             "INFERENCE_PRECISION_HINT": "f32"})
+            self.provider = "OpenVINO CPU"
+            self.run = lambda batch: compiled(batch)[0]
+        self.inputs = meta["inputs"]
+
+    def __call__(self, batch: dict) -> np.ndarray:
+        return np.asarray(self.run({k: np.asarray(batch[k], dtype=np.int64) for k in self.inputs}), dtype=np.float32)
+
+    def manifest(self) -> dict:
+        return {"backend": self.meta["backend"], "quantize": self.meta["quantize"], "provider": self.provider,
+                "export": str(self.directory / self.meta["file"]), "export_hash": self.meta["hash"]}
+
+
+def exported(module, forward, model_dir: str, what: str, backend: str, quantize: str, batches, threads: int) -> Exported:
+    """The cached export of ``forward`` (the tokenizer's inputs by name in, one tensor out; it runs
+    ``module``) for the model files in ``model_dir``, made first if missing or damaged.
+    ``batches()``: tokenised calibration batches (the first also traces the export)."""
+    from ..manifest import versions
+    from .resolve import files_key
+
+    libs = versions(("torch", "onnxruntime", "openvino", "nncf"))
+    key = files_key(model_dir, ("export", FORMAT, what, backend, quantize, json.dumps(libs, sort_keys=True)))
+    root = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "exports"
+    final = root / key
+    if (final / "export.json").exists():
+        try:
+            meta = json.loads((final / "export.json").read_text())
+            if _hash(final / meta["file"]) == meta["hash"]:
+                return Exported(final, meta, threads)
+        except (OSError, ValueError, KeyError, RuntimeError):
+            pass
+        warnings.warn(f"{final}: a damaged export; exporting the model again", Note)
+        shutil.rmtree(final, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    warnings.warn(f"exporting {model_dir} for {backend}{' int8' if quantize == 'int8' else ''} (once: kept in {final})",
+                  Note)
+    work = Path(tempfile.mkdtemp(prefix=f"{key}.", suffix=".partial", dir=root))
+    try:
+        start = time.perf_counter()
+        meta = _export(module, forward, work, backend, quantize, batches())
+        meta.update(what=what, source=model_dir, seconds=round(time.perf_counter() - start, 2), versions=libs,
+                    hash=_hash(work / meta["file"]))
+        (work / "export.json").write_text(json.dumps(meta, indent=2))
+        try:
+            os.rename(work, final)
+        except OSError:  # another process exported the same model first: use theirs
+            shutil.rmtree(work, ignore_errors=True)
+            meta = json.loads((final / "export.json").read_text())
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return Exported(final, meta, threads)
+
+
+def _export(module, forward, work: Path, backend: str, quantize: str, batches: list[dict]) -> dict:
+    import torch
+
+    names = list(batches[0])
+    example = tuple(torch.as_tensor(np.asarray(batches[0][k][:2], dtype=np.int64)) for k in names)
+    axes = {k: {0: "batch", 1: "tokens"} for k in names} | {"out": {0: "batch"}}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Positional(module, forward, names).eval(), example, str(work / "model.onnx"), input_names=names,
+                          output_names=["out"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    meta = {"backend": backend, "quantize": quantize, "inputs": names}
+    if backend == "onnx" and quantize == "none":
+        return {**meta, "file": "model.onnx"}
+    if backend == "onnx":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with _quiet_libraries():
+            quantize_dynamic(str(work / "model.onnx"), str(work / "model.int8.onnx"), weight_type=QuantType.QInt8)
+        (work / "model.onnx").unlink()
+        return {**meta, "file": "model.int8.onnx"}
+    import openvino as ov
+
+    model = ov.convert_model(str(work / "model.onnx"))
+    if quantize == "int8":
+        model = _nncf_int8(model, batches)
+    ov.save_model(model, str(work / "model.xml"))
+    (work / "model.onnx").unlink()
+    return {**meta, "file": "model.xml", "weights": "model.bin"}
+
+
+def _nncf_int8(model, batches: list[dict]):
+    """Static int8 quantisation by NNCF, calibrated on ``batches``."""
+    import nncf
+
+    data = nncf.Dataset([{k: np.asarray(v, dtype=np.int64) for k, v in b.items()} for b in batches])
+    with _quiet_libraries():
+        return nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER,
+                             subset_size=sum(len(next(iter(b.values()))) for b in batches))
+
+
+@contextlib.contextmanager
+def _quiet_libraries():
+    """The quantisers' progress bars and advice off stdout (data) and stderr (our notes)."""
+    logging.disable(logging.WARNING)
+    try:
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+class _Positional:
+    """``forward`` taking its inputs by position (what torch.onnx traces), with ``module`` inside."""
+
+    def __new__(cls, module, forward, names: list[str]):
+        import torch
+
+        class Positional(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = module
+
+            def forward(self, *args):
+                return forward(**dict(zip(names, args)))
+
+        return Positional()
+
+
+def _hash(path: Path) -> str:
+    """The export's bytes (an OpenVINO model's weights file too)."""
+    from ..manifest import fingerprint
+
+    return fingerprint(path, path.with_suffix(".bin")) if path.suffix == ".xml" else fingerprint(path)
+
+
+def calibration_pairs(count: int = 128) -> list[tuple[str, str]]:
+    """(query, passage) pairs of the embedded sample's BM25 run: fixed calibration data."""
+    from importlib import resources
+
+    sample = resources.files("llmrank_cli") / "sample" / "passages"
+    topics = dict(line.split("\t", 1) for line in (sample / "topics.tsv").read_text().splitlines())
+    passages = {}
+    for line in (sample / "corpus.jsonl").read_text().splitlines():
+        obj = json.loads(line)
+        passages[obj["id"]] = obj["contents"]
+    pairs = []
+    for line in (sample / "bm25.run").read_text().splitlines():
+        qid, _, docno, *_ = line.split()
+        pairs.append((topics[qid], passages[docno]))
+    return pairs[:count]
