@@ -2,7 +2,7 @@
 """What each --backend/--quantize keeps of a model's quality and costs in memory: `llmrank
 rerank` of DL19's BM25 top 100 on torch fp32 (the baseline, in the same run) and on onnx and
 openvino, fp32 and int8; nDCG@10 with a paired t-test against torch, the largest score
-difference and each command's peak RSS.
+difference and each command's peak RSS (exporting included: the first run of a backend).
 
 Usage: python benchmarks/backend_quality.py [--model all-MiniLM-L6-v2 --kind bi] [--threads 1]
 """
@@ -44,8 +44,7 @@ def main() -> None:
     runs, rss = [], {}
     for backend, quantize in CASES:
         runs.append(work / f"{backend}-{quantize}.run")
-        rerank(args.model, args.kind, backend, quantize, runs[-1])  # the first call exports; the second is measured
-        rss[runs[-1]] = rerank(args.model, args.kind, backend, quantize, runs[-1])
+        rss[runs[-1]] = rerank(args.model, args.kind, backend, quantize, runs[-1])  # export included
     report = subprocess.run([sys.executable, "-m", "llmrank_cli", "--quiet", "eval", str(DATA / "qrels.txt"),
                              *map(str, runs), "--baseline", str(runs[0]), "-m", "nDCG@10", "-f", "tsv"],
                             check=True, capture_output=True, text=True).stdout

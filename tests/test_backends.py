@@ -115,3 +115,21 @@ def test_packaged_minilm_bi_encoder_on_each_backend(cli, tmp_path, cache):
         top = lambda s: {d for _, d in sorted(((-v, d) for (qq, d), v in s.items() if qq == q))[:10]}
         overlaps.append(len(top(reference) & top(int8)) / 10)
     assert np.mean(overlaps) >= 0.8
+
+
+def test_two_processes_exporting_one_model_at_once_keep_one_export(job, tiny_cross_encoder, tmp_path, cache):
+    """Both export into their own partial folder; the second rename finds the first's and uses it."""
+    import os
+    import subprocess
+    import sys
+
+    def start(out):
+        return subprocess.Popen([sys.executable, "-m", "llmrank_cli", "--quiet", "rerank", "--run", job["run"],
+                                 "--topics", job["topics"], "--corpus", job["corpus"], "--model", tiny_cross_encoder,
+                                 "--backend", "onnx", "-o", str(out)], env=dict(os.environ), stderr=subprocess.PIPE)
+
+    runs = [tmp_path / "a.run", tmp_path / "b.run"]
+    for proc in [start(out) for out in runs]:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert runs[0].read_text() == runs[1].read_text()
+    assert len(list(cache.iterdir())) == 1 and not list(cache.glob("*.partial"))

@@ -1,4 +1,4 @@
-"""Nothing lost to kill -9 (rerank, train, cv): a job killed after some of its work is on disk
+"""Nothing lost to kill -9 (rerank on torch and on an exported backend, train, cv): a job killed after some of its work is on disk
 continues with --resume to the bytes an uninterrupted run writes, and without --resume refuses in
 one line."""
 import signal
@@ -34,9 +34,14 @@ def passages(tmp_path_factory):
     return root / "s" / "passages"
 
 
-def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path):
+@pytest.mark.parametrize("backend", [("torch", "none"), ("openvino", "int8")])
+def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path, backend, monkeypatch):
+    if backend[0] != "torch":
+        pytest.importorskip(backend[0])
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path / "cache"))
     job = ["rerank", "--kind", "bi", "--model", "all-MiniLM-L6-v2", "--run", str(passages / "bm25.run"), "--topics",
-           str(passages / "topics.tsv"), "--corpus", str(passages / "corpus.jsonl"), "--chunk-pairs", "1"]
+           str(passages / "topics.tsv"), "--corpus", str(passages / "corpus.jsonl"), "--chunk-pairs", "1",
+           "--backend", backend[0], "--quantize", backend[1]]
     whole, cut = tmp_path / "whole.run", tmp_path / "cut.run"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
     done = tmp_path / "cut.run.partial.done"
@@ -49,8 +54,8 @@ def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path):
     assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
     assert main([*job, "--quiet", "--resume", "-o", str(cut)]) == 0
     assert cut.read_bytes() == whole.read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.run", "cut.run.manifest.json", "whole.run",
-                                                          "whole.run.manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == [
+        "cut.run", "cut.run.manifest.json", "whole.run", "whole.run.manifest.json"]
 
 
 @pytest.fixture(scope="module")

@@ -154,7 +154,7 @@ def _export(module, forward, work: Path, backend: str, quantize: str, batches: l
     model = ov.convert_model(str(work / "model.onnx"))
     if quantize == "int8":
         model = _nncf_int8(model, batches)
-    ov.save_model(model, str(work / "model.xml"))
+    ov.save_model(model, str(work / "model.xml"), compress_to_fp16=False)  # fp32 means fp32 weights too
     (work / "model.onnx").unlink()
     return {**meta, "file": "model.xml", "weights": "model.bin"}
 
