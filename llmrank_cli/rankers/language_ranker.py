@@ -146,11 +146,11 @@ def pool_states(data, states, progress_quiet: bool = True) -> PoolStates:
     return _STATES[key]
 
 
-@register("language-ranker-point")
-@register("language-ranker-list", aliases=("language-ranker",))
 class LanguageRanker(ItemRanker):
-    """Trains on an item data directory's candidate texts; scores texts (`rerank --model DIR`)."""
+    """Trains on an item data directory's candidate texts; scores texts (`rerank --model DIR`).
+    Its two registered kinds differ in the network's head and loss (``kind``)."""
 
+    kind: str = ""
     Settings = LanguageRankerSettings
     candidates = "passages"
     net = None
@@ -162,12 +162,6 @@ class LanguageRanker(ItemRanker):
         self.lm_info: dict = {}  # the LM, layer and key of the states it was trained on
         self.prior: list[float] = []  # mean training label per item: the prior baseline of the report
         self._lm_states = None
-
-    _kind = None  # a loaded model's, from its manifest (its name is set after loading)
-
-    @property
-    def kind(self) -> str:
-        return self._kind or ("list" if self.name.endswith("list") else "point")
 
     def lm_states(self):
         from ..kit.devices import place
@@ -339,7 +333,7 @@ class LanguageRanker(ItemRanker):
         return {**super().manifest(), "lm_states": self.lm_info, "prior": self.prior, "kind": self.kind}
 
     def restore(self, manifest: dict) -> None:
-        self.lm_info, self.prior, self._kind = manifest["lm_states"], manifest["prior"], manifest["kind"]
+        self.lm_info, self.prior = manifest["lm_states"], manifest["prior"]
 
     def save_weights(self, directory) -> None:
         import torch
@@ -352,3 +346,17 @@ class LanguageRanker(ItemRanker):
         self.net = build_network(self.settings, self.input_dim, self.kind)
         self.net.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
         self.net.eval()
+
+
+@register("language-ranker-point")
+class LanguageRankerPoint(LanguageRanker):
+    """Pointwise: each candidate's state scored alone."""
+
+    kind = "point"
+
+
+@register("language-ranker-list", aliases=("language-ranker",))
+class LanguageRankerList(LanguageRanker):
+    """Listwise: a query's candidates scored together."""
+
+    kind = "list"
