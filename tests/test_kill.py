@@ -94,3 +94,27 @@ def test_cv_killed_after_two_folds_resumes_to_the_same_run(items, tmp_path):
     assert main(["--quiet", *job, "--resume", "-o", str(cut)]) == 0
     assert (cut / "two-tower-tier1.run").read_bytes() == (tmp_path / "whole" / "two-tower-tier1.run").read_bytes()
     assert not (cut / "two-tower-tier1.folds").exists()
+
+
+def test_prepare_items_killed_leaves_no_data_directory_and_the_rerun_writes_the_same_files(items, tmp_path):
+    """The data directory is built in a hidden sibling and takes its name when complete: killed
+    while computing layer states, nothing is at OUT; the next run removes the dead build's folder."""
+    llm = items.parent / "s" / "llm"
+    job = ["prepare", "items", "--topics", str(llm / "topics.tsv"), "--qrels", str(llm / "qrels.txt"), "--responses",
+           str(llm / "responses.jsonl"), "--folds", "3", "--layer-states"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main([*job, "--quiet", "-o", str(whole)]) == 0
+    building = lambda: any((p / "embeddings.npy").exists() for p in tmp_path.glob(".cut.*.partial"))  # noqa: E731
+    if not _killed([*job, "-o", str(cut)], building):
+        pytest.skip("the job finished before it could be killed")
+    assert not cut.exists() and list(tmp_path.glob(".cut.*.partial"))
+    assert main([*job, "--quiet", "-o", str(cut)]) == 0
+    assert not list(tmp_path.glob(".*.partial"))
+    files = sorted(p.name for p in whole.iterdir())
+    assert "layer_states.npy" in files and files == sorted(p.name for p in cut.iterdir())
+    for name in files:
+        assert (cut / name).read_bytes() == (whole / name).read_bytes(), name
+    (whole / "cv").mkdir()
+    (whole / "cv" / "tier2.run").write_text("kept\n")  # what else a data directory holds survives a re-prepare
+    assert main([*job, "--quiet", "-o", str(whole)]) == 0
+    assert (whole / "cv" / "tier2.run").read_text() == "kept\n" and (whole / "data.json").exists()

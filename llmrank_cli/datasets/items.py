@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import LlmrankError
 from ..formats import Qrels, Topic, read_qrels, read_topics, write_qrels, write_topics
 from ..formats.categories import read_categories
-from ..formats.io import atomic_output
+from ..formats.io import atomic_directory, atomic_output
 from ..kit.encoders import cached_embeddings, layer_states
 from ..manifest import fingerprint
 
@@ -114,71 +114,71 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     if len(topics) < folds:
         raise LlmrankError(f"{len(topics)} judged topics cannot make {folds} folds")
     category_of = read_categories(categories, [t.qid for t in topics]) if categories else None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pairs = None
-    if candidates:
-        from ..formats.corpus import read_passages
+    with atomic_directory(out, "data.json") as out_dir:
+        pairs = None
+        if candidates:
+            from ..formats.corpus import read_passages
 
-        pairs = texts.from_run(top, read_passages(corpus, set(top.table["docno"].to_pylist())),
-                               [t.qid for t in topics])
-        items = sorted({item for _, item, _ in pairs})
-    elif corpus:
-        from ..formats.corpus import read_passages
+            pairs = texts.from_run(top, read_passages(corpus, set(top.table["docno"].to_pylist())),
+                                   [t.qid for t in topics])
+            items = sorted({item for _, item, _ in pairs})
+        elif corpus:
+            from ..formats.corpus import read_passages
 
-        passages = read_passages(corpus)
-        items = sorted(passages)
-        with atomic_output(out_dir / "item_embeddings.npy", "wb") as f:
-            np.save(f, cached_embeddings([passages[i] for i in items], encoder, device=device))
-    else:
-        items = sorted(set(qrels.table["docno"].to_pylist()))
-    if responses:
-        pairs = texts.read_responses(responses, {t.qid for t in topics}, set(items))
-    if pairs is not None:
-        texts.write_responses(pairs, out_dir)
-    if scores or teacher:
-        qids = [t.qid for t in topics]
-        with atomic_output(out_dir / "scores.npy", "wb") as f:
-            np.save(f, texts.run_scores(top, qids, items) if teacher else texts.read_scores(scores, qids, items))
-    fold_of = assign_folds(len(topics), folds, seed)
-    write_topics(topics, out_dir / "topics.tsv")
-    write_qrels(qrels, out_dir / "qrels.txt")
-    with atomic_output(out_dir / "items.txt") as f:
-        f.write("".join(f"{i}\n" for i in items))
-    with atomic_output(out_dir / "folds.tsv") as f:
-        f.write("".join(f"{t.qid}\t{k}\n" for t, k in zip(topics, fold_of)))
-    if category_of is not None:
-        with atomic_output(out_dir / "categories.tsv") as f:
-            f.write("".join(f"{t.qid}\t{category_of[t.qid]}\n" for t in topics))
-    embeddings = cached_embeddings([t.text for t in topics], encoder, device=device)
-    with atomic_output(out_dir / "embeddings.npy", "wb") as f:
-        np.save(f, embeddings)
-    if with_layer_states:
-        with atomic_output(out_dir / "layer_states.npy", "wb") as f:
-            np.save(f, layer_states([t.text for t in topics], encoder, device=device).astype(np.float16))
-    if discovery is not None:
-        from . import discovery as disc
+            passages = read_passages(corpus)
+            items = sorted(passages)
+            with atomic_output(out_dir / "item_embeddings.npy", "wb") as f:
+                np.save(f, cached_embeddings([passages[i] for i in items], encoder, device=device))
+        else:
+            items = sorted(set(qrels.table["docno"].to_pylist()))
+        if responses:
+            pairs = texts.read_responses(responses, {t.qid for t in topics}, set(items))
+        if pairs is not None:
+            texts.write_responses(pairs, out_dir)
+        if scores or teacher:
+            qids = [t.qid for t in topics]
+            with atomic_output(out_dir / "scores.npy", "wb") as f:
+                np.save(f, texts.run_scores(top, qids, items) if teacher else texts.read_scores(scores, qids, items))
+        fold_of = assign_folds(len(topics), folds, seed)
+        write_topics(topics, out_dir / "topics.tsv")
+        write_qrels(qrels, out_dir / "qrels.txt")
+        with atomic_output(out_dir / "items.txt") as f:
+            f.write("".join(f"{i}\n" for i in items))
+        with atomic_output(out_dir / "folds.tsv") as f:
+            f.write("".join(f"{t.qid}\t{k}\n" for t, k in zip(topics, fold_of)))
+        if category_of is not None:
+            with atomic_output(out_dir / "categories.tsv") as f:
+                f.write("".join(f"{t.qid}\t{category_of[t.qid]}\n" for t in topics))
+        embeddings = cached_embeddings([t.text for t in topics], encoder, device=device)
+        with atomic_output(out_dir / "embeddings.npy", "wb") as f:
+            np.save(f, embeddings)
+        if with_layer_states:
+            with atomic_output(out_dir / "layer_states.npy", "wb") as f:
+                np.save(f, layer_states([t.text for t in topics], encoder, device=device).astype(np.float16))
+        if discovery is not None:
+            from . import discovery as disc
 
-        with atomic_output(out_dir / "discovery.json") as f:
-            json.dump(disc.statistics(discovery), f, indent=2)
-        with atomic_output(out_dir / "discovery.npz", "wb") as f:
-            np.savez(f, qids=np.array(discovery.qids), flags=discovery.flags, features=discovery.values,
-                     embeddings=cached_embeddings(discovery.texts, encoder, device=device))
-    if responses:
-        from .discovery import pair_features
+            with atomic_output(out_dir / "discovery.json") as f:
+                json.dump(disc.statistics(discovery), f, indent=2)
+            with atomic_output(out_dir / "discovery.npz", "wb") as f:
+                np.savez(f, qids=np.array(discovery.qids), flags=discovery.flags, features=discovery.values,
+                         embeddings=cached_embeddings(discovery.texts, encoder, device=device))
+        if responses:
+            from .discovery import pair_features
 
-        with atomic_output(out_dir / "response_features.npy", "wb") as f:
-            np.save(f, pair_features(pairs, [t.qid for t in topics], items))
-    label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
-    meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
-            "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
-            "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
-            "content_items": bool(corpus) and not candidates, "depth": depth if candidates else None,
-            "categories": category_of is not None,
-            "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt",
-                                       *[p for p in (corpus, responses, scores, candidates, categories) if p])}
-    with atomic_output(out_dir / "data.json") as f:
-        json.dump(meta, f, indent=2)
-    return out_dir
+            with atomic_output(out_dir / "response_features.npy", "wb") as f:
+                np.save(f, pair_features(pairs, [t.qid for t in topics], items))
+        label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
+        meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
+                "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
+                "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
+                "content_items": bool(corpus) and not candidates, "depth": depth if candidates else None,
+                "categories": category_of is not None,
+                "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt",
+                                           *[p for p in (corpus, responses, scores, candidates, categories) if p])}
+        with atomic_output(out_dir / "data.json") as f:
+            json.dump(meta, f, indent=2)
+    return Path(out)
 
 
 def assign_folds(n: int, k: int, seed: int) -> np.ndarray:

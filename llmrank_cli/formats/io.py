@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -128,6 +129,49 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         raise
     finally:
         os.close(synced)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, last: str) -> Iterator[Path]:
+    """Build a directory all-or-nothing in a hidden sibling (``.NAME.PID.partial``): a failure
+    removes it, a killed build's is removed by the next (its process gone), and a finished one
+    takes the name. Into an existing directory the new files move one by one, ``last`` (the
+    file that marks it complete) removed first and moved in last: other files there are kept."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise LlmrankError(f"{target}: exists and is not a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.partial"):
+        pid = stale.name[len(target.name) + 2:-len(".partial")]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    work = target.parent / f".{target.name}.{os.getpid()}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        yield work
+        if not target.exists():
+            os.rename(work, target)
+            return
+        (target / last).unlink(missing_ok=True)
+        for entry in sorted(work.iterdir(), key=lambda e: e.name == last):
+            if (target / entry.name).is_dir():
+                shutil.rmtree(target / entry.name)
+            os.replace(entry, target / entry.name)
+        work.rmdir()
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
