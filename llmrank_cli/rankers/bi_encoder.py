@@ -45,12 +45,14 @@ class BiEncoderRanker(PassageRanker):
         return {**super().manifest(), "similarity": self.settings.similarity}
 
     def _batches(self, texts: list[str]):
-        """(indices, padded inputs) of length-sorted batches, as ``SentenceTransformer.encode`` makes them."""
+        """(indices, padded inputs) of length-sorted token-budget batches (the cross-encoder's)."""
+        from ..kit.batching import token_batches
+        from .cross_encoder import MAX_TOKENS_PER_BATCH
+
         tok = self.st.tokenizer
         enc = tok(texts, truncation=True, max_length=self.max_length)
-        order = np.argsort([-len(ids) for ids in enc["input_ids"]], kind="stable")
-        for start in range(0, len(texts), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+        for idx in token_batches(lengths, self.batch_size, MAX_TOKENS_PER_BATCH):
             yield idx, tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="np")
 
     def _calibration(self) -> list[dict]:
