@@ -59,3 +59,12 @@ for setup in $SETUPS; do
     tail -n +2 "runs/dl19-${NAME[$setup]}-$opt.epochs.csv" | cut -d, -f1,3- | sed "s/^/$setup,$opt,/"
   done
 done
+# distilled + dev, both optimizers trained: each against BM25, and Lion against AdamW (paired t-tests)
+D=runs/dl19-minilm-ce-distil-dev
+if [ -f "$D-adamw-epoch-2.run" ] && [ -f "$D-lion-epoch-2.run" ]; then
+  M=(-m nDCG@10 -m "RR(rel=2)@10" -m "AP(rel=2)" -m "P(rel=2)@10")
+  llmrank --quiet eval "$DATA/dl19/qrels.txt" "$DATA/dl19/bm25-top100.run" "$D-lion-epoch-2.run" \
+    --baseline "$DATA/dl19/bm25-top100.run" "${M[@]}" --format csv -o "$D-lion.vs-bm25.csv"
+  llmrank --quiet eval "$DATA/dl19/qrels.txt" "$D-adamw-epoch-2.run" "$D-lion-epoch-2.run" \
+    --baseline "$D-adamw-epoch-2.run" "${M[@]}" --format csv -o "$D.lion-vs-adamw.csv"
+fi
