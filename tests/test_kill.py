@@ -118,3 +118,24 @@ def test_prepare_items_killed_leaves_no_data_directory_and_the_rerun_writes_the_
     (whole / "cv" / "tier2.run").write_text("kept\n")  # what else a data directory holds survives a re-prepare
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
     assert (whole / "cv" / "tier2.run").read_text() == "kept\n" and (whole / "data.json").exists()
+
+
+def test_prepare_heads_killed_mid_way_continues_to_the_same_arrays(passages, tiny_lm, tmp_path):
+    """Each topic's head scores are kept as they are computed; a rerun computes only the rest."""
+    import numpy as np
+
+    job = ["prepare", "heads", "--model", str(tiny_lm), "--run", str(passages / "bm25.run"), "--topics",
+           str(passages / "topics.tsv"), "--corpus", str(passages / "corpus.jsonl"), "--qrels",
+           str(passages / "qrels.txt"), "--window", "8"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main([*job, "--quiet", "-o", str(whole)]) == 0
+    kept = lambda: len(list((cut / "queries").glob("*.npz"))) >= 3  # noqa: E731
+    if not _killed([*job, "-o", str(cut)], kept):
+        pytest.skip("the job finished before it could be killed")
+    assert not (cut / "heads.json").exists() and 3 <= len(list((cut / "queries").glob("*.npz"))) < 15
+    assert main([*job, "--quiet", "-o", str(cut)]) == 0
+    assert sorted(p.name for p in cut.iterdir()) == sorted(p.name for p in whole.iterdir())
+    for name in ("heads.json", "qrels.txt"):
+        assert (cut / name).read_bytes() == (whole / name).read_bytes()
+    a, b = np.load(whole / "heads.npz"), np.load(cut / "heads.npz")  # a zip's entries carry their time
+    assert all(np.array_equal(a[k], b[k]) for k in ("scores", "states"))
