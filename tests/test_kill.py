@@ -1,4 +1,5 @@
-"""Nothing lost to kill -9 (rerank on torch and on an exported backend, train, cv): a job killed after some of its work is on disk
+"""Nothing lost to kill -9 (rerank on torch and on an exported backend, train of an item ranker and
+of a cross-encoder, cv, prepare items and heads): a job killed after some of its work is on disk
 continues with --resume to the bytes an uninterrupted run writes, and without --resume refuses in
 one line."""
 import signal
@@ -139,3 +140,27 @@ def test_prepare_heads_killed_mid_way_continues_to_the_same_arrays(passages, tin
         assert (cut / name).read_bytes() == (whole / name).read_bytes()
     a, b = np.load(whole / "heads.npz"), np.load(cut / "heads.npz")  # a zip's entries carry their time
     assert all(np.array_equal(a[k], b[k]) for k in ("scores", "states"))
+
+
+def test_cross_encoder_training_killed_after_a_checkpoint_resumes_to_the_same_weights(passages, tiny_cross_encoder,
+                                                                                      tmp_path):
+    """The HF trainer's path: SIGKILL once an epoch's checkpoint is complete, then --resume."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    job = ["train", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", str(passages / "topics.tsv"),
+           "--qrels", str(passages / "qrels.txt"), "--run", str(passages / "bm25.run"), "--corpus",
+           str(passages / "corpus.jsonl"), "--epochs", "4", "--batch-size", "4", "--max-length", "64",
+           "--warmup-steps", "0", "--lr", "1e-3"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main([*job, "--quiet", "-o", str(whole)]) == 0
+    complete = lambda: any((cut / "checkpoints").glob("checkpoint-*/trainer_state.json"))  # noqa: E731
+    if not _killed([*job, "-o", str(cut)], complete):
+        pytest.skip("the job finished before it could be killed")
+    assert not (cut / "model.json").exists()
+    refused = subprocess.run([sys.executable, "-m", "llmrank_cli", "--quiet", *job, "-o", str(cut)],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
+    assert main([*job, "--quiet", "--resume", "-o", str(cut)]) == 0
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(cut / "model.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

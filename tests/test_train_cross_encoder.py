@@ -144,6 +144,10 @@ def test_resume_after_interruption_gives_the_uninterrupted_weights(tiny_cross_en
     full = cross_encoder.train(_settings(tiny_cross_encoder, optimizer, lr=lr), ex, tmp_path / "full")
     cross_encoder.train(_settings(tiny_cross_encoder, optimizer, lr=lr), ex, tmp_path / "cut", callbacks=[Interrupt()])
     assert cross_encoder.last_checkpoint(tmp_path / "cut").endswith(f"checkpoint-{full['steps'] // 2}")
+    cut_short = tmp_path / "cut" / "checkpoints" / f"checkpoint-{full['steps']}"  # a save killed mid-way
+    cut_short.mkdir()
+    (cut_short / "model.safetensors").write_bytes(b"half")
+    assert cross_encoder.last_checkpoint(tmp_path / "cut").endswith(f"checkpoint-{full['steps'] // 2}")
     with pytest.raises(LlmrankError, match="--resume"):
         cross_encoder.train(_settings(tiny_cross_encoder, optimizer, lr=lr), ex, tmp_path / "cut")
     with pytest.raises(LlmrankError, match="different settings than the interrupted training: lr"):

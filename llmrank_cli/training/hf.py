@@ -93,10 +93,17 @@ def _progress_callback(progress):
 
 
 def last_checkpoint(out: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
+    """The newest complete checkpoint: the Trainer writes its state file last, so a folder
+    without a readable one is a save that a kill cut short (transformers would pick it)."""
     folder = out / CHECKPOINTS
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    complete = []
+    for path in folder.glob("checkpoint-*") if folder.is_dir() else ():
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            complete.append((int(path.name.split("-")[-1]), str(path)))
+        except (OSError, ValueError):
+            continue
+    return max(complete)[1] if complete else None
 
 
 def _check_resume(out: Path, settings: TrainSettings, resume: bool) -> str | None:
