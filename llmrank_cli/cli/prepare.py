@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from . import options
+from . import flags, options
 from .app import app, note, state
 
 prepare_app = typer.Typer(help="Normalise corpora, topics and qrels; build BM25 indexes.", no_args_is_help=True)
@@ -127,46 +127,64 @@ def _parse_gain_map(text: Optional[str], default: Optional[dict]) -> Optional[di
     return dict(parse_gains(text)) if text else default
 
 
-@prepare_app.command("mllm")
-def prepare_mllm(
-    queries: str = typer.Option(..., "--queries", help="Track dev queries, qid<TAB>text (llm_dev_data.tsv)."),
-    qrels: str = typer.Option(..., "--qrels", help="Track qrels: qid 0 llm_id label (1 best, 2 second, 0 other)."),
-    discovery: Optional[List[str]] = typer.Option(None, "--discovery", help="Discovery JSON file(s), streamed."),
-    metadata: Optional[List[str]] = typer.Option(None, "--metadata", help="Discovery metadata JSON (the same "
-                                                 "responses with token log-probs, 2026), streamed."),
+def _data_directory_flags(
     categories: Optional[str] = options.CATEGORIES,
-    output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
     gains: Optional[str] = options.GAINS,
     folds: int = options.FOLDS,
     seed: int = options.SEED,
     encoder: str = options.ENCODER,
     layer_states: bool = options.LAYER_STATES,
     device: str = options.DEVICE,
+    output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
     quiet: bool = options.QUIET,
 ) -> None:
-    """Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds,
-    cached query embeddings; discovery answer flags, response features and statistics)."""
-    from ..datasets import MLLM_GAINS, prepare_items
+    """The flags of every data directory (`prepare mllm`, `prepare items`)."""
+
+
+def _data_directory(a: dict, topics, qrels, default_gains, sources: list, **inputs) -> None:
+    from ..datasets import prepare_items
+
+    out = prepare_items(topics, qrels, a["output"], _parse_gain_map(a["gains"], default_gains), a["folds"], a["seed"],
+                        a["encoder"], sources, with_layer_states=a["layer_states"], categories=a["categories"],
+                        device=a["device"], **inputs)
+    note(f"data directory written to {out}")
+
+
+def _mllm_flags(
+    queries: str = typer.Option(..., "--queries", help="Track dev queries, qid<TAB>text (llm_dev_data.tsv)."),
+    qrels: str = typer.Option(..., "--qrels", help="Track qrels: qid 0 llm_id label (1 best, 2 second, 0 other)."),
+    discovery: Optional[List[str]] = typer.Option(None, "--discovery", help="Discovery JSON file(s), streamed."),
+    metadata: Optional[List[str]] = typer.Option(None, "--metadata", help="Discovery metadata JSON (the same "
+                                                 "responses with token log-probs, 2026), streamed."),
+) -> None:
+    """The Million LLMs track's files."""
+
+
+def _prepare_mllm(a: dict, _: dict) -> None:
+    from ..datasets import MLLM_GAINS
     from ..datasets.discovery import read_discovery
     from ..errors import LlmrankError
     from ..formats import read_qrels, read_topics
 
+    discovery, metadata = a["discovery"] or [], a["metadata"] or []
     if metadata and not discovery:
         raise LlmrankError("--metadata adds log-probs to the responses of --discovery; give both")
-    judgements = read_qrels(qrels)
-    found = read_discovery(discovery, sorted(set(judgements.table["docno"].to_pylist())), metadata or []) \
+    judgements = read_qrels(a["qrels"])
+    found = read_discovery(discovery, sorted(set(judgements.table["docno"].to_pylist())), metadata) \
         if discovery else None
-    out = prepare_items(read_topics(queries, "tsv"), judgements, output, _parse_gain_map(gains, MLLM_GAINS),
-                        folds, seed, encoder, [queries, qrels] + list(discovery or []) + list(metadata or []), found,
-                        layer_states, categories=categories, device=device)
-    note(f"data directory written to {out}")
+    _data_directory(a, read_topics(a["queries"], "tsv"), judgements, MLLM_GAINS,
+                    [a["queries"], a["qrels"], *discovery, *metadata], discovery=found)
 
 
-@prepare_app.command("items")
-def prepare_items_command(
+prepare_app.command("mllm")(flags.command(
+    (_mllm_flags, _data_directory_flags), [], _prepare_mllm,
+    "Read the TREC Million LLMs files into a data directory (topics, qrels, LLM list, folds, cached query "
+    "embeddings; discovery answer flags, response features and statistics)."))
+
+
+def _items_flags(
     topics: str = typer.Option(..., "--topics", help="Topics (any format llmrank reads)."),
     qrels: str = typer.Option(..., "--qrels", help="TREC qrels whose documents are a fixed item pool."),
-    output: str = typer.Option(..., "-o", "--output", help="Data directory to write."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Passages as items: every passage of this file, "
                                                                  "embedded once by --encoder (for lt-ttd)."),
     responses: Optional[str] = typer.Option(None, "--responses", help="Each query's candidate texts (JSONL "
@@ -176,25 +194,23 @@ def prepare_items_command(
     run: Optional[str] = typer.Option(None, "--run", help="With --corpus: each query's pool is this "
                                              "run's top --depth passages, kept as texts (language rankers)."),
     depth: int = typer.Option(100, "--depth", min=1, help="Candidates per query from --run."),
-    categories: Optional[str] = options.CATEGORIES,
-    gains: Optional[str] = options.GAINS,
-    folds: int = options.FOLDS,
-    seed: int = options.SEED,
-    encoder: str = options.ENCODER,
-    layer_states: bool = options.LAYER_STATES,
-    device: str = options.DEVICE,
-    quiet: bool = options.QUIET,
 ) -> None:
-    """Any topics + qrels over a fixed item pool (routing data, with the LLMs' answers), over a
-    corpus's passages, or over a run's candidates, as a data directory."""
-    from ..datasets import prepare_items
+    """Any topics and qrels, with the items' texts."""
+
+
+def _prepare_items(a: dict, _: dict) -> None:
     from ..formats import read_qrels, read_topics
 
-    out = prepare_items(read_topics(topics), read_qrels(qrels), output, _parse_gain_map(gains, None), folds, seed,
-                        encoder, [p for p in (topics, qrels, corpus, responses, scores, run, categories) if p],
-                        with_layer_states=layer_states, corpus=corpus, responses=responses, scores=scores,
-                        candidates=run, depth=depth, categories=categories, device=device)
-    note(f"data directory written to {out}")
+    inputs = ("topics", "qrels", "corpus", "responses", "scores", "run", "categories")
+    _data_directory(a, read_topics(a["topics"]), read_qrels(a["qrels"]), None, [a[k] for k in inputs if a[k]],
+                    corpus=a["corpus"], responses=a["responses"], scores=a["scores"], candidates=a["run"],
+                    depth=a["depth"])
+
+
+prepare_app.command("items")(flags.command(
+    (_items_flags, _data_directory_flags), [], _prepare_items,
+    "Any topics + qrels over a fixed item pool (routing data, with the LLMs' answers), over a corpus's passages, "
+    "or over a run's candidates, as a data directory."))
 
 
 @prepare_app.command("heads")
