@@ -108,13 +108,13 @@ def throughput(name: str, path: Path, qids, queries, texts, max_length: int, gpu
     from sentence_transformers import CrossEncoder
 
     from llmrank_cli import rankers
-    from llmrank_cli.rankers import cross_encoder
+    from llmrank_cli.kit import batching
 
     n = len(queries)
     rows, scores = [], {}
 
     def ours(device, dtype, tokens, batch, count=n):
-        cross_encoder.MAX_TOKENS_PER_BATCH = tokens
+        batching.MAX_TOKENS = tokens
         ranker = rankers.get("cross").open(str(path), rankers.Runtime(device, dtype), max_length=max_length,
                                            batch_size=batch)
         return rate(lambda: ranker.score_pairs(queries[:count], texts[:count]), count)

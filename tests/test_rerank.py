@@ -182,7 +182,7 @@ def test_a_damaged_embedding_cache_entry_is_computed_again(tmp_path, monkeypatch
 def test_truncated_pairs_read_from_the_fast_tokenizer_equal_a_full_tokenization(tiny_cross_encoder):
     from transformers import AutoTokenizer
 
-    from llmrank_cli.rankers.cross_encoder import truncated_pairs
+    from llmrank_cli.kit.batching import truncated
 
     tok = AutoTokenizer.from_pretrained(tiny_cross_encoder)
     texts = [line.split('"contents": "')[1].rstrip('"}') for line in CORPUS.splitlines()]
@@ -191,5 +191,5 @@ def test_truncated_pairs_read_from_the_fast_tokenizer_equal_a_full_tokenization(
         enc = tok(queries, texts, truncation=True, max_length=limit)
         full = [len(ids) > limit for ids in tok(queries, texts)["input_ids"]]
         assert 0 < sum(full) or limit == 64
-        assert truncated_pairs(tok, enc, queries, texts, limit) == sum(full)
-        assert truncated_pairs(tok, dict(enc), queries, texts, limit) == sum(full)  # a slow tokenizer's output
+        assert truncated(tok, enc, limit, queries, texts) == sum(full)
+        assert truncated(tok, dict(enc), limit, queries, texts) == sum(full)  # a slow tokenizer's output

@@ -90,7 +90,8 @@ class Exported:
                 "export": str(self.directory / self.meta["file"]), "export_hash": self.meta["hash"]}
 
 
-def exported(module, forward, model_dir: str, what: str, backend: str, quantize: str, batches, threads: int) -> Exported:
+def exported(module, forward, model_dir: str, what: str, backend: str, quantize: str, batches,
+             threads: int) -> Exported:
     """The cached export of ``forward`` (the tokenizer's inputs by name in, one tensor out; it runs
     ``module``) for the model files in ``model_dir``, made first if missing or damaged.
     ``batches()``: tokenised calibration batches (the first also traces the export)."""
@@ -139,8 +140,8 @@ def _export(module, forward, work: Path, backend: str, quantize: str, batches: l
     axes = {k: {0: "batch", 1: "tokens"} for k in names} | {"out": {0: "batch"}}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Positional(module, forward, names).eval(), example, str(work / "model.onnx"), input_names=names,
-                          output_names=["out"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(_positional(module, forward, names).eval(), example, str(work / "model.onnx"),
+                          input_names=names, output_names=["out"], dynamic_axes=axes, opset_version=17, dynamo=False)
     meta = {"backend": backend, "quantize": quantize, "inputs": names}
     if backend == "onnx" and quantize == "none":
         return {**meta, "file": "model.onnx"}
@@ -183,21 +184,19 @@ def _quiet_libraries():
         logging.disable(logging.NOTSET)
 
 
-class _Positional:
+def _positional(module, forward, names: list[str]):
     """``forward`` taking its inputs by position (what torch.onnx traces), with ``module`` inside."""
+    import torch
 
-    def __new__(cls, module, forward, names: list[str]):
-        import torch
+    class Positional(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = module
 
-        class Positional(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.inner = module
+        def forward(self, *args):
+            return forward(**dict(zip(names, args)))
 
-            def forward(self, *args):
-                return forward(**dict(zip(names, args)))
-
-        return Positional()
+    return Positional()
 
 
 def _hash(path: Path) -> str:
@@ -211,14 +210,12 @@ def calibration_pairs(count: int = 128) -> list[tuple[str, str]]:
     """(query, passage) pairs of the embedded sample's BM25 run: fixed calibration data."""
     from importlib import resources
 
+    from ..formats import read_run, read_topics
+    from ..formats.corpus import read_passages
+
     sample = resources.files("llmrank_cli") / "sample" / "passages"
-    topics = dict(line.split("\t", 1) for line in (sample / "topics.tsv").read_text().splitlines())
-    passages = {}
-    for line in (sample / "corpus.jsonl").read_text().splitlines():
-        obj = json.loads(line)
-        passages[obj["id"]] = obj["contents"]
-    pairs = []
-    for line in (sample / "bm25.run").read_text().splitlines():
-        qid, _, docno, *_ = line.split()
-        pairs.append((topics[qid], passages[docno]))
-    return pairs[:count]
+    run = read_run(sample / "bm25.run")
+    topics = {t.qid: t.text for t in read_topics(sample / "topics.tsv")}
+    passages = read_passages(sample / "corpus.jsonl")
+    pairs = zip(run.table["qid"].to_pylist(), run.table["docno"].to_pylist())
+    return [(topics[q], passages[d]) for q, d in pairs][:count]

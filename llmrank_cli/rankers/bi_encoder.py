@@ -44,28 +44,28 @@ class BiEncoderRanker(PassageRanker):
     def manifest(self) -> dict:
         return {**super().manifest(), "similarity": self.settings.similarity}
 
-    def _batches(self, texts: list[str]):
-        """(indices, padded inputs) of length-sorted token-budget batches (the cross-encoder's)."""
-        from ..kit.batching import token_batches
-        from .cross_encoder import MAX_TOKENS_PER_BATCH
+    def _batches(self, texts: list[str], count: bool = True):
+        """(indices, padded inputs) of length-sorted token-budget batches (the cross-encoder's)
+        for an exported model; ``count``: add the texts cut at max_length to the run's report."""
+        from ..kit.batching import padded_batches, truncated
 
         tok = self.st.tokenizer
         enc = tok(texts, truncation=True, max_length=self.max_length)
-        lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
-        for idx in token_batches(lengths, self.batch_size, MAX_TOKENS_PER_BATCH):
-            yield idx, tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="np")
+        if count:
+            self.truncated += truncated(tok, enc, self.max_length, texts)
+        return padded_batches(tok, enc, self.batch_size, "np")
 
     def _calibration(self) -> list[dict]:
         from ..kit.backends import calibration_pairs
 
         texts = sorted({t for pair in calibration_pairs() for t in pair})
-        return [dict(batch) for _, batch in self._batches(texts)]
+        return [dict(batch) for _, batch in self._batches(texts, count=False)]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        lengths = self.st.tokenizer(texts, truncation=False)["input_ids"]
-        self.truncated += sum(len(ids) > self.max_length for ids in lengths)
         cos = self.settings.similarity == "cos"
-        if self.exported is None:
+        if self.exported is None:  # SentenceTransformer.encode tokenises on its own: count the cut texts here
+            lengths = self.st.tokenizer(texts, truncation=False)["input_ids"]
+            self.truncated += sum(len(ids) > self.max_length for ids in lengths)
             return self.st.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False,
                                   normalize_embeddings=cos).astype(np.float64)
         out = None

@@ -16,8 +16,6 @@ from . import register
 from ..training.hf import TrainSettings
 from .base import PassageRanker, Runtime
 
-MAX_TOKENS_PER_BATCH = 8192
-
 
 def _hf_model(ce):
     """The transformers model inside a CrossEncoder (its layout changed across versions)."""
@@ -51,14 +49,6 @@ def untrained_weights(model, path: str) -> list[str]:
     prefix = f"{model.base_model_prefix}."
     strip = {k[len(prefix):] if k.startswith(prefix) else k for k in stored}
     return [k for k in model.state_dict() if (k[len(prefix):] if k.startswith(prefix) else k) not in strip]
-
-
-def truncated_pairs(tok, enc, queries: list[str], passages: list[str], max_length: int) -> int:
-    """How many pairs ``enc`` cut: a fast tokenizer keeps what it cut (its encodings' overflow),
-    so only a slow one tokenizes again (tokenizing is most of the scoring time on a GPU)."""
-    if getattr(enc, "encodings", None):
-        return sum(bool(e.overflowing) for e in enc.encodings)
-    return sum(len(ids) > max_length for ids in tok(queries, passages, truncation=False)["input_ids"])
 
 
 @register("cross-encoder", aliases=("cross",))
@@ -109,23 +99,23 @@ class CrossEncoderRanker(PassageRanker):
     def manifest(self) -> dict:
         return {**super().manifest(), "dtype": str(self.model.dtype)}
 
-    def _batches(self, queries: list[str], passages: list[str]):
-        """(indices, padded inputs) of length-sorted token-budget batches, on every backend."""
-        from ..kit.batching import token_batches
+    def _batches(self, queries: list[str], passages: list[str], count: bool = True):
+        """(indices, padded inputs) of length-sorted token-budget batches, on every backend;
+        ``count``: add the pairs cut at max_length to the run's report."""
+        from ..kit.batching import padded_batches, truncated
 
         tok = self.ce.tokenizer
         enc = tok(queries, passages, truncation=True, max_length=self.max_length)
-        self.truncated += truncated_pairs(tok, enc, queries, passages, self.max_length)
-        lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(queries))
-        for idx in token_batches(lengths, self.batch_size, MAX_TOKENS_PER_BATCH):
-            yield idx, tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors="pt")
+        if count:
+            self.truncated += truncated(tok, enc, self.max_length, queries, passages)
+        return padded_batches(tok, enc, self.batch_size)
 
     def _calibration(self) -> list[dict]:
         from ..kit.backends import calibration_pairs
 
         pairs = calibration_pairs()
         return [{k: v.numpy() for k, v in batch.items()} for _, batch in
-                self._batches([q for q, _ in pairs], [p for _, p in pairs])]
+                self._batches([q for q, _ in pairs], [p for _, p in pairs], count=False)]
 
     def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
         import torch
