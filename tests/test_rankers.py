@@ -113,7 +113,9 @@ def test_passage_ranker_contract(name, passage_models, tmp_path, cli):
 
 def test_cli_lists_rankers_and_their_own_flags(cli):
     train_help = cli("train", "--help").out
-    assert all(n in train_help for n in rankers.names(trains_on="items") + rankers.names(trains_on="passages"))
+    trainable = [n for n in rankers.names() if rankers.get(n).trains_on is not None]
+    assert {"cross-encoder", "routehead", "two-tower-tier2"} <= set(trainable)  # every kind of example
+    assert all(n in train_help for n in trainable)
     rerank_help = cli("rerank", "--help").out
     assert all(n in rerank_help for n in PASSAGE_RANKERS) and "--similarity" in rerank_help
     tier3 = cli("train", "tier3", "--help").out
@@ -154,3 +156,30 @@ def test_a_new_ranker_is_one_module(llm_sample, tmp_path):
     r = _with_example_ranker("--quiet", "rank", "--model", str(model), "--topics",
                              str(llm_sample / "s" / "llm" / "topics.tsv"))
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 30 * 12
+
+
+def test_a_new_trainable_passage_ranker_is_one_module(tiny_cross_encoder, tmp_path):
+    """tests/data/lead_cross.py, dropped into the package: `train` gives it the passage flags and
+    its trainer, and `rerank --kind` its scoring flag, which is applied (equal to the
+    cross-encoder on a corpus cut by hand)."""
+    assert "lead-cross-encoder" in _with_example_ranker("train", "--help").stdout
+    model = tmp_path / "m"
+    r = _with_example_ranker("--quiet", "train", "lead-cross-encoder", "--encoder", tiny_cross_encoder, "--topics",
+                             str(SAMPLE / "topics.tsv"), "--qrels", str(SAMPLE / "qrels.txt"), "--run",
+                             str(SAMPLE / "bm25.run"), "--corpus", str(SAMPLE / "corpus.jsonl"), "--epochs", "1",
+                             "--lead-words", "6", "-o", str(model))
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((model / "model.json").read_text())
+    assert manifest["ranker"] == "lead-cross-encoder" and manifest["settings"]["lead_words"] == 6
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(json.dumps({"id": d["id"], "contents": " ".join(d["contents"].split()[:6])}) + "\n"
+                           for d in map(json.loads, (SAMPLE / "corpus.jsonl").read_text().splitlines())))
+    runs = {}
+    for kind, corpus, extra in (("lead-cross-encoder", SAMPLE / "corpus.jsonl", ["--lead-words", "6"]),
+                                ("cross", cut, [])):
+        r = _with_example_ranker("--quiet", "rerank", "--run", str(SAMPLE / "bm25.run"), "--topics",
+                                 str(SAMPLE / "topics.tsv"), "--corpus", str(corpus), "--model", str(model), "--kind",
+                                 kind, "--depth", "5", *extra)
+        assert r.returncode == 0, r.stderr
+        runs[kind] = [line.split()[:5] for line in r.stdout.splitlines()]
+    assert runs["lead-cross-encoder"] == runs["cross"]

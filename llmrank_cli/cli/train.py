@@ -11,6 +11,9 @@ from typing import List, Optional
 import typer
 
 from .. import rankers
+from ..datasets.heads import HeadsData
+from ..datasets.items import ItemData
+from ..datasets.passages import PassageExamples
 from . import flags, options
 from .app import app, note, state
 
@@ -200,10 +203,14 @@ def _train_heads(name: str, fixed: dict, given: dict) -> None:
     note(f"model written to {out}")
 
 
-_FLAGS = {"items": ((_item_data_flags, _item_train_flags), _train_items),
-          "passages": ((_passage_train_flags,), _train_passages),
-          "heads": ((_heads_train_flags,), _train_heads)}
-_CV_FLAGS = {"items": ((_item_data_flags, _item_cv_flags), _cv_items), "passages": ((_passage_cv_flags,), _cv_passages)}
+# What `train NAME` and `cv NAME` are, by the example type a ranker learns from (its
+# ``trains_on``): (flag functions, the call). A ranker that learns from one of these types is one
+# module; a new type of example brings its pipeline module and a line here.
+_TRAIN = {ItemData: ((_item_data_flags, _item_train_flags), _train_items),
+          PassageExamples: ((_passage_train_flags,), _train_passages),
+          HeadsData: ((_heads_train_flags,), _train_heads)}
+_CV = {ItemData: ((_item_data_flags, _item_cv_flags), _cv_items),
+       PassageExamples: ((_passage_cv_flags,), _cv_passages)}
 
 
 def _summary(cls: type) -> str:
@@ -218,14 +225,14 @@ def _register_commands() -> None:
         if cls.trains_on is None:
             continue
         extra = flags.parameters(cls.Settings, rankers.preset(name))
-        fixed, body = _FLAGS[cls.trains_on]
+        fixed, body = _TRAIN[cls.trains_on]
         for shown in [name, *rankers.aliases_of(name)]:
             hidden = shown != name
             train_app.command(shown, hidden=hidden)(flags.command(fixed, extra, partial(body, name),
                                                                   f"Train {name}. {_summary(cls)}"))
-            if cls.trains_on not in _CV_FLAGS:
+            if cls.trains_on not in _CV:
                 continue
-            cv_fixed, cv_body = _CV_FLAGS[cls.trains_on]
+            cv_fixed, cv_body = _CV[cls.trains_on]
             cv_app.command(shown, hidden=hidden)(flags.command(cv_fixed, extra, partial(cv_body, name),
                                                                f"Cross-validate {name}. {_summary(cls)}"))
 

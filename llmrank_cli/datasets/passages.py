@@ -32,7 +32,7 @@ def passage_source(corpus: str):
 
 
 @dataclass
-class Examples:
+class PassageExamples:
     """Listwise groups: ``groups[i]`` is (query, passages, labels), the positive first. Pointwise
     targets are 1 for the positive and 0 for its negatives, or the labels themselves when they
     are a teacher's scores (``scored``)."""
@@ -55,7 +55,7 @@ class Examples:
 
 
 def from_judgements(topics: list[Topic], qrels: Qrels, candidates: Run, corpus: str, negatives: str = "hard",
-                    per_positive: int = 4, rel_level: int = 2, depth: int = 100, seed: int = 0) -> Examples:
+                    per_positive: int = 4, rel_level: int = 2, depth: int = 100, seed: int = 0) -> PassageExamples:
     """One group per judged-relevant passage (label >= rel_level): the positive and
     ``per_positive`` negatives, drawn from the query's top-``depth`` candidates that are not
     relevant (hard) or from the whole corpus (random). Graded labels ride along for listwise
@@ -85,7 +85,7 @@ def from_judgements(topics: list[Topic], qrels: Qrels, candidates: Run, corpus: 
         sample = _reservoir(corpus, n_needed + 10 * per_positive, rng)
         passages.update(sample)
         pools = {q: [d for d in sample if labels[q].get(d, 0) < rel_level] for q in qids}
-    examples = Examples()
+    examples = PassageExamples()
     missing = 0
     for q in qids:
         pool = [d for d in pools[q] if d in passages]
@@ -106,7 +106,7 @@ def from_judgements(topics: list[Topic], qrels: Qrels, candidates: Run, corpus: 
     return examples
 
 
-def from_teacher(topics: list[Topic], teacher: Run, corpus: str, depth: int = 100) -> Examples:
+def from_teacher(topics: list[Topic], teacher: Run, corpus: str, depth: int = 100) -> PassageExamples:
     """Distillation: every (topic, passage) pair in the teacher run's top ``depth`` with the
     teacher's score as its target, one group per topic. The teacher is any run, e.g. a
     bi-encoder's or a larger cross-encoder's from ``llmrank rerank``."""
@@ -118,7 +118,7 @@ def from_teacher(topics: list[Topic], teacher: Run, corpus: str, depth: int = 10
     for q, d, s in zip(*(table[c].to_pylist() for c in ("qid", "docno", "score"))):
         scored.setdefault(q, []).append((d, s))
     passages = read_passages(corpus, set(table["docno"].to_pylist()))
-    examples = Examples(scored=True)
+    examples = PassageExamples(scored=True)
     missing = 0
     for q, hits in scored.items():
         kept = [(d, s) for d, s in hits if d in passages]
@@ -146,7 +146,7 @@ def _reservoir(corpus: str, size: int, rng: random.Random) -> dict[str, str]:
     return dict(kept)
 
 
-def from_triples(path: str, topics: list[Topic] | None = None, corpus: str | None = None) -> Examples:
+def from_triples(path: str, topics: list[Topic] | None = None, corpus: str | None = None) -> PassageExamples:
     """MS MARCO training triples: ``qid<TAB>pos_pid<TAB>neg_pid`` (with topics and a corpus)
     or ``query<TAB>positive text<TAB>negative text``. Ids are assumed when topics and a corpus
     are given; each line becomes a group (positive, negative)."""
@@ -162,7 +162,7 @@ def from_triples(path: str, topics: list[Topic] | None = None, corpus: str | Non
         raise InputError(display_name(path), None, "no triples")
     if (topics is None) != (corpus is None):
         raise LlmrankError("id triples need both --topics and --corpus; text triples need neither")
-    examples = Examples()
+    examples = PassageExamples()
     if topics is None:
         examples.groups = [(q, [p, n], [1.0, 0.0]) for _, q, p, n in rows]
     else:

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import rankers
-from ..datasets.heads import greedy_heads, load_heads, prepare_heads
+from ..datasets.heads import HeadsData, greedy_heads, load_heads, prepare_heads
 from ..datasets.passages import passage_source
 from ..errors import LlmrankError
 from ..evaluation import evaluate as evaluate_run, parse_measures
 from ..formats import Run, read_qrels, read_run, read_topics, write_run
 from ..progress import Progress, note
+from . import trainable
 from .score import from_run
 
 
@@ -38,6 +39,7 @@ def prepare(a, quiet: bool = False) -> Path:
 
 def train(name: str, a, settings: dict, quiet: bool = False) -> Path:
     """Train a head router on a heads directory; with ``a.eval_heads``, evaluate it there."""
+    trainable(name, HeadsData)
     data = load_heads(a.heads)
     ranker = rankers.create(name, **settings)
     progress = Progress(f"train {name}", quiet, unit="epochs")

@@ -20,6 +20,7 @@ from ..formats import Run, read_qrels, write_run
 from ..formats.io import atomic_output
 from ..kit.devices import launched
 from ..training.loop import resumable
+from . import trainable
 
 CV_MEASURES = ("nDCG@10", "nDCG@5", "RR")
 
@@ -42,9 +43,7 @@ def fold_spread(ev, fold_by_qid: dict, folds: int) -> dict:
 
 def item_ranker(name: str, runtime: rankers.Runtime, settings: dict):
     """A fresh ranker of ``name``, which must train on an item data directory."""
-    if rankers.get(name).trains_on != "items":
-        raise LlmrankError(f"{name} does not train on item data; item rankers: "
-                           f"{', '.join(rankers.names(trains_on='items'))}")
+    trainable(name, ItemData)
     return rankers.create(name, runtime, **settings)
 
 

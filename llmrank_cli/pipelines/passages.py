@@ -17,6 +17,7 @@ from ..formats.corpus import read_passages
 from ..formats.io import atomic_output
 from ..manifest import fingerprint, write_manifest
 from ..progress import Progress, note
+from . import trainable
 from .score import from_run, merge_runs, parse_shard, score_queries
 
 # the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
@@ -81,6 +82,7 @@ def bm25(a, topics, quiet: bool = False) -> dict:
 
 def training_settings(name: str, values: dict, teacher_run):
     """The trainer's settings from flag values; the loss follows the data (mse for a teacher)."""
+    trainable(name, examples_from.PassageExamples)
     values = dict(values)
     values.setdefault("loss", "mse" if teacher_run else "bce")
     if (values["loss"] == "mse") != bool(teacher_run):
@@ -108,8 +110,6 @@ def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
     """Fine-tune a passage reranker with AdamW or Lion on the Hugging Face Trainer, evaluating
     every epoch; the output directory works with `llmrank rerank --model DIR`. Returns the
     training summary (None in launched processes other than rank 0)."""
-    from ..training import hf
-
     settings = training_settings(name, values, a.teacher_run)
     found = examples(a, read_topics(a.topics) if a.topics else None, settings.seed)
     evaluation = None
@@ -124,7 +124,7 @@ def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
          f"{stats['queries']} queries)")
     progress = Progress(f"train {name} ({settings.optimizer})", quiet, unit="steps")
     try:
-        summary = hf.train(settings, found, a.output, evaluation, a.resume, progress, note,
+        summary = rankers.get(name).trainer(settings, found, a.output, evaluation, a.resume, progress, note,
                            runtime=rankers.Runtime(a.device, a.dtype))
     finally:
         progress.close()
@@ -145,11 +145,10 @@ def cross_validate(name: str, a, values: dict, quiet: bool = False):
     """K-fold CV by query of a passage reranker: per fold, train on the other folds' topics and
     rerank the held-out topics' candidates; the out-of-fold run covers every topic once. Writes
     NAME.run and NAME.cv.json; returns (result, evaluation of the out-of-fold run)."""
-    from ..training import hf
     from .items import fold_spread
 
     settings = training_settings(name, values, a.teacher_run)
-    runtime = rankers.Runtime(a.device, a.dtype)
+    cls, runtime = rankers.get(name), rankers.Runtime(a.device, a.dtype)
     topic_list, run = read_topics(a.topics), read_run(a.run)
     fold_of = assign_folds(len(topic_list), a.folds, settings.seed)
     out, held_runs = Path(a.output), []
@@ -159,11 +158,11 @@ def cross_validate(name: str, a, values: dict, quiet: bool = False):
         model = out / f"fold-{k}"
         progress = Progress(f"cv {name}: fold {k + 1}/{a.folds}", quiet, unit="steps")
         try:
-            hf.train(settings, examples(a, train_topics, settings.seed), str(model), progress=progress, note=note,
+            cls.trainer(settings, examples(a, train_topics, settings.seed), str(model), progress=progress, note=note,
                      runtime=runtime)
         finally:
             progress.close()
-        ranker = rankers.get(name).open(str(model), runtime, settings.max_length)
+        ranker = cls.open(str(model), runtime, settings.max_length)
         score_queries(from_run(run.for_queries(t.qid for t in held), held, a.depth), ranker, str(model / "held-out.run"),
                       passage_source(a.corpus), tag=name)
         held_runs.append(read_run(model / "held-out.run"))

@@ -28,7 +28,7 @@ def register(name: str, aliases: tuple[str, ...] = (), preset: dict | None = Non
         _PRESETS[name] = dict(preset or {})
         for alias in aliases:
             _ALIASES[alias] = name
-        if not cls.name:  # the first (innermost) name is the class's own
+        if "name" not in vars(cls):  # the first (innermost) name is the class's own, not its parent's
             cls.name = name
         return cls
     return wrap
@@ -43,8 +43,9 @@ def _discover() -> None:
         _loaded = True
 
 
-def names(candidates: str | None = None, trains_on: str | None = None) -> list[str]:
-    """Registered names, optionally only those scoring these candidates or training on this data."""
+def names(candidates: str | None = None, trains_on: type | None = None) -> list[str]:
+    """Registered names, optionally only those scoring these candidates or learning from this
+    example type."""
     _discover()
     return sorted(n for n, cls in _REGISTRY.items()
                   if candidates in (None, cls.candidates) and trains_on in (None, cls.trains_on))

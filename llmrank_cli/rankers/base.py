@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..datasets.items import ItemData
 from ..errors import LlmrankError
 from ..settings import Runtime, Settings, flag_name, setting  # noqa: F401  (the rankers' kit)
 
@@ -39,13 +40,19 @@ class LoopFields(Settings):
 
 class Ranker:
     """Base class. ``candidates`` says what a ranker scores: ``"items"`` (ids from a fixed pool it
-    learned, e.g. LLMs) or ``"passages"`` (texts). ``trains_on`` is ``"items"`` (a data directory
-    from `prepare items`), ``"passages"`` (topics, qrels, a corpus) or None (nothing to train)."""
+    learned, e.g. LLMs), ``"passages"`` (texts) or None (nothing on its own). ``trains_on`` is the
+    type of the examples it learns from, a ``datasets`` class (``ItemData``, ``PassageExamples``,
+    ``HeadsData``), or None: the pipeline for that type trains it and the CLI gives it that
+    pipeline's flags, so a trainable ranker is one module. Rankers of item data and head scores
+    fit themselves (``fit``); one of passage examples names its ``trainer``, a function
+    ``(settings, examples, out, evaluation, resume, progress, note, runtime=) -> log`` that saves
+    a directory its ``open`` reads (``training/hf.train``)."""
 
     name: ClassVar[str] = ""  # the registry's name (aliases and presets live in the registry)
     Settings: ClassVar[type] = Settings
     candidates: ClassVar[str] = "items"
-    trains_on: ClassVar[str | None] = None
+    trains_on: ClassVar[type | None] = None
+    trainer: ClassVar = None
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         self.settings = settings if settings is not None else self.Settings()
@@ -100,7 +107,7 @@ class ItemRanker(Ranker):
     (:meth:`score_pool`); :meth:`score` picks each query's candidates from that row."""
 
     candidates = "items"
-    trains_on = "items"
+    trains_on = ItemData
     query_features: ClassVar[str] = "embeddings"  # or "layer_states": each layer's mean-pooled output
     content_items = False  # True: items are passages given at scoring time (use_corpus), not a learned pool
     watch = None  # a training.loop.Watch: checkpoints, per-epoch evaluation and log of a fit

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..datasets.passages import PassageExamples
 from ..errors import LlmrankError
 from . import register
-from ..training.hf import TrainSettings
+from ..training.hf import TrainSettings, train
 from .base import PassageRanker, Runtime
 
 
@@ -54,7 +55,8 @@ def untrained_weights(model, path: str) -> list[str]:
 @register("cross-encoder", aliases=("cross",))
 class CrossEncoderRanker(PassageRanker):
     Settings = TrainSettings
-    trains_on = "passages"
+    trains_on = PassageExamples
+    trainer = staticmethod(train)  # the Hugging Face Trainer (training/hf.py)
     exports = True
 
     @classmethod

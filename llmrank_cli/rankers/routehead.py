@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.heads import HeadsData
 from ..errors import LlmrankError
 from . import register
 from .base import LoopFields, Ranker, Runtime, setting
@@ -55,8 +56,8 @@ class RouteHead(Ranker):
     """Not a ranker on its own: `rerank --kind icr --heads DIR` scores with it."""
 
     Settings = RouteHeadSettings
-    candidates = "heads"
-    trains_on = "heads"
+    candidates = None
+    trains_on = HeadsData
     net = None
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
