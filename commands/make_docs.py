@@ -3,6 +3,8 @@
 docstring, what it scores and trains on, and its settings (each a flag of `train NAME`,
 `cv NAME` or, marked scoring, of `rerank`) with the preset's defaults. The suite checks that the
 committed pages equal what this writes (tests/test_docs.py): run it after changing a ranker.
+It also rewrites the marked tables of docs/experiments/*.md from the runs/*.csv the recipes
+write (commands/experiment_tables.py): run it after a recipe.
 
 Usage: python commands/make_docs.py
 """
@@ -13,8 +15,9 @@ import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
 
+import experiment_tables  # noqa: E402  (beside this file)
 from llmrank_cli import rankers  # noqa: E402
 from llmrank_cli.datasets.heads import HeadsData  # noqa: E402
 from llmrank_cli.datasets.items import ItemData  # noqa: E402
@@ -86,7 +89,7 @@ def pages() -> dict[str, str]:
     """Path (relative to the repository) -> text of every generated page."""
     out = {f"docs/rankers/{name}.md": ranker_page(name) for name in rankers.names()}
     out["docs/rankers/README.md"] = index_page()
-    return out
+    return {**out, **experiment_tables.pages(ROOT)}
 
 
 def main() -> None:
@@ -98,7 +101,7 @@ def main() -> None:
             stale.unlink()
     for path, text in wanted.items():
         (ROOT / path).write_text(text)
-    print(f"wrote {len(wanted)} pages to docs/rankers/")
+    print(f"wrote {len(wanted)} pages to docs/rankers/ and docs/experiments/")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,133 @@
+"""The tables of docs/experiments/*.md, generated from the runs/*.csv files the recipes write, so
+that a page cannot drift from its numbers. A page marks each table with a comment holding its
+spec (JSON) and an end mark; `python commands/make_docs.py` rewrites what lies between, and the
+suite checks the committed pages equal what this writes (tests/test_docs.py).
+
+    <!-- table {"csv": ["runs/dl19-minilm-bi.eval.csv"], "runs": {"PATH": "label", ...}} -->
+    ...generated...
+    <!-- end table -->
+
+Specs: ``csv`` + ``runs`` (one eval CSV of `llmrank eval --format csv`, its paired tests
+included: a row per run, a column per measure, bold the best, † significant against the first
+run, and a Δ column on the first measure); ``csv`` (several) + ``rows`` + ``runs`` keyed by the
+run file's stem (a row per file, e.g. per dataset, a column per run, ``brief`` runs showing the
+first measure only, ``delta`` naming the run whose Δ gets a column); ``epochs`` (a row per
+epoch of each training log). ``measures`` picks and orders the measures shown.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+MARK = re.compile(r"(<!-- table (\{.*?\}) -->\n)(.*?)(<!-- end table -->)", re.S)
+
+
+def read_eval(path: Path) -> tuple[dict, dict]:
+    """(run -> measure -> value, (run, measure) -> paired-test row) of an eval CSV."""
+    values, tests, header = {}, {}, None
+    for row in csv.reader(path.read_text().splitlines()):
+        if not row:
+            header = None
+            continue
+        if header is None:
+            header = row
+            continue
+        record = dict(zip(header, row))
+        if "p_value" in record:
+            tests[record["run"], record["measure"]] = record
+        elif record["qid"] == "all":
+            values.setdefault(record["run"], {})[record["measure"]] = float(record["value"])
+    return values, tests
+
+
+def _number(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _delta(test: dict) -> str:
+    p = float(test["p_value"])
+    return (f"{float(test['delta']):+.3f}".replace("-", "−") + f" (p {p:.2g}{'†' if test['significant'] == '1' else ''}; {test['wins']}/{test['ties']}/{test['losses']})")
+
+
+def _cell(value: float, best: bool, test: dict | None) -> str:
+    text = _number(value) + ("†" if test and test["significant"] == "1" else "")
+    return f"**{text}**" if best else text
+
+
+def _rows(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows]) + "\n"
+
+
+def runs_table(root: Path, spec: dict) -> str:
+    values, tests = read_eval(root / spec["csv"][0])
+    missing = [r for r in spec["runs"] if r not in values]
+    if missing:
+        raise ValueError(f"{spec['csv'][0]} has no run {missing[0]}")
+    measures = spec.get("measures") or list(values[next(iter(spec["runs"]))])
+    best = {m: max(values[r][m] for r in spec["runs"]) for m in measures}
+    header = [spec.get("title", "run"), *measures] + ([f"Δ {measures[0]} (p; w/t/l)"] if tests else [])
+    rows = []
+    for run, label in spec["runs"].items():
+        row = [label] + [_cell(values[run][m], values[run][m] == best[m] and len(spec["runs"]) > 1,
+                               tests.get((run, m))) for m in measures]
+        if tests:
+            row.append(_delta(tests[run, measures[0]]) if (run, measures[0]) in tests else "")
+        rows.append(row)
+    return _rows(header, rows)
+
+
+def files_table(root: Path, spec: dict) -> str:
+    measures, delta = spec["measures"], spec.get("delta")
+    header = [spec.get("title", "set"), *spec["runs"].values()] + ([f"Δ {delta} (p; w/t/l)"] if delta else [])
+    rows = []
+    for path, label in zip(spec["csv"], spec["rows"]):
+        values, tests = read_eval(root / path)
+        by_stem = {Path(run).name.removesuffix(".run"): run for run in values}
+        shown = [s for s in spec["runs"] if s in by_stem]
+        best = max(values[by_stem[s]][measures[0]] for s in shown)
+        row = [label]
+        for stem in spec["runs"]:
+            if stem not in by_stem:
+                row.append("not run")
+                continue
+            got, rest = values[by_stem[stem]], [] if stem in spec.get("brief", ()) else measures[1:]
+            row.append(" / ".join([_cell(got[measures[0]], got[measures[0]] == best,
+                                         tests.get((by_stem[stem], measures[0]))), *(_number(got[m]) for m in rest)]))
+        if delta:
+            row.append(_delta(tests[by_stem[delta], measures[0]]))
+        rows.append(row)
+    return _rows(header, rows)
+
+
+def epochs_table(root: Path, spec: dict) -> str:
+    measures = spec["measures"]
+    header = [spec.get("title", "run"), "epoch", "train loss", "eval loss", *(m.removeprefix("eval_") for m in measures)]
+    rows = []
+    for path, label in spec["epochs"].items():
+        for record in csv.DictReader((root / path).read_text().splitlines()):
+            rows.append([label, record["epoch"], *(_number(float(record[k])) for k in ("train_loss", "eval_loss")),
+                         *(_number(float(record[m])) for m in measures)])
+    return _rows(header, rows)
+
+
+def table(root: Path, spec: dict) -> str:
+    if "epochs" in spec:
+        return epochs_table(root, spec)
+    return files_table(root, spec) if "rows" in spec else runs_table(root, spec)
+
+
+def regenerate(root: Path, text: str) -> str:
+    """``text`` with every marked table rewritten from its CSVs."""
+    return MARK.sub(lambda m: m.group(1) + table(root, json.loads(m.group(2))) + m.group(4), text)
+
+
+def pages(root: Path) -> dict[str, str]:
+    """Path -> regenerated text of every experiment page that holds a marked table."""
+    out = {}
+    for page in sorted((root / "docs" / "experiments").glob("*.md")):
+        text = page.read_text()
+        if MARK.search(text):
+            out[str(page.relative_to(root))] = regenerate(root, text)
+    return out
