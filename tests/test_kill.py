@@ -1,5 +1,6 @@
 """Nothing lost to kill -9 (rerank on torch and on an exported backend, rank with a model, train
-of an item ranker and of a cross-encoder, cv, prepare items and heads): a job killed after some
+of an item ranker and of a cross-encoder, cv, prepare items and heads, the LM-state workers): a
+job killed after some
 of its work is on disk continues with --resume to the bytes an uninterrupted run writes, and
 without --resume refuses in one line."""
 import signal
@@ -179,3 +180,70 @@ def test_cross_encoder_training_killed_after_a_checkpoint_resumes_to_the_same_we
     assert main([*job, "--quiet", "--resume", "-o", str(cut)]) == 0
     a, b = load_file(str(whole / "model.safetensors")), load_file(str(cut / "model.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+_STATES_JOB = """
+import sys
+from llmrank_cli.kit import lm_states
+lm_states.PARALLEL_CHARACTERS = 0  # the sample is small: take the worker path anyway
+work = [(f"question {n}: what causes ocean tides", [f"answer {n}.{k}: the moon pulls the sea " * 4
+                                                    for k in range(8)]) for n in range(int(sys.argv[2]))]
+states = lm_states.LmStates(sys.argv[1], 0.5)
+states.states_many(work)
+print(states.workers is not None)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()}
+    except OSError:
+        return set()
+
+
+def test_lm_state_workers_killed_with_their_caller_leave_whole_entries_and_no_process(tiny_lm, tmp_path,
+                                                                                      monkeypatch):
+    """The states job's worker processes die with a SIGKILLed caller; every cache entry on disk
+    reads whole, and the rerun computes the rest to the states of an uninterrupted job."""
+    import os
+
+    import numpy as np
+
+    if not os.path.exists("/proc/self/task"):
+        pytest.skip("needs /proc to find the workers")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    run = lambda cache, n: subprocess.Popen(  # noqa: E731
+        [sys.executable, "-c", _STATES_JOB, str(tiny_lm), str(n)], env={**os.environ, "LLMRANK_CACHE": str(cache)},
+        stdout=subprocess.PIPE, text=True)
+    whole = run(tmp_path / "whole", 120)
+    assert whole.communicate()[0].strip() == "True" and whole.returncode == 0  # the worker path ran
+    cut = tmp_path / "cut"
+    process, workers = run(cut, 120), set()
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        workers |= _children(process.pid)
+        if len(list(cut.rglob("*.npz"))) >= 5:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    process.wait()
+    entries = sorted(p.relative_to(cut) for p in cut.rglob("*.npz"))
+    if process.returncode != -signal.SIGKILL or len(entries) >= 120:
+        pytest.skip("the job finished before it could be killed")
+    assert workers, "the job ran no worker processes"
+    deadline = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{w}") and "Z" not in open(f"/proc/{w}/stat").read().split()[2]
+              for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and open(f"/proc/{w}/stat").read().split()[2]
+                != "Z"], "worker processes outlived their caller"
+    assert not [p for p in cut.rglob("*") if p.is_file() and p.suffix != ".npz"]  # no half-written temp files
+    for entry in entries:
+        np.load(cut / entry)["r"]  # every entry on disk reads whole
+    rerun = run(cut, 120)
+    assert rerun.communicate()[0] and rerun.returncode == 0
+    wanted = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*.npz"))
+    assert sorted(p.relative_to(cut) for p in cut.rglob("*.npz")) == wanted
+    for entry in wanted:
+        a, b = np.load(tmp_path / "whole" / entry), np.load(cut / entry)
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)

@@ -8,9 +8,12 @@ fill the disk cache; the caller reads it. A larger machine gets a few processes 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 _STATES = None  # in a worker: its LmStates
+_BUSY = threading.Lock()  # in a worker: held while it computes and writes one query's states
 _OPEN: list = []  # pools of this process, closed by close_all
 
 
@@ -33,8 +36,19 @@ def cpu_workers(device: str, lm_bytes: float) -> tuple[int, int]:
     return count, cores // count
 
 
+def _exit_with_caller(caller: int) -> None:
+    """A worker's watch: once its caller is gone (kill -9 gives the pool no chance to stop it, and
+    the worker would wait on its queue forever, holding a copy of the LM), finish the entry being
+    written and exit."""
+    while os.getppid() == caller:
+        time.sleep(0.2)
+    _BUSY.acquire()
+    os._exit(1)
+
+
 def _start(arguments: tuple, threads: int) -> None:
     global _STATES
+    threading.Thread(target=_exit_with_caller, args=(os.getppid(),), daemon=True).start()
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the LM's loader keeps this many
     import torch
 
@@ -45,9 +59,10 @@ def _start(arguments: tuple, threads: int) -> None:
 
 
 def _fill(query: str, candidates: list[str]) -> int:
-    before = _STATES.computed_tokens
-    _STATES.states(query, candidates)
-    return _STATES.computed_tokens - before
+    with _BUSY:
+        before = _STATES.computed_tokens
+        _STATES.states(query, candidates)
+        return _STATES.computed_tokens - before
 
 
 class Workers:
