@@ -1,8 +1,7 @@
 """Nothing lost to kill -9 (rerank on torch and on an exported backend, rank with a model, train
 of an item ranker and of a cross-encoder, cv, prepare items and heads, the LM-state workers): a
-job killed after some
-of its work is on disk continues with --resume to the bytes an uninterrupted run writes, and
-without --resume refuses in one line."""
+job killed after some of its work is on disk continues with --resume to the bytes an
+uninterrupted run writes, and without --resume refuses in one line."""
 import signal
 import subprocess
 import sys
