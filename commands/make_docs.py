@@ -30,7 +30,7 @@ TRAINING = {
     ItemData: ("item data (`ItemData`)", "`train NAME --data DIR`, `cv NAME --data DIR`, `rank --model DIR`"),
     PassageExamples: ("passage examples (`PassageExamples`)",
                       "`train NAME` on topics, qrels and a corpus (and `cv NAME`), `rerank --kind NAME`"),
-    HeadsData: ("cached head scores (`HeadsData`)", "`train NAME --heads DIR`, then `rerank --kind icr --heads DIR`"),
+    HeadsData: ("cached head scores (`HeadsData`)", "`train NAME --heads DIR -o R`, then `rerank --kind icr --model R`"),
     None: ("—", "`rerank --kind NAME` (nothing to train)")}
 
 

@@ -184,6 +184,12 @@ def test_an_all_heads_router_is_icr_and_routehead_round_trips(cli, tiny_lm, tmp_
         window = {k: v for k, v in theirs.items() if k[1] in data.top[data.qids.index(k[0])]}
         assert all(ours[k] == pytest.approx(v, abs=1e-6) for k, v in window.items())  # the LM path = the cache
     assert (model / "eval" / "all-heads.run").exists() and (model / "eval" / "oracle.run").exists()
+    named = tmp_path / "named.run"  # a router directory as --model names its LM: ICR with those heads
+    assert cli("--quiet", "rerank", "--kind", "icr", "--model", model, *args, "--depth", "4", "--window", "4",
+               "-o", named).code == 0
+    assert named.read_bytes() == cached.read_bytes()
+    r = cli("rerank", "--kind", "icr", "--model", model, "--heads", model, *args, "-o", tmp_path / "y.run")
+    assert r.code == 2 and "is a routehead model" in r.err
     r = cli("rerank", "--kind", "icr", "--model", "smollm2-135m", "--heads", model, *args, "-o", tmp_path / "x.run")
     assert r.code == 2 and "--heads were learned on" in r.err
     r = cli("train", "routehead", "--heads", heads, "--max-heads", "0", "-o", tmp_path / "bad")

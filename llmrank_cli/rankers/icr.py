@@ -14,11 +14,16 @@ The passages precede the query, so one pass over them (SDPA) fills a KV cache an
 ``N/A`` are two short passes on copies of it, the only ones that need attention weights
 (eager): attention over the whole prompt is never materialised. Lists longer than ``--window``
 are cut into windows and merged (``--merge``).
+
+Its head-selection component is RouteHead (``rankers/routehead.py``, `train routehead`): with
+``--heads DIR``, or a routehead directory as ``--model`` (it names its LM), a query's score sums
+only the heads the router picks for it.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -67,7 +72,13 @@ class Icr(PassageRanker):
         from ..kit.causal_lm import load_causal_lm
         from ..kit.devices import place
         from . import load, settings_for
+        from .base import read_manifest
 
+        router = read_manifest(model) if Path(model).is_dir() else None
+        if router is not None and router.get("ranker") == "routehead":  # the router names its LM
+            if heads:
+                raise LlmrankError(f"--model {model} is a routehead model: give it alone, or the LM with --heads")
+            model, heads = router["lm"]["lm"], model
         ranker = cls(settings_for("icr", window=window, merge=merge, heads=heads), runtime)
         device, dtype = place(runtime)
         ranker.tokenizer, ranker.lm = load_causal_lm(model, device, dtype)

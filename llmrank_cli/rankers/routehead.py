@@ -53,7 +53,8 @@ def build_router(hidden: int, n_heads: int, width: int):
 
 @register("routehead")
 class RouteHead(Ranker):
-    """Not a ranker on its own: `rerank --kind icr --heads DIR` scores with it."""
+    """ICR's head-selection component, not a scorer on its own: `rerank --kind icr --model DIR`
+    (the router names its LM) or `--model LM --heads DIR` scores with it."""
 
     Settings = RouteHeadSettings
     candidates = None
