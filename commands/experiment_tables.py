@@ -48,7 +48,7 @@ def _number(x: float, digits: int = 4) -> str:
 
 def _delta(test: dict) -> str:
     p = float(test["p_value"])
-    return (f"{float(test['delta']):+.3f}".replace("-", "−") + f" (p {p:.2g}{'†' if test['significant'] == '1' else ''}; {test['wins']}/{test['ties']}/{test['losses']})")
+    return (f"{float(test['delta']):+.4f}".replace("-", "−") + f" (p {p:.2g}{'†' if test['significant'] == '1' else ''}; {test['wins']}/{test['ties']}/{test['losses']})")
 
 
 def _cell(value: float, best: bool, test: dict | None) -> str:
