@@ -47,8 +47,10 @@ def _number(x: float, digits: int = 4) -> str:
 
 
 def _delta(test: dict) -> str:
-    p = float(test["p_value"])
-    return (f"{float(test['delta']):+.4f}".replace("-", "−") + f" (p {p:.2g}{'†' if test['significant'] == '1' else ''}; {test['wins']}/{test['ties']}/{test['losses']})")
+    """``+0.0191 (p 2.5e-107†; 5167/3898/2967)``: Δ, p († significant) and wins/ties/losses."""
+    mark = "†" if test["significant"] == "1" else ""
+    return (f"{float(test['delta']):+.4f}".replace("-", "−")
+            + f" (p {float(test['p_value']):.2g}{mark}; {test['wins']}/{test['ties']}/{test['losses']})")
 
 
 def _cell(value: float, best: bool, test: dict | None) -> str:
@@ -103,7 +105,8 @@ def files_table(root: Path, spec: dict) -> str:
 
 def epochs_table(root: Path, spec: dict) -> str:
     measures = spec["measures"]
-    header = [spec.get("title", "run"), "epoch", "train loss", "eval loss", *(m.removeprefix("eval_") for m in measures)]
+    header = [spec.get("title", "run"), "epoch", "train loss", "eval loss",
+              *(m.removeprefix("eval_") for m in measures)]
     rows = []
     for path, label in spec["epochs"].items():
         for record in csv.DictReader((root / path).read_text().splitlines()):

@@ -53,7 +53,8 @@ def jobs(work: Path) -> dict:
                    "out.run", lambda out: out),
         "rank --model DIR": (["rank", "--model", work / "prior", "--topics", llm / "topics.tsv", "--chunk-pairs", "1"],
                              "out.run", lambda out: out),
-        "cv": (["cv", "tier1", "--data", work / "data", "--epochs", "40"], "out", lambda out: out / "two-tower-tier1.run"),
+        "cv": (["cv", "tier1", "--data", work / "data", "--epochs", "40"], "out",
+               lambda out: out / "two-tower-tier1.run"),
         "train (item ranker)": (["train", "tier2", "--data", work / "data", "--fold", "0", "--epochs", "150"],
                                 "out", lambda out: out / "model.pt"),
     }
