@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real check for the BM25 first stage: Vaswani, Cranfield and CISI from ../shared/data/collections,
 # each in its original format: prepare (corpus, topics, qrels) -> index -> rank -> eval.
-# Prints the table quoted in docs/experiments/classic-collections.md; the qrels go to qrels/ (committed:
-# tests check that `prepare qrels` still writes them byte for byte), work files to out/classic/.
+# The evaluations go to runs/classic-NAME.eval.csv (docs/experiments/classic-collections.md's table is
+# generated from them); the qrels to qrels/ (committed: tests check that `prepare qrels` still writes
+# them byte for byte), work files to out/classic/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
@@ -22,9 +23,7 @@ prepare() {  # name corpus topics qrels [topic options...]
 prepare vaswani doc-text.trec query-text.trec qrels
 prepare cranfield cran.all.1400 cran.qry cranqrel --number-by-position
 prepare cisi CISI.ALL CISI.QRY CISI.REL
-echo "| collection | queries | MAP | nDCG@10 | P@10 | R@1000 |"
-echo "|---|---|---|---|---|---|"
 for name in vaswani cranfield cisi; do
   llmrank eval "qrels/$name.qrels" "$OUT/$name.bm25.run" -m map -m ndcg_cut.10 -m P.10 -m recall.1000 -m num_q \
-    --format tsv | awk -F'\t' -v n="$name" 'NR>1 {v[$3]=$4} END {printf "| %s | %s | %s | %s | %s | %s |\n", n, v["num_q"], v["map"], v["ndcg_cut_10"], v["P_10"], v["recall_1000"]}'
+    --format csv | tee "runs/classic-$name.eval.csv"
 done

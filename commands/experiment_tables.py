@@ -11,7 +11,8 @@ Specs: ``csv`` + ``runs`` (one eval CSV of `llmrank eval --format csv`, its pair
 included: a row per run, a column per measure, bold the best, † significant against the first
 run, and a Δ column on the first measure); ``csv`` (several) + ``rows`` + ``runs`` keyed by the
 run file's stem (a row per file, e.g. per dataset, a column per run, ``brief`` runs showing the
-first measure only, ``delta`` naming the run whose Δ gets a column); ``epochs`` (a row per
+first measure only, ``delta`` naming the run whose Δ gets a column), or without ``runs`` a row
+per file of one run and a column per measure of ``columns``; ``epochs`` (a row per
 epoch of each training log). ``measures`` picks and orders the measures shown.
 """
 from __future__ import annotations
@@ -80,6 +81,15 @@ def runs_table(root: Path, spec: dict) -> str:
     return _rows(header, rows)
 
 
+def measures_table(root: Path, spec: dict) -> str:
+    """A row per file of one run each, a column per measure (``columns``: measure -> header)."""
+    rows = []
+    for path, label in zip(spec["csv"], spec["rows"]):
+        (got,) = read_eval(root / path)[0].values()
+        rows.append([label, *(str(int(got[m])) if m.startswith("num_") else _number(got[m]) for m in spec["columns"])])
+    return _rows([spec.get("title", "set"), *spec["columns"].values()], rows)
+
+
 def files_table(root: Path, spec: dict) -> str:
     measures, delta = spec["measures"], spec.get("delta")
     header = [spec.get("title", "set"), *spec["runs"].values()] + ([f"Δ {delta} (p; w/t/l)"] if delta else [])
@@ -118,7 +128,9 @@ def epochs_table(root: Path, spec: dict) -> str:
 def table(root: Path, spec: dict) -> str:
     if "epochs" in spec:
         return epochs_table(root, spec)
-    return files_table(root, spec) if "rows" in spec else runs_table(root, spec)
+    if "rows" not in spec:
+        return runs_table(root, spec)
+    return files_table(root, spec) if "runs" in spec else measures_table(root, spec)
 
 
 def regenerate(root: Path, text: str) -> str:
