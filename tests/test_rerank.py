@@ -95,8 +95,9 @@ def test_resume_scores_only_unfinished_queries(cli, job, tiny_cross_encoder, tmp
     with open(tmp_path / "out.run.partial") as held:  # another llmrank process writing the same output
         import fcntl
         fcntl.flock(held, fcntl.LOCK_EX)
-        r = rerank(cli, job, tiny_cross_encoder, out, "--resume", *one_query_per_chunk)
-        assert r.code == 2 and "being written by another llmrank process" in r.err and r.err.count("\n") == 1
+        for resume in (["--resume"], []):  # not advised to --resume a job that is running
+            r = rerank(cli, job, tiny_cross_encoder, out, *resume, *one_query_per_chunk)
+            assert r.code == 2 and "being written by another llmrank process" in r.err and r.err.count("\n") == 1
     assert (tmp_path / "out.run.partial.done").read_text() == "q1\n" and not calls  # untouched, nothing scored
     assert rerank(cli, job, tiny_cross_encoder, out, "--resume", *one_query_per_chunk).code == 0
     assert calls == ["what causes tides", "why is the sky blue"]

@@ -94,6 +94,25 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def _held(path: Path) -> bool:
+    """Whether another process holds ``path``'s lock (a job writing it now, not an interrupted one)."""
+    import fcntl
+
+    try:
+        with open(path) as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _busy(path: Path) -> LlmrankError:
+    return LlmrankError(f"{path} is being written by another llmrank process: wait for it to finish, or write "
+                        f"elsewhere")
+
+
 class _Partial:
     """OUT.partial (run lines) and OUT.partial.done (finished qids), appended and flushed. Made in
     two steps, so that nothing is written before the job's inputs are checked: reading what an
@@ -103,6 +122,8 @@ class _Partial:
         self.lines, self.done = Path(output + ".partial"), Path(output + ".partial.done")
         exists = self.lines.exists() or self.done.exists()
         if exists and not resume:
+            if _held(self.lines):
+                raise _busy(self.lines)
             raise LlmrankError(f"{self.lines} exists from an interrupted job: pass --resume to continue it, "
                                f"or delete it to start over")
         self.created = not exists  # this invocation's own: removed again if the job fails on bad input
@@ -120,8 +141,7 @@ class _Partial:
         except BlockingIOError:
             self._lines.close()
             self.created = False
-            raise LlmrankError(f"{self.lines} is being written by another llmrank process: wait for it to finish, "
-                               f"or write elsewhere") from None
+            raise _busy(self.lines) from None
         self._lines.seek(0)
         kept = [ln for ln in self._lines.read().splitlines(True) if ln.split(" ", 1)[0] in self.finished]
         self._lines.seek(0)
