@@ -246,3 +246,47 @@ def test_lm_state_workers_killed_with_their_caller_leave_whole_entries_and_no_pr
     for entry in wanted:
         a, b = np.load(tmp_path / "whole" / entry), np.load(cut / entry)
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_a_second_training_into_a_running_ones_directory_is_refused(items, tmp_path):
+    """Two writers: while a training holds its directory another is refused in one line, with or
+    without --resume (not told to resume work that is running); the lock goes with a killed job."""
+    pytest.importorskip("torch")
+    out = tmp_path / "m"
+    job = [sys.executable, "-m", "llmrank_cli", "train", "tier2", "--data", str(items), "--fold", "0", "--epochs",
+           "100000", "-o", str(out)]
+    first = subprocess.Popen([*job, "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoints" / "settings.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.poll() is None
+        for resume in ([], ["--resume"]):
+            second = subprocess.run([*job, *resume], capture_output=True, text=True)
+            assert second.returncode == 2 and second.stderr.count("\n") == 1
+            assert "being written by another llmrank process" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    after = subprocess.run(job, capture_output=True, text=True)
+    assert after.returncode == 2 and "pass --resume" in after.stderr
+
+
+def test_a_cross_encoder_training_into_a_held_directory_is_refused(passages, tiny_cross_encoder, tmp_path):
+    import fcntl
+    import os
+
+    held = tmp_path / "m" / "checkpoints"
+    held.mkdir(parents=True)
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as a running training holds it
+    try:
+        r = subprocess.run([sys.executable, "-m", "llmrank_cli", "train", "cross-encoder", "--encoder",
+                            tiny_cross_encoder, "--topics", str(passages / "topics.tsv"), "--qrels",
+                            str(passages / "qrels.txt"), "--run", str(passages / "bm25.run"), "--corpus",
+                            str(passages / "corpus.jsonl"), "--resume", "-o", str(tmp_path / "m")],
+                           capture_output=True, text=True)
+    finally:
+        os.close(fd)
+    assert r.returncode == 2 and "being written by another llmrank process" in r.stderr
+    assert r.stderr.count("\n") == 1 and sorted(os.listdir(held)) == []

@@ -41,6 +41,12 @@ class PassageExamples:
     stats: dict = field(default_factory=dict)
     scored: bool = False
 
+    def describe(self) -> str:
+        s = self.stats
+        if self.scored:
+            return f"distilling the teacher run's scores on {s['pairs']} pairs ({s['queries']} queries)"
+        return f"training on {s['groups']} positives with their negatives ({s['pairs']} pairs, {s['queries']} queries)"
+
     def pointwise(self) -> dict[str, list]:
         rows = {"query": [], "passage": [], "label": []}
         for query, passages, labels in self.groups:

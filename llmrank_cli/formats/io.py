@@ -181,3 +181,29 @@ def _cannot_write(target: Path, exc: OSError) -> LlmrankError:
     """A full disk, a read-only or forbidden directory: one line; the old file (if any) is intact."""
     kept = "the existing file is unchanged" if target.exists() else "nothing was written"
     return LlmrankError(f"{target}: cannot write: {exc.strerror} ({kept})")
+
+
+_CLAIMS: dict[str, int] = {}  # directories this process holds: path -> the open descriptor its lock is on
+
+
+def busy(path) -> LlmrankError:
+    return LlmrankError(f"{path} is being written by another llmrank process: wait for it to finish, or write "
+                        f"elsewhere")
+
+
+def claim(directory: str | os.PathLike) -> None:
+    """Hold the existing ``directory`` for this process until it exits: another llmrank claiming
+    it meanwhile is refused in one line (not told to --resume work that is running). The lock
+    goes with the process, so a killed job leaves none behind."""
+    import fcntl
+
+    key = os.path.realpath(directory)
+    if key in _CLAIMS:
+        return
+    fd = os.open(key, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise busy(directory) from None
+    _CLAIMS[key] = fd

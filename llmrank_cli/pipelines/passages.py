@@ -118,10 +118,6 @@ def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
             raise LlmrankError("evaluation needs --eval-topics, --eval-qrels, --eval-run and a corpus")
         evaluation = RerankEvaluation.from_files(a.eval_topics, a.eval_qrels, a.eval_run, a.eval_corpus or a.corpus,
                                                  a.measures or EVAL_MEASURES, a.eval_depth, a.rel_level)
-    stats = found.stats
-    note(f"distilling {a.teacher_run} on {stats['pairs']} pairs ({stats['queries']} queries)" if a.teacher_run else
-         f"training on {stats['groups']} positives with their negatives ({stats['pairs']} pairs, "
-         f"{stats['queries']} queries)")
     progress = Progress(f"train {name} ({settings.optimizer})", quiet, unit="steps")
     try:
         summary = rankers.get(name).trainer(settings, found, a.output, evaluation, a.resume, progress, note,
@@ -137,7 +133,7 @@ def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
         "negatives_depth": a.negatives_depth, "rel_level": a.rel_level, "eval_depth": a.eval_depth,
         "device": a.device, "dtype": a.dtype, **({"teacher_depth": a.teacher_depth} if a.teacher_run else {}),
         "inputs": inputs, "data_fingerprint": fingerprint(*(p for p in inputs.values() if p)),
-        "examples": stats, **summary}, ranker=name, settings=vars(settings))
+        "examples": found.stats, **summary}, ranker=name, settings=vars(settings))
     return summary
 
 

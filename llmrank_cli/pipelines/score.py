@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError, LlmrankError
 from ..formats import Run, Topic, read_run, write_run
-from ..formats.io import STDIO
+from ..formats.io import STDIO, busy
 from ..kit.devices import launched
 
 CHUNK_PAIRS = 512
@@ -108,11 +108,6 @@ def _held(path: Path) -> bool:
     return False
 
 
-def _busy(path: Path) -> LlmrankError:
-    return LlmrankError(f"{path} is being written by another llmrank process: wait for it to finish, or write "
-                        f"elsewhere")
-
-
 class _Partial:
     """OUT.partial (run lines) and OUT.partial.done (finished qids), appended and flushed. Made in
     two steps, so that nothing is written before the job's inputs are checked: reading what an
@@ -123,7 +118,7 @@ class _Partial:
         exists = self.lines.exists() or self.done.exists()
         if exists and not resume:
             if _held(self.lines):
-                raise _busy(self.lines)
+                raise busy(self.lines)
             raise LlmrankError(f"{self.lines} exists from an interrupted job: pass --resume to continue it, "
                                f"or delete it to start over")
         self.created = not exists  # this invocation's own: removed again if the job fails on bad input
@@ -141,7 +136,7 @@ class _Partial:
         except BlockingIOError:
             self._lines.close()
             self.created = False
-            raise _busy(self.lines) from None
+            raise busy(self.lines) from None
         self._lines.seek(0)
         kept = [ln for ln in self._lines.read().splitlines(True) if ln.split(" ", 1)[0] in self.finished]
         self._lines.seek(0)

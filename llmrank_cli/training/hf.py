@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import LlmrankError
-from ..formats.io import atomic_output
+from ..formats.io import atomic_output, claim
 from ..settings import Settings, setting
 from .curves import plot_curves, write_log
 from .optimizers import optimizer_class_and_kwargs
@@ -107,8 +107,13 @@ def last_checkpoint(out: Path) -> str | None:
 
 
 def _check_resume(out: Path, settings: TrainSettings, resume: bool) -> str | None:
-    """The checkpoint to continue from, refusing to mix runs with different settings."""
+    """The checkpoint to continue from, refusing to mix runs with different settings (and a
+    directory a running training holds)."""
+    from ..kit.devices import launched
+
     started = out / CHECKPOINTS / "settings.json"
+    if (out / CHECKPOINTS).is_dir() and launched()[0] == 0:
+        claim(out / CHECKPOINTS)
     checkpoint = last_checkpoint(out)
     if not resume:
         if checkpoint or started.exists():
@@ -140,6 +145,7 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
         raise LlmrankError("--keep-best needs an evaluation set (--eval-topics/--eval-qrels/--eval-run)")
     directory = Path(out)
     checkpoint = _check_resume(directory, settings, resume)
+    note(examples.describe())  # after the check: a refused training says one line
     transformers.logging.set_verbosity_error()
     use_all_cores()
     transformers.set_seed(settings.seed)  # a base without a scoring head gets a seeded one
@@ -169,6 +175,7 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
         dist.barrier()
     if args.process_index == 0:
         (directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        claim(directory / CHECKPOINTS)
         with atomic_output(directory / CHECKPOINTS / "settings.json") as fh:
             json.dump(asdict(settings), fh, indent=2)
     trainer = CrossEncoderTrainer(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import LlmrankError
-from ..formats.io import atomic_output
+from ..formats.io import atomic_output, claim
 from .optimizers import make_optimizer
 
 
@@ -68,11 +68,15 @@ def autocast(device: str, dtype):
 
 def resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
     """Claim ``directory`` for resumable work described by ``key`` (settings, seed, data): a
-    directory left by an interrupted run is continued only with ``resume`` and the same key.
-    Under a launcher every process checks before rank 0 writes the claim."""
+    directory left by an interrupted run is continued only with ``resume`` and the same key, and
+    one a running job holds is refused. Under a launcher every process checks before rank 0
+    writes the claim (and holds the directory)."""
     from ..kit.devices import launched
 
+    rank, world = launched()
     stamp = directory / "settings.json"
+    if rank == 0 and directory.is_dir():
+        claim(directory)
     if stamp.exists():
         if not resume:
             raise LlmrankError(f"{directory} holds {what}: pass --resume to continue it, or delete it to start over")
@@ -80,13 +84,13 @@ def resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
         changed = sorted(k for k in key if before.get(k) != key[k])
         if changed:
             raise LlmrankError(f"--resume with different settings than the interrupted run: {', '.join(changed)}")
-    rank, world = launched()
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
     if rank == 0 and not stamp.exists():
         directory.mkdir(parents=True, exist_ok=True)
+        claim(directory)
         with atomic_output(stamp) as f:
             json.dump(key, f, indent=2)
 
