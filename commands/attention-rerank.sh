@@ -4,7 +4,7 @@
 #    (--merge tournament, 6 prompts per query; --merge slide, 9; window 40 tournament); 2) per-head scores of DL20's and DL19's top-20
 #    (`prepare heads`), RouteHead and the static top-m baseline trained on one year and
 #    evaluated on the other from the cached scores (all heads and the per-query oracle beside
-#    them), and RouteHead end to end (`rerank --kind icr --heads`) on DL19. Paired t-tests (Holm)
+#    them), and RouteHead end to end (`rerank --kind icr --router`) on DL19. Paired t-tests (Holm)
 #    against BM25; the bi-encoder rerank from commands/dl19-rerank.sh is listed when present;
 #    3) nDCG@10 of DL19's top 20 reordered by each layer's heads alone (from the cached scores).
 # Work files in out/icr/ and out/heads/; runs in runs/. A step whose output exists is skipped;
@@ -56,12 +56,12 @@ for pair in "dl20 dl19" "dl19 dl20"; do
   set -- $pair
   for kind in routehead static; do
     flags=(); [ "$kind" = static ] && flags=(--static)
-    [ -f "out/heads/models/$1-$kind/model.json" ] || llmrank train routehead --heads "out/heads/$1" \
-      --eval-heads "out/heads/$2" "${flags[@]}" -o "out/heads/models/$1-$kind"
+    [ -f "out/heads/models/$1-$kind/model.json" ] || llmrank train routehead --data "out/heads/$1" \
+      --eval-data "out/heads/$2" "${flags[@]}" -o "out/heads/models/$1-$kind"
   done
 done
 [ -f runs/dl19-routehead.run ] || /usr/bin/time -f "dl19-routehead.run: %e s" llmrank --quiet rerank --kind icr \
-  --model "$LM" --heads out/heads/models/dl20-routehead --run "$DL/dl19/bm25-top100.run" \
+  --model "$LM" --router out/heads/models/dl20-routehead --run "$DL/dl19/bm25-top100.run" \
   --topics "$DL/dl19/topics.tsv" --corpus "$DL/dl19/passages.jsonl" --depth 20 --window 20 --tag routehead \
   -o runs/dl19-routehead.run
 

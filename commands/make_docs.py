@@ -31,7 +31,7 @@ TRAINING = {
     PassageExamples: ("passage examples (`PassageExamples`)",
                       "`train NAME` on topics, qrels and a corpus (and `cv NAME`), `rerank --kind NAME`"),
     HeadsData: ("cached head scores (`HeadsData`)",
-                "`train NAME --heads DIR -o R`, then `rerank --kind icr --model R`"),
+                "`train NAME --data DIR -o R`, then `rerank --kind icr --model R`"),
     None: ("—", "`rerank --kind NAME` (nothing to train)")}
 
 

@@ -172,11 +172,11 @@ def test_an_all_heads_router_is_icr_and_routehead_round_trips(cli, tiny_lm, tmp_
                        atol=1e-6)  # all heads summed = ICR
     for static in ([], ["--static"]):
         model = tmp_path / f"m{len(static)}"
-        assert cli("--quiet", "train", "routehead", "--heads", heads, "--eval-heads", heads, "--max-heads", "2",
+        assert cli("--quiet", "train", "routehead", "--data", heads, "--eval-data", heads, "--max-heads", "2",
                    "--epochs", "20", *static, "-o", model).code == 0
         label = "routehead-static" if static else "routehead"
         cached = tmp_path / f"{label}.run"
-        assert cli("--quiet", "rerank", "--kind", "icr", "--model", tiny_lm, "--heads", model, *args, "--depth", "4",
+        assert cli("--quiet", "rerank", "--kind", "icr", "--model", tiny_lm, "--router", model, *args, "--depth", "4",
                    "--window", "4", "-o", cached).code == 0
         ours = {(ln.split()[0], ln.split()[2]): float(ln.split()[4]) for ln in cached.read_text().splitlines()}
         theirs = {(ln.split()[0], ln.split()[2]): float(ln.split()[4])
@@ -188,9 +188,9 @@ def test_an_all_heads_router_is_icr_and_routehead_round_trips(cli, tiny_lm, tmp_
     assert cli("--quiet", "rerank", "--kind", "icr", "--model", model, *args, "--depth", "4", "--window", "4",
                "-o", named).code == 0
     assert named.read_bytes() == cached.read_bytes()
-    r = cli("rerank", "--kind", "icr", "--model", model, "--heads", model, *args, "-o", tmp_path / "y.run")
+    r = cli("rerank", "--kind", "icr", "--model", model, "--router", model, *args, "-o", tmp_path / "y.run")
     assert r.code == 2 and "is a routehead model" in r.err
     r = cli("rerank", "--kind", "icr", "--model", "smollm2-135m", "--heads", model, *args, "-o", tmp_path / "x.run")
-    assert r.code == 2 and "--heads were learned on" in r.err
-    r = cli("train", "routehead", "--heads", heads, "--max-heads", "0", "-o", tmp_path / "bad")
+    assert r.code == 2 and "heads were learned on" in r.err and "--heads is now --router" in r.err  # the old spelling
+    r = cli("train", "routehead", "--heads", heads, "--max-heads", "0", "-o", tmp_path / "bad")  # --data, spelt old
     assert r.code == 2 and "--max-heads" in r.err

@@ -78,8 +78,9 @@ def _renamed(argv: list[str]) -> list[str]:
     """``argv`` with old flag spellings (``options.RENAMED``) replaced, each noted once."""
     from .options import RENAMED, RENAMED_IN
 
-    command = next((a for a in argv if a not in GLOBAL_FLAGS), None)
-    renames = {**RENAMED, **RENAMED_IN.get(command, {})}
+    words = [a for a in argv if a not in GLOBAL_FLAGS][:2]
+    renames = {**RENAMED, **RENAMED_IN.get(words[0] if words else None, {}),
+               **RENAMED_IN.get(" ".join(words), {})}  # a subcommand's own: "train routehead"
     out = []
     for arg in argv:
         flag, sep, value = arg.partition("=")
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import EXIT_BAD_INPUT, LlmrankError
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    state.debug = "--debug" in argv
+    state.debug, state.quiet = "--debug" in argv, "--quiet" in argv  # nothing kept from an earlier call
     _show_notes()
     try:
         argv = _renamed(argv)

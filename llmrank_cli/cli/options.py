@@ -16,7 +16,8 @@ GLOSSARY = {
 }
 # Old spellings: they keep working for now, with a one-line note (cli/app.py rewrites them).
 RENAMED = {"--candidates": "--run", "--base": "--encoder"}
-RENAMED_IN = {"prepare": {"--format": "--input-format"}}
+RENAMED_IN = {"prepare": {"--format": "--input-format"}, "rerank": {"--heads": "--router"},
+              "train routehead": {"--heads": "--data", "--eval-heads": "--eval-data"}}
 
 TOPICS_FORMAT = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl, csv or smart.")
 TOPICS_FIELD = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr.")

@@ -183,12 +183,12 @@ def _cv_passages(name: str, fixed: dict, given: dict) -> None:
 
 
 def _heads_train_flags(
-    heads: str = typer.Option(..., "--heads", help="Heads directory from `prepare heads` (training queries)."),
-    eval_heads: Optional[str] = typer.Option(None, "--eval-heads", help="Another heads directory: write OUT/eval/ runs "
+    data: str = typer.Option(..., "--data", help="Heads directory from `prepare heads` (training queries)."),
+    eval_data: Optional[str] = typer.Option(None, "--eval-data", help="Another heads directory: write OUT/eval/ runs "
                                              "of this model, all heads (ICR), and the per-query oracle, from its "
                                              "cached scores."),
     seed: int = options.SEED,
-    output: str = typer.Option(..., "-o", "--output", help="Model directory (for rerank --kind icr --heads)."),
+    output: str = typer.Option(..., "-o", "--output", help="Model directory (for rerank --kind icr --model DIR)."),
     quiet: bool = options.QUIET,
 ) -> None:
     """Flags of `train NAME` for head routers (the settings' flags follow)."""

@@ -38,9 +38,10 @@ def prepare(a, quiet: bool = False) -> Path:
 
 
 def train(name: str, a, settings: dict, quiet: bool = False) -> Path:
-    """Train a head router on a heads directory; with ``a.eval_heads``, evaluate it there."""
+    """Train a head router on a heads directory (``a.data``); with ``a.eval_data``, evaluate it
+    on another."""
     trainable(name, HeadsData)
-    data = load_heads(a.heads)
+    data = load_heads(a.data)
     ranker = rankers.create(name, **settings)
     progress = Progress(f"train {name}", quiet, unit="epochs")
     progress.start(ranker.settings.epochs)
@@ -48,9 +49,9 @@ def train(name: str, a, settings: dict, quiet: bool = False) -> Path:
         ranker.fit(data, a.seed, progress)
     finally:
         progress.close()
-    out = ranker.save(a.output, {"seed": a.seed, "heads": a.heads})
-    if a.eval_heads:
-        evaluate(ranker, load_heads(a.eval_heads), Path(a.output) / "eval")
+    out = ranker.save(a.output, {"seed": a.seed, "heads": a.data})
+    if a.eval_data:
+        evaluate(ranker, load_heads(a.eval_data), Path(a.output) / "eval")
     return out
 
 

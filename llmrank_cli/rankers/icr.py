@@ -16,7 +16,7 @@ The passages precede the query, so one pass over them (SDPA) fills a KV cache an
 are cut into windows and merged (``--merge``).
 
 Its head-selection component is RouteHead (``rankers/routehead.py``, `train routehead`): with
-``--heads DIR``, or a routehead directory as ``--model`` (it names its LM), a query's score sums
+``--router DIR``, or a routehead directory as ``--model`` (it names its LM), a query's score sums
 only the heads the router picks for it.
 """
 from __future__ import annotations
@@ -42,8 +42,8 @@ PASSAGE_TOKENS = 300  # default cut of each passage (--max-length)
 class IcrSettings(Settings):
     window: int = setting(20, "Passages per prompt; a longer list is cut into windows merged by --merge.", min=1,
                           scoring=True)
-    heads: str = setting("", "A routehead model (`train routehead`): sum only the heads it picks per query, "
-                             "weighted, instead of all.", scoring=True)
+    router: str = setting("", "A routehead model (`train routehead`): sum only the heads it picks per query, "
+                              "weighted, instead of all.", scoring=True)
     merge: str = setting("tournament", "tournament (each window, then one prompt over the best of each; the rest "
                                        "by per-window z-score) or slide (ICR's own: bottom-up windows, stride "
                                        "window/2).", choices=("tournament", "slide"), scoring=True)
@@ -68,24 +68,24 @@ class Icr(PassageRanker):
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
-             window: int | None = None, merge: str | None = None, heads: str | None = None, **options) -> "Icr":
+             window: int | None = None, merge: str | None = None, router: str | None = None, **options) -> "Icr":
         from ..kit.causal_lm import load_causal_lm
         from ..kit.devices import place
         from . import load, settings_for
         from .base import read_manifest
 
-        router = read_manifest(model) if Path(model).is_dir() else None
-        if router is not None and router.get("ranker") == "routehead":  # the router names its LM
-            if heads:
-                raise LlmrankError(f"--model {model} is a routehead model: give it alone, or the LM with --heads")
-            model, heads = router["lm"]["lm"], model
-        ranker = cls(settings_for("icr", window=window, merge=merge, heads=heads), runtime)
+        stored = read_manifest(model) if Path(model).is_dir() else None
+        if stored is not None and stored.get("ranker") == "routehead":  # the router names its LM
+            if router:
+                raise LlmrankError(f"--model {model} is a routehead model: give it alone, or the LM with --router")
+            model, router = stored["lm"]["lm"], model
+        ranker = cls(settings_for("icr", window=window, merge=merge, router=router), runtime)
         device, dtype = place(runtime)
         ranker.tokenizer, ranker.lm = load_causal_lm(model, device, dtype)
-        if heads:
-            ranker.router = load(heads)
+        if router:
+            ranker.router = load(router)
             if ranker.router.name != "routehead":
-                raise LlmrankError(f"--heads {heads}: a {ranker.router.name} model, not a routehead one")
+                raise LlmrankError(f"--router {router}: a {ranker.router.name} model, not a routehead one")
             ranker.router.check_lm(model, ranker.lm.config)
         ranker.model_name, ranker.device, ranker.batch_size = model, device, batch_size
         ranker.max_length = max_length or PASSAGE_TOKENS
@@ -96,7 +96,7 @@ class Icr(PassageRanker):
 
     def manifest(self) -> dict:
         return {**super().manifest(), "window": self.settings.window, "merge": self.settings.merge,
-                "heads": self.settings.heads}
+                "router": self.settings.router}
 
     # -- one prompt ---------------------------------------------------------------------------
 

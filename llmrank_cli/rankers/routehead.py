@@ -54,7 +54,7 @@ def build_router(hidden: int, n_heads: int, width: int):
 @register("routehead")
 class RouteHead(Ranker):
     """ICR's head-selection component, not a scorer on its own: `rerank --kind icr --model DIR`
-    (the router names its LM) or `--model LM --heads DIR` scores with it."""
+    (the router names its LM) or `--model LM --router DIR` scores with it."""
 
     Settings = RouteHeadSettings
     candidates = None
@@ -119,7 +119,7 @@ class RouteHead(Ranker):
         """Refuse heads learned on another LM (by name and shape)."""
         shape = (config.num_hidden_layers, config.num_attention_heads, config.hidden_size)
         if self.lm["lm"] != name or (self.lm["layers"], self.lm["heads"], self.lm["hidden"]) != shape:
-            raise LlmrankError(f"--heads were learned on {self.lm['lm']} ({self.lm['layers']} layers x "
+            raise LlmrankError(f"the router's heads were learned on {self.lm['lm']} ({self.lm['layers']} layers x "
                                f"{self.lm['heads']} heads), not on {name} ({shape[0]} x {shape[1]})")
 
     def manifest(self) -> dict:
