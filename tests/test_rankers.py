@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("torch")
 
 from llmrank_cli import rankers  # noqa: E402
+from llmrank_cli.datasets.heads import HeadsData  # noqa: E402
 from llmrank_cli.errors import LlmrankError  # noqa: E402
 
 ITEM_RANKERS = rankers.names(candidates="items")
@@ -109,6 +110,24 @@ def test_passage_ranker_contract(name, passage_models, tmp_path, cli):
                    "--device", "cpu", "-o", out).code == 0
     assert a.read_bytes() == b.read_bytes()
     assert json.loads((tmp_path / "a.run.manifest.json").read_text())["config"]["ranker"] == name
+
+
+@pytest.mark.parametrize("name", [n for n in rankers.names() if rankers.get(n).trains_on is HeadsData])
+def test_head_router_contract(name, tmp_path):
+    """A learner of cached head scores (routehead) fits on random ones, gives each query finite
+    weights over at most --max-heads heads, and saves and reloads to the same weights."""
+    rng = np.random.default_rng(0)
+    q, window, heads = 12, 6, 8
+    data = HeadsData(path=Path("."), meta={"lm": "x", "layers": 2, "heads": heads // 2, "hidden": 4, "state_layer": 1},
+                     qids=[f"q{i}" for i in range(q)], top=[[f"d{j}" for j in range(window)]] * q, rest=[[]] * q,
+                     scores=rng.normal(size=(q, window, heads)), states=rng.normal(size=(q, 4)).astype(np.float32),
+                     gains=rng.integers(0, 2, (q, window)).astype(float), ideal=np.ones(q),
+                     rest_gains=[np.zeros(0)] * q)
+    ranker = rankers.create(name, max_heads=3, epochs=5).fit(data, seed=0)
+    weights = ranker.weights(data.states)
+    assert weights.shape == (q, heads) and np.isfinite(weights).all() and ((weights > 0).sum(axis=1) <= 3).all()
+    again = rankers.load(ranker.save(tmp_path / "m"))
+    assert np.array_equal(again.weights(data.states), weights)
 
 
 def test_cli_lists_rankers_and_their_own_flags(cli):
