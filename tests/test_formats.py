@@ -151,3 +151,23 @@ def test_duplicate_check_tells_apart_docnos_sharing_their_ends():
     assert first_duplicate(pa.table({"q": ["1", "2"], "d": ["x", "x"]}), "q", "d") is None
     table = pa.table({"q": ["1"] * 6, "d": docnos + ["clueweb09-en0001-00-00000"]})
     assert first_duplicate(table, "q", "d") == 5
+
+
+def test_a_claimed_directory_made_again_is_claimed_again(tmp_path):
+    """A process that removed a directory it held and made it anew holds the new one: another
+    process claiming it is refused in one line."""
+    import shutil
+    import subprocess
+    import sys
+
+    from llmrank_cli.formats.io import claim
+
+    held = tmp_path / "checkpoints"
+    held.mkdir()
+    claim(held)
+    shutil.rmtree(held)
+    held.mkdir()
+    claim(held)
+    other = subprocess.run([sys.executable, "-c", f"from llmrank_cli.formats.io import claim; claim({str(held)!r})"],
+                           capture_output=True, text=True)
+    assert other.returncode == 1 and "being written by another llmrank process" in other.stderr

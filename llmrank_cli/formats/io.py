@@ -199,7 +199,9 @@ def claim(directory: str | os.PathLike) -> None:
 
     key = os.path.realpath(directory)
     if key in _CLAIMS:
-        return
+        if os.path.samestat(os.fstat(_CLAIMS[key]), os.stat(key)):
+            return
+        os.close(_CLAIMS.pop(key))  # a directory of the same name made since (the held one was removed)
     fd = os.open(key, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -107,8 +107,8 @@ def examples(a, topic_list, seed: int):
 
 
 def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
-    """Fine-tune a passage reranker with AdamW or Lion on the Hugging Face Trainer, evaluating
-    every epoch; the output directory works with `llmrank rerank --model DIR`. Returns the
+    """Fine-tune a passage reranker with its ``trainer`` (the cross-encoder's: AdamW or Lion on
+    the Hugging Face Trainer), evaluating every epoch; the output directory works with `llmrank rerank --model DIR`. Returns the
     training summary (None in launched processes other than rank 0)."""
     settings = training_settings(name, values, a.teacher_run)
     found = examples(a, read_topics(a.topics) if a.topics else None, settings.seed)

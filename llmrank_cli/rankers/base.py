@@ -50,7 +50,7 @@ class Ranker:
 
     name: ClassVar[str] = ""  # the registry's name (aliases and presets live in the registry)
     Settings: ClassVar[type] = Settings
-    candidates: ClassVar[str] = "items"
+    candidates: ClassVar[str | None] = "items"
     trains_on: ClassVar[type | None] = None
     trainer: ClassVar = None
 
