@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from llmrank_cli.evaluation import ranked
+
 from .conftest import SHARED, shared
 
 FLAGS = [[], ["-c"], ["-l", "2"], ["-M", "5"], ["-c", "-l", "2", "-M", "7"], ["-l", "0"]]
@@ -68,7 +70,9 @@ def _lines(text: str, skip_rbp: bool) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("seed", range(24))
-def test_random_files_equal_trec_eval_line_for_line(trec_eval, cli, tmp_path, seed):
+def test_random_files_equal_trec_eval_line_for_line(trec_eval, cli, tmp_path, monkeypatch, seed):
+    if seed % 4 == 1:  # the labels of large runs come from Arrow's join: take it here too
+        monkeypatch.setattr(ranked, "JOIN_ROWS", 0)
     binary = seed % 3 == 0
     qrels, run = _random_files(seed, tmp_path, binary)
     measures = MEASURE_SETS[seed % len(MEASURE_SETS)]

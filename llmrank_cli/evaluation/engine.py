@@ -74,7 +74,7 @@ def evaluate(qrels: Qrels, run: Run, measures: list[Measure], rel_level: int = 1
     ranked = rank(run.table, qrels.table, eval_qids, max_docs)
     judged = judgements(qrels.table, eval_qids)
     present = np.zeros(len(eval_qids), bool)
-    present[np.unique(ranked.code)] = True
+    present[ranked.code] = True
     values = np.zeros((len(measures), len(eval_qids)))
     ev = Evaluation(run.name, measures, eval_qids.to_pylist(), values, present)
     for i, m in enumerate(measures):
