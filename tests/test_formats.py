@@ -7,6 +7,7 @@ import pytest
 from llmrank_cli.errors import InputError, LlmrankError
 from llmrank_cli.formats import (Run, read_qrels, read_run, read_submission, read_topics, write_run,
                                  write_submission)
+from llmrank_cli.formats.corpus import iter_documents
 from llmrank_cli.formats.io import atomic_output
 
 TREC_RUN = "1 Q0 d1 1 2.5 tag\n1 Q0 d2 2 1.5 tag\n2 Q0 d3 1 0.25 tag\n"
@@ -34,14 +35,30 @@ def test_gzip_and_stdin(tmp_path, monkeypatch):
     assert len(read_run("-")) == 3
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1 Q0 d1 1 2.5 tag\n1 Q0 d2 2 high tag\n", r"bad.run:2: score: expected a number, got 'high'"),
-    ("1 Q0 d1 1 2.5 tag\n1 Q0 d2 2\n", r"bad.run:2: expected 6 fields for a TREC run, found 4"),
-    ("1 0 d1 1\n", r"bad.run: expected a run with 6 fields .* found 4 \(this looks like a qrels file\)"),
+def _documents(path):
+    return list(iter_documents(path))
+
+
+@pytest.mark.parametrize("read, name, text, message", [
+    (read_run, "bad.run", "1 Q0 d1 1 2.5 tag\n1 Q0 d2 2 high tag\n",
+     r"bad.run:2: score: expected a number, got 'high'"),
+    (read_run, "bad.run", "1 Q0 d1 1 2.5 tag\n1 Q0 d2 2\n", r"bad.run:2: expected 6 fields for a TREC run, found 4"),
+    (read_run, "bad.run", "1 0 d1 1\n",
+     r"bad.run: expected a run with 6 fields .* found 4 \(this looks like a qrels file\)"),
+    (read_topics, "bad.tsv", "301\tcrime\n302 no tab here\n", r"bad.tsv:2: expected 'qid<TAB>text'"),
+    (read_topics, "bad.jsonl", '{"qid": "1", "text": "a"}\n{"qid": \n', r"bad.jsonl:2: invalid JSON"),
+    (read_topics, "bad2.jsonl", '{"name": "1"}\n', r"bad2.jsonl:1: needs an id key"),
+    (read_topics, "dup.tsv", "1\ta\n1\tb\n", r"dup.tsv: qid 1 appears more than once"),
+    (_documents, "bad.jsonl", '{"id": "a", "contents": "x"}\n{"id": \n', r"bad.jsonl:2: invalid JSON"),
+    (_documents, "bad2.jsonl", '{"contents": "x"}\n', r"bad2.jsonl:1: needs an id key"),
+    (_documents, "bad.trec", "<DOC>\n<DOCNO>1</DOCNO>\ntext\n<DOC>\n", r"bad.trec:4: <DOC> inside another <DOC>"),
+    (_documents, "bad2.trec", "<DOC>\ntext\n</DOC>\n", r"bad2.trec:1: document without <DOCNO>"),
+    (_documents, "bad.smart", ".I 1\n.W\nok\n.I\n", r"bad.smart:4: expected '.I <id>'"),
 ])
-def test_bad_runs_name_file_and_line(write, text, message):
+def test_bad_input_names_file_and_line(write, read, name, text, message):
+    """Runs, topics and corpora: one line naming the file and line at fault."""
     with pytest.raises(InputError, match=message):
-        read_run(write("bad.run", text))
+        read(write(name, text))
 
 
 def test_qrels_negative_labels_and_errors(write):
@@ -80,17 +97,6 @@ def test_topic_fields_and_vaswani_layout(write):
     assert read_topics(write("t.xml", TOPICS["t.xml"]), field="desc")[0].text == "Identify organizations"
     vaswani = "<top>\n<num>1</num><title>\nMEASUREMENT OF DIELECTRIC CONSTANT\n</title>\n</top>\n"
     assert read_topics(write("v.trec", vaswani)) == [("1", "MEASUREMENT OF DIELECTRIC CONSTANT")]
-
-
-@pytest.mark.parametrize("name, text, message", [
-    ("bad.tsv", "301\tcrime\n302 no tab here\n", r"bad.tsv:2: expected 'qid<TAB>text'"),
-    ("bad.jsonl", '{"qid": "1", "text": "a"}\n{"qid": \n', r"bad.jsonl:2: invalid JSON"),
-    ("bad2.jsonl", '{"name": "1"}\n', r"bad2.jsonl:1: needs an id key"),
-    ("dup.tsv", "1\ta\n1\tb\n", r"dup.tsv: qid 1 appears more than once"),
-])
-def test_bad_topics(write, name, text, message):
-    with pytest.raises(InputError, match=message):
-        read_topics(write(name, text))
 
 
 def test_written_run_is_trec_ordered_and_round_trips(tmp_path):
