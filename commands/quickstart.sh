@@ -20,7 +20,7 @@ M=(-m nDCG@10 -m "AP(rel=2)" -m "RR(rel=2)@10" -m "P(rel=2)@10" -m R@50)
 llmrank eval "$P/qrels.txt" "$OUT/bm25.run" "$OUT/minilm.run" "$P/qld.run" --baseline "$OUT/bm25.run" "${M[@]}"
 llmrank fuse "$OUT/bm25.run" "$OUT/minilm.run" --method rrf -o "$OUT/rrf.run"
 llmrank eval "$P/qrels.txt" "$OUT/rrf.run" -m ndcg_cut.10 -m map -l 2 --format trec | tee "$OUT/rrf.eval"
-llmrank convert "$OUT/minilm.run" --to mllm --team-id quickstart -o "$OUT/minilm.submission.csv"
-llmrank convert "$OUT/minilm.submission.csv" --to trec -o "$OUT/minilm.roundtrip.run"
+llmrank convert "$OUT/minilm.run" --format mllm --team-id quickstart -o "$OUT/minilm.submission.csv"
+llmrank convert "$OUT/minilm.submission.csv" --format trec -o "$OUT/minilm.roundtrip.run"
 cmp <(cut -d' ' -f1-5 "$OUT/minilm.run") <(cut -d' ' -f1-5 "$OUT/minilm.roundtrip.run")
 echo "quickstart done: outputs in $OUT/" >&2

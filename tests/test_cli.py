@@ -1,5 +1,6 @@
 """The CLI contract: outputs, exit codes, one-line errors, lazy imports."""
 import json
+import re
 import subprocess
 import sys
 
@@ -41,7 +42,7 @@ def test_light_commands_import_no_heavy_library(files, tmp_path):
     assert _imported("eval", q, a, "-m", "nDCG@10", "-m", "P@1", "--by", _category_file(tmp_path)) == set()
     assert _imported("validate", a, b, "--qrels", q) == set()
     assert _imported("fuse", a, b, "-o", tmp_path / "f.run") == {"pyarrow.acero"}  # its group_by sums the runs
-    assert _imported("convert", a, "--to", "msmarco") == set()
+    assert _imported("convert", a, "--format", "msmarco") == set()
     assert _imported("merge", a, "-o", tmp_path / "m.run") == set()
     assert {m.split(".")[0] for m in _imported("eval", q, a, b, "--baseline", a, "-m", "P@1")} == {"scipy"}
 
@@ -166,7 +167,7 @@ def test_fuse_rrf(cli, files, tmp_path):
 def test_convert_round_trip(cli, files, tmp_path):
     _, a, _ = files
     sub, back = tmp_path / "s.csv", tmp_path / "back.run"
-    assert cli("convert", a, "--to", "mllm", "--team-id", "T1", "-o", sub).code == 0
+    assert cli("convert", a, "--format", "mllm", "--team-id", "T1", "-o", sub).code == 0
     assert sub.read_text().splitlines()[1] == "1,a,1,3.0,T1"
     assert cli("convert", sub, "-o", back).code == 0
     assert back.read_text().splitlines()[0] == "1 Q0 a 1 3 T1"
@@ -190,7 +191,7 @@ def test_quiet_after_the_command_silences_notes(cli, files, tmp_path, write):
     for args in (["prepare", "topics", topics, "-o", tmp_path / "t2.tsv"], ["prepare", "qrels", q, "-o", tmp_path / "q"]):
         loud, quiet = cli(*args), cli(*args, "--quiet")
         assert loud.code == quiet.code == 0 and loud.err and not quiet.err
-    for args in (["fuse", a, b, "-o", tmp_path / "f.run"], ["convert", a, "--to", "mllm", "-o", tmp_path / "s.csv"],
+    for args in (["fuse", a, b, "-o", tmp_path / "f.run"], ["convert", a, "--format", "mllm", "-o", tmp_path / "s.csv"],
                  ["eval", q, a]):
         quiet = cli(*args, "--quiet")
         assert quiet.code == 0 and quiet.err == ""
@@ -232,7 +233,7 @@ def test_eval_keeps_freed_memory_only_for_large_inputs(write):
 
 
 def _options():
-    """(command path, option names, help) of every visible option of every command."""
+    """(command path, option names, help, default) of every visible option of every command."""
     import importlib
 
     import typer
@@ -250,7 +251,7 @@ def _options():
         else:
             for p in command.params:
                 if p.opts[0].startswith("-"):
-                    yield " ".join(path), p.opts, p.help or ""
+                    yield " ".join(path), p.opts, p.help or "", p.default
 
     yield from walk(typer.main.get_command(app), [])
 
@@ -261,15 +262,20 @@ def test_every_option_follows_the_flag_glossary():
     from llmrank_cli.cli.options import RENAMED, RENAMED_IN
 
     found = list(_options())
-    assert len({c for c, _, _ in found}) > 30
-    for command, names, text in found:
+    assert len({c for c, *_ in found}) > 30
+    for command, names, text, default in found:
         old = set(RENAMED) | set(RENAMED_IN.get(command.split()[0], {}))
         assert not set(names) & old, (command, names)
         if "--format" in names:
             assert "input" not in text.lower(), (command, text)
         if "--run" in names:
             assert "run" in text.lower(), (command, text)
-    assert {c for c, n, _ in found if "-o" in n} >= {"eval", "fuse", "convert", "merge", "rerank", "rank"}
+    assert {c for c, n, *_ in found if "-o" in n} >= {"eval", "fuse", "convert", "merge", "rerank", "rank"}
+    # one default per flag: trec_eval's -l 1, ten folds (item cv: the data directory's, from prepare);
+    # a ranker setting's flag is None, its default in its help
+    defaults = {flag: {d if d is not None else re.search(r"\(default: ([^)]*)\)", t).group(1)
+                       for _, n, t, d in found if flag in n} for flag in ("--rel-level", "--folds")}
+    assert defaults == {"--rel-level": {1, "1.0"}, "--folds": {10, "the data directory's"}}, defaults
 
 
 def test_old_flag_spellings_still_work_with_a_note(cli, write, tmp_path):
@@ -279,6 +285,10 @@ def test_old_flag_spellings_still_work_with_a_note(cli, write, tmp_path):
     assert r.code == 0 and "--format is now --input-format" in r.err
     assert out.read_text() == "1\tfirst query\n"
     assert "--input-format" in cli("prepare", "topics", "--help").out
+    run = write("a.run", RUN_A)
+    r = cli("convert", run, "--to", "msmarco", "--from=trec")
+    assert r.code == 0 and "--to is now --format" in r.err and "--from is now --input-format" in r.err
+    assert r.out == cli("convert", run, "--format", "msmarco", "--input-format", "trec").out
 
 
 def test_a_full_disk_is_one_line_and_the_old_output_survives(cli, write, tmp_path):

@@ -61,7 +61,7 @@ def test_torchrun_trains_a_cross_encoder_with_ddp(tiny_cross_encoder, tmp_path, 
                   s / "qrels.txt", "--run", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--eval-topics",
                   s / "topics.tsv", "--eval-qrels", s / "qrels.txt", "--eval-run", s / "bm25.run", "--epochs", "2",
                   "--lr", "1e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
-                  "--negatives-per-positive", "2", "--device", "cpu", "-o", out)
+                  "--negatives-per-positive", "2", "--rel-level", "2", "--device", "cpu", "-o", out)
     assert r.returncode == 0, [line for line in r.stderr.splitlines() if "error" in line][:3]
     assert r.stderr.count("training on 180 positives") == 1 and r.stderr.count("model written to") == 1
     manifest = json.loads((out / "model.json").read_text())["config"]

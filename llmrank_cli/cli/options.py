@@ -16,11 +16,24 @@ GLOSSARY = {
 }
 # Old spellings: they keep working for now, with a one-line note (cli/app.py rewrites them).
 RENAMED = {"--candidates": "--run", "--base": "--encoder"}
-RENAMED_IN = {"prepare": {"--format": "--input-format"}, "rerank": {"--heads": "--router"},
+RENAMED_IN = {"prepare": {"--format": "--input-format"}, "convert": {"--to": "--format", "--from": "--input-format"},
+              "rerank": {"--heads": "--router"},
               "train routehead": {"--heads": "--data", "--eval-heads": "--eval-data"}}
 
-TOPICS_FORMAT = typer.Option("auto", "--topics-format", help="auto, tsv, sgml, xml, jsonl, csv or smart.")
-TOPICS_FIELD = typer.Option("title", "--topics-field", help="SGML/XML field: title, desc or narr.")
+
+
+def topics_format(flag: str = "--topics-format"):
+    """The topics' format: --topics-format beside a command's main input, --input-format where
+    topics are the input (`prepare topics`)."""
+    return typer.Option("auto", flag, help="auto, tsv, sgml, xml, jsonl, csv or smart.")
+
+
+def topics_field(flag: str = "--topics-field"):
+    return typer.Option("title", flag, help="SGML/XML field: title, desc or narr.")
+
+
+TOPICS_FORMAT, TOPICS_FIELD = topics_format(), topics_field()
+RESUME_SCORING = typer.Option(False, "--resume", help="Continue an interrupted scoring job from OUT.partial.")
 OUTPUT = typer.Option("-", "-o", "--output", help="Output file, written atomically; - for stdout.")
 
 
@@ -53,3 +66,17 @@ WEAK_LABELS = typer.Option(0.0, "--weak-labels", min=0.0, help="Add this weight 
                            "(substantive answers to similar discovery queries) to the training gains; 0 = off.")
 CHUNK_PAIRS = typer.Option(512, "--chunk-pairs", min=1, help="Pairs per chunk of queries: the unit of flushing, "
                            "--resume, --shard and each process's share under torchrun.")
+
+
+def scoring_job(
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    resume: bool = RESUME_SCORING,
+    chunk_pairs: int = CHUNK_PAIRS,
+    topics_format: str = TOPICS_FORMAT,
+    topics_field: str = TOPICS_FIELD,
+    output: str = OUTPUT,
+    quiet: bool = QUIET,
+) -> None:
+    """Flags of the commands that score topics with a model into a run (rank, rerank): declared
+    once, so both take the same names, defaults and help."""

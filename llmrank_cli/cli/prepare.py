@@ -48,8 +48,8 @@ def _documents(path: str, fmt: str, iter_documents):
 def prepare_topics(
     source: str = typer.Argument(..., help="Topics: TSV, TREC SGML, XML, JSONL, CSV or SMART queries."),
     output: str = options.OUTPUT,
-    fmt: str = typer.Option("auto", "--input-format", help="auto, tsv, sgml, xml, jsonl, csv or smart."),
-    field: str = typer.Option("title", "--field", help="SGML/XML field: title, desc or narr."),
+    fmt: str = options.topics_format("--input-format"),
+    field: str = options.topics_field("--field"),
     number_by_position: bool = typer.Option(
         False, "--number-by-position",
         help="Number topics 1..n in file order (Cranfield: its qrels count queries by position, "

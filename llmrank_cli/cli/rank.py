@@ -5,12 +5,11 @@ from typing import Optional
 
 import typer
 
-from . import options
+from . import flags, options
 from .app import app, note, state
 
 
-@app.command("rank")
-def rank_command(
+def _rank_flags(
     model: str = typer.Option(..., "--model", help="bm25 (with --index) or an item ranker's directory from "
                                                    "`llmrank train`."),
     topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV, SMART)."),
@@ -25,24 +24,22 @@ def rank_command(
     tag: str = typer.Option("bm25", "--tag", help="Run tag (pyserini's CLI uses 'Anserini')."),
     fmt: str = typer.Option("trec", "--format", help="trec or mllm (Million LLMs submission CSV)."),
     team_id: Optional[str] = typer.Option(None, "--team-id", help="team_id for --format mllm."),
-    device: str = options.DEVICE,
-    dtype: str = options.DTYPE,
-    resume: bool = typer.Option(False, "--resume", help="Model directories: continue an interrupted job from "
-                                                         "OUT.partial."),
-    chunk_pairs: int = options.CHUNK_PAIRS,
-    topics_format: str = options.TOPICS_FORMAT,
-    topics_field: str = options.TOPICS_FIELD,
-    output: str = options.OUTPUT,
-    quiet: bool = options.QUIET,
 ) -> None:
-    """Rank with BM25 (optionally RM3) or a trained model: a TREC run or a Million LLMs submission.
+    """Flags of `rank` of its own (the scoring-job flags follow)."""
 
-    BM25's lines are identical to pyserini's `python -m pyserini.search.lucene` (scores printed
-    with 6 decimals), in trec_eval's order."""
+
+def _rank(a: dict, _: dict) -> None:
     from types import SimpleNamespace
 
     from ..pipelines.ranking import rank
 
-    report = rank(SimpleNamespace(**{k: v for k, v in locals().items() if k != "SimpleNamespace"}), state.quiet)
+    report = rank(SimpleNamespace(**a), state.quiet)
     if report:
         note(report)
+
+
+app.command("rank")(flags.command(
+    (_rank_flags, options.scoring_job), [], _rank,
+    "Rank with BM25 (optionally RM3) or a trained model: a TREC run or a Million LLMs submission.\n\n"
+    "BM25's lines are identical to pyserini's `python -m pyserini.search.lucene` (scores printed with 6 "
+    "decimals), in trec_eval's order."))

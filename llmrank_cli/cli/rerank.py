@@ -28,21 +28,13 @@ def _rerank_flags(
     depth: int = typer.Option(100, "--depth", min=1, help="Rescore the top N; the rest keep their order below."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Most pairs in one forward pass."),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=8, help="Token limit (default: the model's)."),
-    device: str = options.DEVICE,
-    dtype: str = options.DTYPE,
     backend: str = options.BACKEND,
     quantize: str = options.QUANTIZE,
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted job from OUT.partial."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: rerank every N-th chunk of queries only "
                                                               "(join with `merge`)."),
-    chunk_pairs: int = options.CHUNK_PAIRS,
     tag: Optional[str] = typer.Option(None, "--tag", help="Run tag (default: the input's)."),
-    topics_format: str = options.TOPICS_FORMAT,
-    topics_field: str = options.TOPICS_FIELD,
-    output: str = options.OUTPUT,
-    quiet: bool = options.QUIET,
 ) -> None:
-    """Flags of `rerank` (the rankers' scoring flags follow)."""
+    """Flags of `rerank` of its own (the scoring-job flags and the rankers' scoring flags follow)."""
 
 
 def _scoring_parameters() -> list:
@@ -74,5 +66,5 @@ def _rerank(a: dict, scoring: dict) -> None:
          + f"; {stats.truncated} inputs truncated at {ranker.max_length} tokens")
 
 
-app.command("rerank")(flags.command((_rerank_flags,), _scoring_parameters(), _rerank,
+app.command("rerank")(flags.command((_rerank_flags, options.scoring_job), _scoring_parameters(), _rerank,
                                     "Rescore the top-k of a run with a passage ranker and write a TREC run."))

@@ -93,6 +93,16 @@ def _cv_items(name: str, fixed: dict, given: dict) -> None:
         write_cv(result, evaluation, sys.stdout)
 
 
+def _passage_example_flags(
+    negatives: str = typer.Option("hard", "--negatives", help="hard (from --run) or random (from --corpus)."),
+    per_positive: int = typer.Option(4, "--negatives-per-positive", min=1, help="Negatives sampled per positive."),
+    negatives_depth: int = typer.Option(100, "--negatives-depth", min=1, help="Hard negatives come from this top."),
+    rel_level: int = typer.Option(1, "--rel-level", help="Lowest label of a positive, as eval's -l (TREC DL: 2)."),
+    teacher_depth: int = typer.Option(100, "--teacher-depth", min=1, help="Teacher pairs per topic (--teacher-run)."),
+) -> None:
+    """Flags of `train NAME` and `cv NAME` for passage rerankers: how examples are drawn."""
+
+
 def _passage_train_flags(
     topics: Optional[str] = typer.Option(None, "--topics", help="Training topics."),
     qrels: Optional[str] = typer.Option(None, "--qrels", help="Training qrels: positives are labels >= --rel-level."),
@@ -101,14 +111,9 @@ def _passage_train_flags(
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Passage texts (JSONL/TSV/TREC/SMART, .gz ok)."),
     triples: Optional[str] = typer.Option(None, "--triples", help="MS MARCO triples instead of qrels: qid/pos/neg "
                                                                    "ids (with --topics, --corpus) or texts."),
-    negatives: str = typer.Option("hard", "--negatives", help="hard (from --run) or random (from --corpus)."),
-    per_positive: int = typer.Option(4, "--negatives-per-positive", min=1, help="Negatives sampled per positive."),
-    negatives_depth: int = typer.Option(100, "--negatives-depth", min=1, help="Hard negatives come from this top."),
-    rel_level: int = typer.Option(2, "--rel-level", help="Lowest relevant label (2 for TREC DL passages)."),
     teacher_run: Optional[str] = typer.Option(None, "--teacher-run", help="Distil this run's scores (e.g. a "
                                               "bi-encoder's from `llmrank rerank`) on the topics' top --teacher-depth "
                                               "instead of learning from qrels."),
-    teacher_depth: int = typer.Option(100, "--teacher-depth", min=1, help="Teacher pairs per topic."),
     eval_topics: Optional[str] = typer.Option(None, "--eval-topics", help="Evaluate after every epoch on these..."),
     eval_qrels: Optional[str] = typer.Option(None, "--eval-qrels", help="...judgements..."),
     eval_run: Optional[str] = typer.Option(None, "--eval-run", help="...reranking this run's top --eval-depth."),
@@ -152,14 +157,9 @@ def _passage_cv_flags(
     run: str = typer.Option(..., "--run", help="Run to rerank: hard negatives for training, its "
                                                              "held-out queries' top --depth for scoring."),
     corpus: str = typer.Option(..., "--corpus", help="Passage texts (JSONL/TSV/TREC/SMART, .gz ok)."),
-    negatives: str = typer.Option("hard", "--negatives", help="hard (from --run) or random (from --corpus)."),
-    per_positive: int = typer.Option(4, "--negatives-per-positive", min=1, help="Negatives sampled per positive."),
-    negatives_depth: int = typer.Option(100, "--negatives-depth", min=1, help="Hard negatives come from this top."),
-    rel_level: int = typer.Option(2, "--rel-level", help="Lowest relevant label (2 for TREC DL passages)."),
     teacher_run: Optional[str] = typer.Option(None, "--teacher-run", help="Distil this run's scores on the training "
                                               "folds' topics instead of learning from qrels."),
-    teacher_depth: int = typer.Option(100, "--teacher-depth", min=1, help="Teacher pairs per topic."),
-    folds: int = typer.Option(5, "--folds", min=2, help="Query folds (seeded by --seed)."),
+    folds: int = options.FOLDS,
     depth: int = typer.Option(100, "--depth", min=1, help="Rerank the held-out queries' top N."),
     measures: Optional[List[str]] = typer.Option(None, "-m", "--measure", help="Measures (default as train's)."),
     device: str = options.DEVICE,
@@ -207,10 +207,10 @@ def _train_heads(name: str, fixed: dict, given: dict) -> None:
 # ``trains_on``): (flag functions, the call). A ranker that learns from one of these types is one
 # module; a new type of example brings its pipeline module and a line here.
 _TRAIN = {ItemData: ((_item_data_flags, _item_train_flags), _train_items),
-          PassageExamples: ((_passage_train_flags,), _train_passages),
+          PassageExamples: ((_passage_train_flags, _passage_example_flags), _train_passages),
           HeadsData: ((_heads_train_flags,), _train_heads)}
 _CV = {ItemData: ((_item_data_flags, _item_cv_flags), _cv_items),
-       PassageExamples: ((_passage_cv_flags,), _cv_passages)}
+       PassageExamples: ((_passage_cv_flags, _passage_example_flags), _cv_passages)}
 
 
 def _summary(cls: type) -> str:

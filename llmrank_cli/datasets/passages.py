@@ -61,7 +61,7 @@ class PassageExamples:
 
 
 def from_judgements(topics: list[Topic], qrels: Qrels, candidates: Run, corpus: str, negatives: str = "hard",
-                    per_positive: int = 4, rel_level: int = 2, depth: int = 100, seed: int = 0) -> PassageExamples:
+                    per_positive: int = 4, rel_level: int = 1, depth: int = 100, seed: int = 0) -> PassageExamples:
     """One group per judged-relevant passage (label >= rel_level): the positive and
     ``per_positive`` negatives, drawn from the query's top-``depth`` candidates that are not
     relevant (hard) or from the whole corpus (random). Graded labels ride along for listwise

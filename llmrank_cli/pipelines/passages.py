@@ -187,7 +187,7 @@ class RerankEvaluation:
     passages: dict
     measures: list
     depth: int = 100
-    rel_level: int = 2
+    rel_level: int = 1
     batch_size: int = 64
 
     @classmethod

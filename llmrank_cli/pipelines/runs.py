@@ -1,5 +1,6 @@
 """Work on finished runs: ``eval``'s evaluation, paired tests and per-category breakdown, written
-in the chosen format. Light: imports no ranker, torch or pandas."""
+in the chosen format; ``convert`` between run and submission formats. Light: imports no ranker,
+torch or pandas."""
 from __future__ import annotations
 
 from ..api import evaluations
@@ -43,3 +44,27 @@ def evaluate_report(a) -> None:
                                           "test", "correction", "alpha")}
     with atomic_output(a.output) as out:
         render(a.fmt, evals, out, a.per_query, comparisons, settings)
+
+
+CONVERT_FORMATS = ("trec", "msmarco", "mllm")
+
+
+def convert(source: str, output: str, fmt: str = "trec", input_format: str = "auto", team_id: str | None = None,
+            tag: str | None = None, depth: int | None = None) -> None:
+    """A run or Million LLMs submission rewritten as ``fmt``, in trec_eval's order with ranks
+    1..n; ``auto`` tells a submission by its header line."""
+    from ..formats import read_run, read_submission, write_run, write_submission
+    from ..formats.table import first_data_line, load
+
+    if fmt not in CONVERT_FORMATS or input_format not in ("auto",) + CONVERT_FORMATS:
+        raise LlmrankError(f"--format must be one of {', '.join(CONVERT_FORMATS)}; --input-format auto or one of them")
+    if input_format == "auto":
+        head = (first_data_line(load(source)) or "").lower() if source != "-" else ""
+        input_format = "mllm" if head.startswith("query_id") else "auto"
+    run = read_submission(source) if input_format == "mllm" else read_run(source, input_format)
+    if depth:
+        run = run.truncated(depth)
+    if fmt == "mllm":
+        write_submission(run, output, team_id)
+    else:
+        write_run(run, output, fmt=fmt, tag=tag)
