@@ -21,7 +21,6 @@ RENAMED_IN = {"prepare": {"--format": "--input-format"}, "convert": {"--to": "--
               "train routehead": {"--heads": "--data", "--eval-heads": "--eval-data"}}
 
 
-
 def topics_format(flag: str = "--topics-format"):
     """The topics' format: --topics-format beside a command's main input, --input-format where
     topics are the input (`prepare topics`)."""
