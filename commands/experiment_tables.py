@@ -11,9 +11,12 @@ Specs: ``csv`` + ``runs`` (one eval CSV of `llmrank eval --format csv`, its pair
 included: a row per run, a column per measure, bold the best, † significant against the first
 run, and a Δ column on the first measure); ``csv`` (several) + ``rows`` + ``runs`` keyed by the
 run file's stem (a row per file, e.g. per dataset, a column per run, ``brief`` runs showing the
-first measure only, ``delta`` naming the run whose Δ gets a column), or without ``runs`` a row
-per file of one run and a column per measure of ``columns``; ``epochs`` (a row per
-epoch of each training log). ``measures`` picks and orders the measures shown.
+first measure only, a ``STEM:MEASURE`` key that one measure, ``delta`` naming the run whose Δ
+gets a column), or without ``runs`` a row per file of one run and a column per measure of
+``columns``; ``csv`` + ``sets`` + ``runs`` (the other way round: a row per run, a column per
+file); ``epochs`` (a row per epoch of each training log). ``measures`` picks and orders the
+measures shown. A ``csv`` entry may be a list of files read as one (an eval CSV and a CSV of
+the same shape holding a CV's report, e.g.).
 """
 from __future__ import annotations
 
@@ -25,10 +28,13 @@ from pathlib import Path
 MARK = re.compile(r"(<!-- table (\{.*?\}) -->\n)(.*?)(<!-- end table -->)", re.S)
 
 
-def read_eval(path: Path) -> tuple[dict, dict]:
-    """(run -> measure -> value, (run, measure) -> paired-test row) of an eval CSV."""
+def read_eval(paths: Path | list[Path]) -> tuple[dict, dict]:
+    """(run -> measure -> value, (run, measure) -> paired-test row) of an eval CSV (or several,
+    merged)."""
     values, tests, header = {}, {}, None
-    for row in csv.reader(path.read_text().splitlines()):
+    paths = paths if isinstance(paths, list) else [paths]
+    lines = [line for path in paths for line in [*path.read_text().splitlines(), ""]]
+    for row in csv.reader(lines):
         if not row:
             header = None
             continue
@@ -90,27 +96,48 @@ def measures_table(root: Path, spec: dict) -> str:
     return _rows([spec.get("title", "set"), *spec["columns"].values()], rows)
 
 
+def _read_by_stem(root: Path, entry: str | list[str]) -> tuple[dict, dict]:
+    """An eval CSV entry's (stem -> measure -> value, (stem, measure) -> paired-test row); a
+    run's stem is its file name less ``.run``."""
+    values, tests = read_eval([root / p for p in entry] if isinstance(entry, list) else root / entry)
+    stem = {run: Path(run).name.removesuffix(".run") for run in values}
+    return {stem[r]: v for r, v in values.items()}, {(stem[r], m): t for (r, m), t in tests.items()}
+
+
 def files_table(root: Path, spec: dict) -> str:
     measures, delta = spec["measures"], spec.get("delta")
-    header = [spec.get("title", "set"), *spec["runs"].values()] + ([f"Δ {delta} (p; w/t/l)"] if delta else [])
+    header = [spec.get("title", "set"), *spec["runs"].values()] + ([f"Δ {spec['runs'][delta]} (p; w/t/l)"] if delta else [])
     rows = []
-    for path, label in zip(spec["csv"], spec["rows"]):
-        values, tests = read_eval(root / path)
-        by_stem = {Path(run).name.removesuffix(".run"): run for run in values}
-        shown = [s for s in spec["runs"] if s in by_stem]
-        best = max(values[by_stem[s]][measures[0]] for s in shown)
+    for entry, label in zip(spec["csv"], spec["rows"]):
+        values, tests = _read_by_stem(root, entry)
+        best = max(values[s][measures[0]] for s in spec["runs"] if s in values)
         row = [label]
-        for stem in spec["runs"]:
-            if stem not in by_stem:
+        for key in spec["runs"]:
+            stem, _, measure = key.partition(":")
+            if stem not in values:
                 row.append("not run")
-                continue
-            got, rest = values[by_stem[stem]], [] if stem in spec.get("brief", ()) else measures[1:]
-            row.append(" / ".join([_cell(got[measures[0]], got[measures[0]] == best,
-                                         tests.get((by_stem[stem], measures[0]))), *(_number(got[m]) for m in rest)]))
+            elif measure:
+                row.append(_number(values[stem][measure]))
+            else:
+                got, rest = values[stem], [] if stem in spec.get("brief", ()) else measures[1:]
+                first = _cell(got[measures[0]], got[measures[0]] == best, tests.get((stem, measures[0])))
+                row.append(" / ".join([first, *(_number(got[m]) for m in rest)]))
         if delta:
-            row.append(_delta(tests[by_stem[delta], measures[0]]))
+            row.append(_delta(tests[delta, measures[0]]))
         rows.append(row)
     return _rows(header, rows)
+
+
+def sets_table(root: Path, spec: dict) -> str:
+    """A row per run (by stem), a column per file (``sets``: their labels), each cell the run's
+    ``measures`` there, e.g. an ablation's nDCG@10, R@K and UPQE on each dataset."""
+    first, *rest = spec["measures"]
+    files = [_read_by_stem(root, entry) for entry in spec["csv"]]
+    rows = [[label, *(", ".join([_cell(values[stem][first], False, tests.get((stem, first))),
+                                 *(_number(values[stem][m]) for m in rest)]) if stem in values else "not run"
+                      for values, tests in files)]
+            for stem, label in spec["runs"].items()]
+    return _rows([spec.get("title", "run"), *spec["sets"]], rows)
 
 
 def epochs_table(root: Path, spec: dict) -> str:
@@ -128,6 +155,8 @@ def epochs_table(root: Path, spec: dict) -> str:
 def table(root: Path, spec: dict) -> str:
     if "epochs" in spec:
         return epochs_table(root, spec)
+    if "sets" in spec:
+        return sets_table(root, spec)
     if "rows" not in spec:
         return runs_table(root, spec)
     return files_table(root, spec) if "runs" in spec else measures_table(root, spec)

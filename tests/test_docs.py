@@ -29,6 +29,30 @@ def test_experiment_tables_equal_the_runs_csvs():
     assert not stale, f"run python commands/make_docs.py: {stale} differ from their runs/*.csv"
 
 
+def test_tables_merge_a_report_and_say_what_was_not_run(tmp_path):
+    """An eval CSV and a report CSV read as one file: a row per run across two sets, its first
+    measure marked † where the paired test says so, a measure from the report, 'not run' where a
+    set lacks the run; and a STEM:MEASURE column in a table of a row per set."""
+    for name, (ours, p_value) in {"a": (0.5, 0.001), "b": (0.25, 0.5)}.items():
+        (tmp_path / f"{name}.eval.csv").write_text(
+            f"run,qid,measure,value\ncv/prior.run,all,nDCG@10,0.4\ncv/k5.run,all,nDCG@10,{ours}\n\n"
+            f"run,measure,delta,p_value,wins,ties,losses,significant\n"
+            f"cv/k5.run,nDCG@10,{ours - 0.4},{p_value},3,1,2,{int(p_value < 0.05)}\n")
+        (tmp_path / f"{name}.report.csv").write_text(f"run,qid,measure,value\ncv/k5.run,all,UPQE,{ours / 2}\n")
+    for kind, row in (("eval", "cv/k3.run,all,nDCG@10,0.3"), ("report", "cv/k3.run,all,UPQE,0.1")):  # k3: on A only
+        path = tmp_path / f"a.{kind}.csv"
+        path.write_text(path.read_text().replace("\n", f"\n{row}\n", 1))
+    tables = _generator().experiment_tables
+    csvs = [[f"{name}.eval.csv", f"{name}.report.csv"] for name in ("a", "b")]
+    by_run = tables.table(tmp_path, {"csv": csvs, "sets": ["A", "B"], "measures": ["nDCG@10", "UPQE"],
+                                     "runs": {"k5": "K 5", "k3": "K 3"}})
+    assert by_run.splitlines()[2:] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |", "| K 3 | 0.3000, 0.1000 | not run |"]
+    by_set = tables.table(tmp_path, {"csv": csvs, "rows": ["A", "B"], "measures": ["nDCG@10"],
+                                     "runs": {"prior": "prior", "k5": "K 5", "k5:UPQE": "UPQE"}, "delta": "k5"})
+    assert by_set.splitlines()[0] == "| set | prior | K 5 | UPQE | Δ K 5 (p; w/t/l) |"
+    assert by_set.splitlines()[3] == "| B | **0.4000** | 0.2500 | 0.1250 | −0.1500 (p 0.5; 3/1/2) |"
+
+
 def test_relative_links_resolve():
     broken = []
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
