@@ -6,7 +6,10 @@
 # none/forward/backward/both, joint vs disjoint, tau 0.5/1/2/5, K 3/5/10/all. 2) TREC DL: train on
 # DL20's 5,396 passages, retrieve from DL19's 4,297 and let LT rerank TTE's top 100, vs BM25 and
 # the frozen bi-encoder on the same pool (lt-ttd with --lr 0 --k 1: TTE as initialised).
-# Work files in out/ltttd/; a CV or run that exists is not redone. OMP_NUM_THREADS=1 by default.
+# Evaluations go to runs/lt-ttd-SET.eval.csv, the CVs' reports (TTE's R@K, UPQE) to
+# runs/lt-ttd-SET.report.csv and DL19's to runs/dl19-lt-ttd.eval.csv (docs/experiments/lt-ttd.md's
+# tables are generated from them). Work files in out/ltttd/; a CV or run that exists is not
+# redone. OMP_NUM_THREADS=1 by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/llmrank ] || ./commands/setup.sh
@@ -52,11 +55,18 @@ for set in $SETS; do
   for b in two-tower-tier2 llm-cross-encoder-top1; do [ -f "$base/$b.run" ] && runs+=("$base/$b.run"); done
   gains=$(python3 -c "import json; g=json.load(open('$OUT/$set/data.json'))['gains']; print(','.join(f'{k}={v}' for k,v in g.items()))")
   echo "== $set"
-  for f in "$OUT/$set"/cv/*.cv.json; do
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['report']; print(sys.argv[1].rsplit('/',1)[1], '  '.join(f'{k} {v:.4g}' for k,v in r.items()))" "$f"
-  done
   llmrank eval "$OUT/$set/qrels.txt" "$base/prior.run" "${runs[@]}" --baseline "$base/prior.run" --gains "$gains" \
-    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$OUT/$set/cv/eval.csv"
+    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "runs/lt-ttd-$set.eval.csv"
+  # each CV's report (TTE's R@K, UPQE) in the eval CSV's shape, one row per run and measure
+  python3 -c "
+import glob, json, sys
+print('run,qid,measure,value')
+for f in sorted(glob.glob(sys.argv[1] + '/*.cv.json')):
+    report = json.load(open(f))['report']
+    recall = next(v for k, v in report.items() if k.startswith('TTE R@'))
+    for measure, value in (('R@K', recall), ('UPQE', report['UPQE'])):
+        print(f'{f.removesuffix(\".cv.json\")}.run,all,{measure},{value:.6g}')
+" "$OUT/$set/cv" | tee "runs/lt-ttd-$set.report.csv"
 done
 
 # TREC DL: passages as items (frozen all-MiniLM-L6-v2 embeddings), trained on DL20, DL19's pool ranked.
