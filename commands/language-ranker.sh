@@ -11,7 +11,8 @@
 # 2) The seed's task, 10-fold CV: routerbench-slice (correct/wrong, binary labels) and
 #    arena-bench-v1 (GPT-4's 1-10 scores from scores.tsv, graded labels, MSE): the label of the
 #    top-ranked answer against a random pick, the prior (best mean training label) and the
-#    oracle, with the paired t-test against the prior.
+#    oracle, with the paired t-test against the prior (on stderr) -> runs/language-ranker-SET.report.csv,
+#    from which docs/experiments/language-ranker.md's table is generated. DL_PART=0 runs only this part.
 # LM states are cached on disk ($LLMRANK_CACHE, default ~/.cache/llmrank): the first pass
 # extracts them (2 cores: DL19 + DL20 about 19 min, RouterBench about 30, Arena about 22), later
 # passes read them. Work files in out/lr/; runs in runs/; a step whose output exists is skipped.
@@ -24,6 +25,7 @@ L=${DATA:-../shared/data/llm-ranking}
 LM=${LM:-smollm2-135m}
 DEPTHS=${DEPTHS:-0}
 DISTIL=${DISTIL:-1}  # 0 skips setup 1b (new states of 800 dev queries' top 8: about 20 min)
+DL_PART=${DL_PART:-1}  # 0: only the seed's task
 LLM_SETS=${LLM_SETS-routerbench-slice arena-bench-v1}  # set but empty: DL only
 OUT=out/lr
 mkdir -p "$OUT/models" runs
@@ -33,13 +35,15 @@ variant() {  # variant NAME RANKER SEED [flags...]: train on DL20 (by default it
   local data=(--topics "$DL/dl20/topics.tsv" --qrels "$DL/dl20/qrels.txt" --run "$DL/dl20/bm25-top100.run"
               --group-size 16 --rel-level 2)
   [ "${1-}" = --teacher-run ] && data=(--topics out/distil-dev/topics.tsv --group-size 8)  # dev pools: 8 passages
+  [ -f "runs/dl19-lr-$name.run" ] && return
   [ -f "$OUT/models/$name/model.json" ] || llmrank --quiet train "$ranker" --lm "$LM" "${data[@]}" \
     --corpus "$DL/dl20/passages.jsonl" --groups-per-query 200 --seed "$seed" --all "$@" -o "$OUT/models/$name"
-  [ -f "runs/dl19-lr-$name.run" ] || llmrank --quiet rerank --kind language-ranker --model "$OUT/models/$name" \
+  llmrank --quiet rerank --kind language-ranker --model "$OUT/models/$name" \
     --run "$DL/dl19/bm25-top100.run" --topics "$DL/dl19/topics.tsv" --corpus "$DL/dl19/passages.jsonl" \
     --depth 100 --tag "lr-$name" -o "runs/dl19-lr-$name.run"
 }
 
+if [ "$DL_PART" = 1 ]; then
 runs=()
 for kind in list point; do
   for seed in 1 2 3; do
@@ -82,6 +86,7 @@ for kind, values in by.items():
     print(f"language-ranker-{kind}: nDCG@10 {statistics.mean(values):.4f} +- {statistics.stdev(values):.4f} "
           f"over {len(values)} seeds")
 EOF
+fi
 
 prepare() {  # prepare SET [flags...]
   local set=$1; shift
@@ -99,12 +104,18 @@ for set in $LLM_SETS; do
   for kind in list point; do
     [ -f "$OUT/$set/cv/language-ranker-$kind.run" ] || llmrank --quiet cv "language-ranker-$kind" --lm "$LM" \
       --data "$OUT/$set" "${flags[@]}" -o "$OUT/$set/cv" > /dev/null
-    python - "$OUT/$set/cv/language-ranker-$kind.cv.json" "$set" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))["report"]
-name = sys.argv[1].rsplit("/", 1)[1].removesuffix(".cv.json")
-print(f"{sys.argv[2]:<18} {name:<22} top answer's label {r['top1_label']:.3f} (random {r['random_top1_label']:.3f}, prior {r['prior_top1_label']:.3f}, oracle "
-      f"{r['oracle_top1_label']:.3f}); vs prior {r['top1_minus_prior']:+.3f}, p = {r['top1_vs_prior_p']:.2g}")
-EOF
   done
+  # the top answer's label (the seed's measure) of both rankers, the random pick, the prior and the
+  # oracle in the eval CSV's shape (a run per column of the docs' table); each ranker vs the prior on stderr
+  python - "$OUT/$set/cv" <<'EOF' | tee "runs/language-ranker-$set.report.csv"
+import json, sys
+reports = {kind: json.load(open(f"{sys.argv[1]}/language-ranker-{kind}.cv.json"))["report"] for kind in ("list", "point")}
+print("run,qid,measure,value")
+for kind, r in reports.items():
+    print(f"{sys.argv[1]}/language-ranker-{kind}.run,all,top1,{r['top1_label']:.6g}")
+for pick in ("random", "prior", "oracle"):
+    print(f"{pick},all,top1,{reports['list'][pick + '_top1_label']:.6g}")
+for kind, r in reports.items():
+    print(f"language-ranker-{kind} - prior: {r['top1_minus_prior']:+.3f}, p = {r['top1_vs_prior_p']:.2g}", file=sys.stderr)
+EOF
 done
