@@ -106,7 +106,8 @@ def _read_by_stem(root: Path, entry: str | list[str]) -> tuple[dict, dict]:
 
 def files_table(root: Path, spec: dict) -> str:
     measures, delta = spec["measures"], spec.get("delta")
-    header = [spec.get("title", "set"), *spec["runs"].values()] + ([f"Δ {spec['runs'][delta]} (p; w/t/l)"] if delta else [])
+    header = [spec.get("title", "set"), *spec["runs"].values()]
+    header += [f"Δ {spec['runs'][delta]} (p; w/t/l)"] if delta else []
     rows = []
     for entry, label in zip(spec["csv"], spec["rows"]):
         values, tests = _read_by_stem(root, entry)

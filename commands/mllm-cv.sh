@@ -68,7 +68,9 @@ for set in $SETS; do
     [[ " $TIER3_SETS " == *" $set "* ]] && archs+=(llm-cross-encoder)
     runs=()
     for arch in "${archs[@]}"; do cv "$arch"; runs+=("$OUT/$set/cv/$arch.run"); done
-    [[ " $TIER3_TOP_SETS " == *" $set "* ]] && { cv_variant llm-cross-encoder -top1 --train-layers 1; runs+=("$OUT/$set/cv/llm-cross-encoder-top1.run"); }
+    if [[ " $TIER3_TOP_SETS " == *" $set "* ]]; then
+      cv_variant llm-cross-encoder -top1 --train-layers 1; runs+=("$OUT/$set/cv/llm-cross-encoder-top1.run")
+    fi
     if [ -f "$OUT/$set/discovery.npz" ]; then
       for arch in prior two-tower-tier2; do cv_variant "$arch" +weak --weak-labels "$WEAK"; runs+=("$OUT/$set/cv/$arch+weak.run"); done
     fi

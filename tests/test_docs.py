@@ -46,7 +46,8 @@ def test_tables_merge_a_report_and_say_what_was_not_run(tmp_path):
     csvs = [[f"{name}.eval.csv", f"{name}.report.csv"] for name in ("a", "b")]
     by_run = tables.table(tmp_path, {"csv": csvs, "sets": ["A", "B"], "measures": ["nDCG@10", "UPQE"],
                                      "runs": {"k5": "K 5", "k3": "K 3"}})
-    assert by_run.splitlines()[2:] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |", "| K 3 | 0.3000, 0.1000 | not run |"]
+    assert by_run.splitlines()[2:] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |",
+                                       "| K 3 | 0.3000, 0.1000 | not run |"]
     by_set = tables.table(tmp_path, {"csv": csvs, "rows": ["A", "B"], "measures": ["nDCG@10"],
                                      "runs": {"prior": "prior", "k5": "K 5", "k5:UPQE": "UPQE"}, "delta": "k5"})
     assert by_set.splitlines()[0] == "| set | prior | K 5 | UPQE | Δ K 5 (p; w/t/l) |"
