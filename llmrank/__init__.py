@@ -5,10 +5,8 @@ compare runs with paired tests, fuse and validate them. Names are imported on fi
 >>> import llmrank
 >>> llmrank.evaluate("qrels.txt", {"bm25": "bm25.run", "tasb": "tasb.run"}, ["nDCG@10", "AP(rel=2)"])
 """
-from importlib import import_module
-
-
 from llmrank_cli import __version__
+from llmrank_cli.lazy import exports
 
 _EXPORTS = {
     "evaluate": "api", "evaluations": "api", "compare": "api", "fuse": "api", "validate": "api",
@@ -19,14 +17,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'llmrank' has no attribute {name!r}")
-    value = getattr(import_module(f"llmrank_cli.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__ = exports(__name__, _EXPORTS, home="llmrank_cli")

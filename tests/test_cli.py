@@ -60,7 +60,7 @@ def test_command_listing_equals_the_commands_own_help():
 
     import typer
 
-    from llmrank_cli.cli import COMMANDS, app
+    from llmrank_cli.cli.app import COMMANDS, app
 
     for module, _ in COMMANDS.values():
         importlib.import_module(f"llmrank_cli.cli.{module}")
@@ -238,7 +238,7 @@ def _options():
 
     import typer
 
-    from llmrank_cli.cli import COMMANDS, app
+    from llmrank_cli.cli.app import COMMANDS, app
 
     for module, _ in COMMANDS.values():
         importlib.import_module(f"llmrank_cli.cli.{module}")

@@ -12,7 +12,11 @@ from llmrank_cli.evaluation import ranked
 from .conftest import SHARED, shared
 
 FLAGS = [[], ["-c"], ["-l", "2"], ["-M", "5"], ["-c", "-l", "2", "-M", "7"], ["-l", "0"]]
-MEASURE_SETS = [
+# what a quick eval computes in plain Python (cli/quick.py): these calls take that path
+PLAIN_MEASURES = ["-m", "num_q", "-m", "num_ret", "-m", "num_rel", "-m", "num_rel_ret", "-m", "map", "-m", "Rprec",
+                  "-m", "recip_rank", "-m", "P.1,3,20", "-m", "recall.2,10", "-m", "ndcg", "-m", "ndcg_cut.3,10",
+                  "-m", "map_cut.2,100", "-m", "success.1,5"]
+MEASURE_SETS = [PLAIN_MEASURES,
     ["-m", "all_trec"],
     ["-m", "official"],
     ["-m", "ndcg.1=3,2=0.5", "-m", "G.2=1.5,1=1", "-m", "Rndcg.0=1,3=0.2", "-m", "ndcg_rel.1=2.5",

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "llmrank_cli"
-FLOORS = ["errors", "settings", "progress", "resources", "sample", "formats", "manifest", "evaluation", "kit",
+FLOORS = ["errors", "lazy", "settings", "progress", "resources", "sample", "formats", "manifest", "evaluation", "kit",
           "retrieval", "datasets", "training", "rankers", "api", "pipelines", "cli", "__main__"]
 
 

@@ -1,8 +1,9 @@
-"""Evaluation: measure parsing, the trec_eval-exact engine, significance tests, reports."""
-from .engine import Evaluation, evaluate
-from .measures import DEFAULT_MEASURES, Measure, parse_gains, parse_measures
-from .report import FORMATS, render
-from .significance import compare_to_baseline
+"""Evaluation: measure parsing, the trec_eval-exact engine, significance tests, reports. Names
+load their module on first use: the measure parser and the plain engine need no numpy."""
+from ..lazy import exports
 
-__all__ = ["DEFAULT_MEASURES", "Evaluation", "FORMATS", "Measure", "compare_to_baseline", "evaluate",
-           "parse_gains", "parse_measures", "render"]
+_WHERE = {"Evaluation": "engine", "evaluate": "engine", "DEFAULT_MEASURES": "measures", "Measure": "measures",
+          "parse_gains": "measures", "parse_measures": "measures", "FORMATS": "report", "render": "report",
+          "compare_to_baseline": "significance"}
+__all__ = sorted(_WHERE)
+__getattr__ = exports(__name__, _WHERE)

@@ -8,7 +8,7 @@ ir_measures knows is computed by ir_measures on the same, canonically ordered ru
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..errors import LlmrankError
 from .trec_names import is_trec_name, parse_trec
@@ -22,16 +22,16 @@ SUMMARY_ONLY = ("runid", "NumQ") + GEOMETRIC  # trec_eval prints no per-query li
 TEXT = ("runid", "relstring")
 
 
-@dataclass(frozen=True)
-class Measure:
-    kind: str                  # one of NATIVE, or "external"
-    label: str                 # the name printed in every output
-    cutoff: int | None = None
-    rel: int | None = None     # minimum relevant label; None means the -l level
-    gains: tuple[tuple[int, float], ...] | None = None       # label -> gain, ideal in true gain order
-    trec_gains: tuple[tuple[int, float], ...] | None = None  # trec_eval 'ndcg.L=G' params, trec_eval's order
-    external: object | None = None                           # an ir_measures measure it computes
-    param: object = None       # trec_eval parameters of the measures that take more than a cutoff
+class Measure(namedtuple("Measure", "kind label cutoff rel gains trec_gains external param", defaults=(None,) * 6)):
+    """One measure as computed and printed (a named tuple: no dataclasses to load for a small eval).
+
+    kind: one of NATIVE, or "external"; label: the name printed in every output; rel: the
+    minimum relevant label (None: the -l level); gains: label -> gain, ideal in true gain order;
+    trec_gains: trec_eval's 'ndcg.L=G' parameters in trec_eval's order; external: an ir_measures
+    measure it computes; param: trec_eval parameters of the measures that take more than a cutoff.
+    """
+
+    __slots__ = ()
 
     @property
     def summed(self) -> bool:
@@ -96,7 +96,7 @@ def parse_measure(text: str) -> list[Measure]:
 
 def parse_measures(texts) -> list[Measure]:
     """Measures in trec_eval syntax come first, in trec_eval's print order; the others follow as given."""
-    parts = [part.strip() for text in texts or DEFAULT_MEASURES for part in _split_top_level(text)]
+    parts = [part.strip() for text in texts or DEFAULT_MEASURES for part in split_measures(text)]
     trec = [p for p in parts if is_trec_name(p)]
     out = parse_trec(trec) if trec else []
     for part in parts:
@@ -105,7 +105,7 @@ def parse_measures(texts) -> list[Measure]:
     return out
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_measures(text: str) -> list[str]:
     """Split ``'nDCG@10 AP(rel=2)'`` on spaces outside parentheses (one -m may list several)."""
     parts, depth, cur = [], 0, []
     for ch in text:

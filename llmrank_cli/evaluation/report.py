@@ -8,56 +8,11 @@ import csv
 import json
 from typing import IO
 
-import numpy as np
-
 from .engine import Evaluation
-from .measures import SUMMARY_ONLY
+from .printed import cell, printed, write_trec
 from .significance import Comparison
 
 FORMATS = ("table", "trec", "tsv", "csv", "json", "latex")
-
-
-def _value(measure, v: float) -> str:
-    if measure.integer:
-        return str(int(round(v)))
-    if np.isnan(v):  # C's printf shows the sign of 0/0's NaN
-        return "-nan" if np.signbit(v) else "nan"
-    return f"{v:.4f}"
-
-
-def _cell(ev: Evaluation, mi: int, qi: int | None, v: float, quoted: bool = False) -> str:
-    """One printed value: per query (qi) or 'all' (qi None, v the aggregate)."""
-    m = ev.measures[mi]
-    if m.text:
-        if qi is None and m.kind == "relstring" or not ev.qids:
-            return ""
-        text = ev.texts[m.label][qi if qi is not None else 0]
-        return f"'{text}'" if quoted and m.kind == "relstring" else text
-    return _value(m, v)
-
-
-def _printed(ev: Evaluation, mi: int, qi: int | None) -> bool:
-    """trec_eval prints runid, num_q and gm_* only for 'all', relstring only per query, and
-    per-query lines only for queries the run has."""
-    m = ev.measures[mi]
-    if qi is None:
-        return m.kind != "relstring"
-    return m.kind not in SUMMARY_ONLY and (ev.present is None or bool(ev.present[qi]))
-
-
-def write_trec(evals: list[Evaluation], out: IO[str], per_query: bool) -> None:
-    """trec_eval's ``measure<TAB>qid<TAB>value`` lines (``%-22s\\t%s\\t%6.4f``)."""
-    for ev in evals:
-        if len(evals) > 1 and not any(m.kind == "runid" for m in ev.measures):
-            out.write(f"{'runid':<22}\tall\t{ev.run_name}\n")
-        if per_query:
-            for qi, qid in enumerate(ev.qids):
-                for mi, m in enumerate(ev.measures):
-                    if _printed(ev, mi, qi):
-                        out.write(f"{m.label:<22}\t{qid}\t{_cell(ev, mi, qi, ev.values[mi, qi], True)}\n")
-        for mi, (m, v) in enumerate(zip(ev.measures, ev.aggregate())):
-            if _printed(ev, mi, None):
-                out.write(f"{m.label:<22}\tall\t{_cell(ev, mi, None, v)}\n")
 
 
 def _long_rows(evals: list[Evaluation], per_query: bool):
@@ -65,11 +20,11 @@ def _long_rows(evals: list[Evaluation], per_query: bool):
         if per_query:
             for qi, qid in enumerate(ev.qids):
                 for mi, m in enumerate(ev.measures):
-                    if _printed(ev, mi, qi):
-                        yield ev.run_name, qid, m.label, _cell(ev, mi, qi, ev.values[mi, qi])
+                    if printed(ev, mi, qi):
+                        yield ev.run_name, qid, m.label, cell(ev, mi, qi, ev.values[mi, qi])
         for mi, (m, v) in enumerate(zip(ev.measures, ev.aggregate())):
-            if _printed(ev, mi, None):
-                yield ev.run_name, "all", m.label, _cell(ev, mi, None, v)
+            if printed(ev, mi, None):
+                yield ev.run_name, "all", m.label, cell(ev, mi, None, v)
 
 
 def write_delimited(evals: list[Evaluation], out: IO[str], per_query: bool, delimiter: str,
@@ -86,7 +41,7 @@ def write_delimited(evals: list[Evaluation], out: IO[str], per_query: bool, deli
 
 
 def _json(ev: Evaluation, mi: int, qi: int | None, v: float):
-    return _cell(ev, mi, qi, v) if ev.measures[mi].text else float(v)
+    return cell(ev, mi, qi, v) if ev.measures[mi].text else float(v)
 
 
 def write_json(evals: list[Evaluation], out: IO[str], per_query: bool, comparisons: list[Comparison],
@@ -95,10 +50,10 @@ def write_json(evals: list[Evaluation], out: IO[str], per_query: bool, compariso
     for ev in evals:
         entry = {"run": ev.run_name, "num_queries": len(ev.qids),
                  "aggregate": {m.label: _json(ev, mi, None, v) for mi, (m, v) in enumerate(zip(ev.measures, ev.aggregate()))
-                               if _printed(ev, mi, None)}}
+                               if printed(ev, mi, None)}}
         if per_query:
             entry["per_query"] = {qid: {m.label: _json(ev, mi, qi, ev.values[mi, qi]) for mi, m in enumerate(ev.measures)
-                                        if _printed(ev, mi, qi)}
+                                        if printed(ev, mi, qi)}
                                   for qi, qid in enumerate(ev.qids)}
         entry["vs_baseline"] = {c.measure: {"delta": c.delta, "p_value": c.p_value, "wins": c.wins,
                                             "ties": c.ties, "losses": c.losses, "significant": c.significant}
@@ -116,7 +71,7 @@ def short_names(names: list[str]) -> dict[str, str]:
 
 def _columns(ev: Evaluation) -> list[int]:
     """The measures a one-line-per-run table shows: those with an 'all' value."""
-    return [mi for mi in range(len(ev.measures)) if _printed(ev, mi, None)]
+    return [mi for mi in range(len(ev.measures)) if printed(ev, mi, None)]
 
 
 def _marked(evals, comparisons, latex: bool):
@@ -125,7 +80,7 @@ def _marked(evals, comparisons, latex: bool):
     short = short_names([ev.run_name for ev in evals])
     for ev in evals:
         values = ev.aggregate()
-        yield short[ev.run_name], [_cell(ev, mi, None, values[mi]) + (mark if (ev.run_name, ev.measures[mi].label) in sig
+        yield short[ev.run_name], [cell(ev, mi, None, values[mi]) + (mark if (ev.run_name, ev.measures[mi].label) in sig
                                                                      else "") for mi in _columns(ev)]
 
 

@@ -10,18 +10,16 @@ printed ``_0.10``), numbers (``utility.2,-1,0,0``, printed raw) or
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..errors import LlmrankError
 
 
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    params: str | None = None  # None | "cuts" (integers) | "fractions" | "numbers" | "pairs"
-    default: tuple = ()
-    kind: str = ""             # engine kind; the trec name itself when empty
+class Spec(namedtuple("Spec", "name params default kind", defaults=(None, (), ""))):
+    """A trec_eval measure: its parameters (None, "cuts" (integers), "fractions", "numbers" or
+    "pairs"), their default, and the engine's kind (the trec name itself when empty)."""
+
+    __slots__ = ()
 
     def engine_kind(self) -> str:
         return self.kind or self.name
@@ -103,6 +101,8 @@ def _expand(spec: Spec, text: str | None):
         yield spec.name + (f"_{text}" if text is not None else ""), {"param": tuple(values)}
     else:
         pairs = _pairs(spec, text) if text is not None else ()
+        import re
+
         gains = tuple((int(k), v) for k, v in pairs if re.fullmatch(r"[-+]?\d+", k))
         fields = {"trec_gains": gains if text is not None else None, "param": pairs}
         yield spec.name + (f"_{text}" if text is not None else ""), fields
@@ -110,6 +110,10 @@ def _expand(spec: Spec, text: str | None):
 
 def _c_number(text: str, kind):
     """C's atol/atof: the longest leading number, 0 when there is none."""
+    if kind is int and text.isascii() and text.isdigit():  # ndcg_cut.10: no need to load re
+        return int(text)
+    import re
+
     m = re.match(r"\s*[-+]?\d+" if kind is int else r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text)
     return kind(m.group(0)) if m else kind(0)
 

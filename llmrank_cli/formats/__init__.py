@@ -1,14 +1,13 @@
 """Every file format llmrank reads or writes, in one place.
 
 Readers take a path, a ``.gz`` path, or ``-`` (stdin) and report bad input as
-``FILE:LINE: problem``; writers are atomic.
+``FILE:LINE: problem``; writers are atomic. Names load their module on first use.
 """
-from .categories import read_categories
-from .mllm import read_submission, write_submission
-from .qrels import Qrels, read_qrels, write_qrels
-from .runs import RUN_FORMATS, Run, read_run, run_text, write_run
-from .topics import TOPIC_FIELDS, TOPIC_FORMATS, Topic, read_topics, write_topics
+from ..lazy import exports
 
-__all__ = ["Qrels", "RUN_FORMATS", "Run", "TOPIC_FIELDS", "TOPIC_FORMATS", "Topic", "read_categories", "read_qrels",
-           "read_run", "read_submission", "run_text", "read_topics", "write_qrels", "write_run",
-           "write_submission", "write_topics"]
+_WHERE = {"read_categories": "categories", "read_submission": "mllm", "write_submission": "mllm",
+          "Qrels": "qrels", "read_qrels": "qrels", "write_qrels": "qrels", "RUN_FORMATS": "runs", "Run": "runs",
+          "read_run": "runs", "run_text": "runs", "write_run": "runs", "TOPIC_FIELDS": "topics",
+          "TOPIC_FORMATS": "topics", "Topic": "topics", "read_topics": "topics", "write_topics": "topics"}
+__all__ = sorted(_WHERE)
+__getattr__ = exports(__name__, _WHERE)
