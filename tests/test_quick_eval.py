@@ -93,6 +93,13 @@ def test_output_file_holds_the_full_commands_bytes(write, tmp_path):
     assert ours.read_bytes() == full.read_bytes() != b""
 
 
+def test_an_unwritable_output_is_reported_by_the_full_command(cli, write, tmp_path):
+    qrels, run = write("q", QRELS), write("r", RUN)
+    assert quick.quick_eval(["eval", "--format", "trec", "-m", "map", "-o", str(tmp_path), qrels, run]) is None
+    r = cli("eval", "--format", "trec", "-m", "map", "-o", str(tmp_path), qrels, run)
+    assert r.code == 2 and r.err.startswith("llmrank: error:") and "is a directory" in r.err and "Traceback" not in r.err
+
+
 def test_quick_flags_are_evals_own():
     import importlib
 

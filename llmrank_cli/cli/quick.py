@@ -86,7 +86,9 @@ def _evaluations(got: dict, rel_level: int, max_docs: int) -> list | None:
     return evals if all(ev.qids for ev in evals) else None  # no shared query: the full command notes it
 
 
-def _write(evals: list, output: str, per_query: bool) -> int:
+def _write(evals: list, output: str, per_query: bool) -> int | None:
+    """0 once written; None where the output cannot be written (nothing was: the full command
+    then says why)."""
     from ..evaluation.printed import write_trec
 
     if output == "-":
@@ -96,8 +98,12 @@ def _write(evals: list, output: str, per_query: bool) -> int:
         except BrokenPipeError:
             pass
         return 0
+    from ..errors import LlmrankError
     from ..formats.io import atomic_output
 
-    with atomic_output(output) as out:
-        write_trec(evals, out, per_query)
+    try:
+        with atomic_output(output) as out:
+            write_trec(evals, out, per_query)
+    except LlmrankError:
+        return None
     return 0
