@@ -2,14 +2,14 @@
 """Small calls at shell speed: wall time of one ``llmrank`` call on TREC DL 2019 files, against
 trec_eval 9.0.8 (built from ../shared/tools) and Python's own start, measured in the same run.
 
-Goals (issue #29, 2 cores): ``eval --format trec -m ndcg_cut.10`` on DL19's BM25 run <= 0.25 s
-and <= 10x trec_eval; ``--help`` <= 0.25 s; ``validate`` and ``fuse`` of two DL19 runs <= 0.3 s.
-That eval takes the quick path (cli/quick.py: plain Python, no numpy, Arrow or typer); the same
-call with a measure only the full engine computes (bpref) shows what any other call costs.
-Also: eight runs in one ``llmrank eval`` (one qrels parse, one start) against a shell loop of
-eight calls; and a synthetic run just under the quick path's size limit (formats/plain.py's
-PLAIN_BYTES) through both paths, which is where the limit comes from. Each figure is the median of --rounds interleaved rounds (this machine's speed
-drifts); outputs of llmrank and trec_eval must agree.
+Goals (issue #29, 2 cores): ``eval --format trec -m ndcg_cut.10`` on DL19's BM25 run <= 0.25 s and
+<= 10x trec_eval; ``--help`` <= 0.25 s; ``validate`` and ``fuse`` of two DL19 runs <= 0.3 s. That
+eval takes the quick path (cli/quick.py: plain Python, no numpy, Arrow or typer); the same call with
+a measure only the full engine computes (bpref) shows what any other call costs. Also: eight runs in
+one ``llmrank eval`` (one qrels parse, one start) against a shell loop of eight calls; and a
+synthetic run just under the quick path's size limit (formats/plain.py's PLAIN_BYTES) through both
+paths, which is where the limit comes from. Each figure is the median of --rounds interleaved rounds
+(this machine's speed drifts); outputs of llmrank and trec_eval must agree.
 
 Usage: python benchmarks/shell_speed.py [--rounds 7]
 """
@@ -82,6 +82,9 @@ def main() -> None:
         "llmrank --help": [LLMRANK, "--help"],
         "llmrank validate (2 runs)": [LLMRANK, "validate", runs[0], runs[2]],
         "llmrank fuse (2 runs)": [LLMRANK, "fuse", runs[0], runs[2], "-o", str(work / "fused.run")],
+        "llmrank convert (to MS MARCO)": [LLMRANK, "convert", runs[0], "--format", "msmarco", "-o",
+                                          str(work / "run.tsv")],
+        "llmrank merge (1 run)": [LLMRANK, "merge", runs[0], "-o", str(work / "merged.run")],
         "llmrank eval, 8 runs in one call": [LLMRANK, "eval", "-m", "ndcg_cut.10", "--format", "trec", qrels, *eight],
         "shell loop: 8 llmrank eval calls": ["bash", "-c", f'for r in {" ".join(eight)}; do {LLMRANK} eval --format '
                                                            f'trec -m ndcg_cut.10 {qrels} $r; done'],
