@@ -5,7 +5,8 @@ trec_eval 9.0.8 (built from ../shared/tools) and Python's own start, measured in
 Goals (issue #29, 2 cores): ``eval --format trec -m ndcg_cut.10`` on DL19's BM25 run <= 0.25 s and
 <= 10x trec_eval; ``--help`` <= 0.25 s; ``validate`` and ``fuse`` of two DL19 runs <= 0.3 s. That
 eval takes the quick path (cli/quick.py: plain Python, no numpy, Arrow or typer); the same call with
-a measure only the full engine computes (bpref) shows what any other call costs. Also: eight runs in
+a measure only the full engine computes (bpref) shows what any other call costs; eval's default
+(a table of nDCG@10 AP RR P@10 R@100 R@1000) goes both ways too. Also: eight runs in
 one ``llmrank eval`` (one qrels parse, one start) against a shell loop of eight calls; and a
 synthetic run just under the quick path's size limit (formats/plain.py's PLAIN_BYTES) through both
 paths, which is where the limit comes from. Each figure is the median of --rounds interleaved rounds
@@ -79,6 +80,8 @@ def main() -> None:
                                                       qrels, runs[0]],
         "llmrank eval, full engine (+ -m bpref)": [LLMRANK, "eval", "--format", "trec", "-m", "ndcg_cut.10",
                                                    "-m", "bpref", qrels, runs[0]],
+        "llmrank eval (default table)": [LLMRANK, "eval", qrels, runs[0]],
+        "the same through the full engine": [*full_engine, "eval", qrels, runs[0]],
         "llmrank --help": [LLMRANK, "--help"],
         "llmrank validate (2 runs)": [LLMRANK, "validate", runs[0], runs[2]],
         "llmrank fuse (2 runs)": [LLMRANK, "fuse", runs[0], runs[2], "-o", str(work / "fused.run")],
@@ -90,8 +93,7 @@ def main() -> None:
                                                            f'trec -m ndcg_cut.10 {qrels} $r; done'],
         "eval of a run at the size limit, quick path": [LLMRANK, "eval", "--format", "trec", "-m", "ndcg_cut.10",
                                                         large_qrels, large],
-        "the same through the full engine": [*full_engine, "eval", "--format", "trec", "-m", "ndcg_cut.10",
-                                             large_qrels, large],
+        "the same, full engine": [*full_engine, "eval", "--format", "trec", "-m", "ndcg_cut.10", large_qrels, large],
     }
     times = {name: [] for name in cases}
     for _ in range(args.rounds):

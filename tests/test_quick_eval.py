@@ -30,6 +30,22 @@ def test_quick_path_prints_the_full_commands_bytes(capsys, tmp_path, seed):
         assert ours == full, flags
 
 
+IR_MEASURES = ["-m", "nDCG@10", "-m", "AP(rel=2)", "-m", "RR(rel=2)@10", "-m", "P(rel=2)", "-m", "P@5", "-m", "R",
+               "-m", "R@100", "-m", "Success@3", "-m", "NumRet(rel=1)", "-m", "NumRel", "-m", "map"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "tsv", "csv", "latex"])
+@pytest.mark.parametrize("seed", range(4))
+def test_quick_path_prints_every_format_as_the_full_command(capsys, tmp_path, fmt, seed):
+    qrels, run = _random_files(seed, tmp_path, binary=False)
+    other = tmp_path / "other.run"  # a second run (the same lines), for the multi-run layouts
+    other.write_text((tmp_path / "run").read_text())
+    measures = IR_MEASURES if seed % 2 else []  # eval's default: nDCG@10 AP RR P@10 R@100 R@1000
+    for flags in (["-q"], ["-c", "-l", "2", "-M", "7"]):
+        ours, full = _both(capsys, ["eval", "--format", fmt, *flags, *measures, qrels, run, str(other)])
+        assert ours == full, flags
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("year, run", DL_RUNS)
 def test_quick_path_on_trec_dl_runs(capsys, year, run):
@@ -45,7 +61,8 @@ QRELS, RUN = "1 0 a 2\n1 0 b 0\n2 0 c 1\n", "1 Q0 a 1 2.5 t\n1 Q0 b 2 1 t\n2 Q0 
 
 @pytest.mark.parametrize("argv, run_text, qrels_text", [
     (["-m", "bpref"], RUN, QRELS),                       # a measure the plain engine leaves to the engine
-    (["-m", "nDCG@10"], RUN, QRELS),                     # ir_measures syntax
+    (["-m", "ERR@10"], RUN, QRELS),                      # computed by ir_measures
+    (["-m", "nDCG(gains={0:0,1:1,2:0.5})@10"], RUN, QRELS),  # a gain map
     (["-m", "ndcg.1=2"], RUN, QRELS),                    # trec_eval gain parameters
     (["-m", "map", "--by", "cats"], RUN, QRELS),         # a flag it does not take
     (["-m", "map", "-M", "0"], RUN, QRELS),              # a value the full command refuses
@@ -74,7 +91,7 @@ def test_gzip_stdin_large_and_non_trec_output_go_to_the_full_command(tmp_path, m
     assert quick.quick_eval([*base, "--format", "trec", str(q), str(gz)]) is None
     assert quick.quick_eval([*base, "--format", "trec", str(q), "-"]) is None
     assert quick.quick_eval([*base, "--format", "json", str(q), str(r)]) is None
-    assert quick.quick_eval([*base, str(q), str(r)]) is None  # the default format is a table
+    assert quick.quick_eval(["eval", "--format", "trec", str(q), str(r)]) is None  # trec_eval's default: official
     monkeypatch.setattr(plain_files, "PLAIN_BYTES", len(RUN) - 1)
     assert quick.quick_eval([*base, "--format", "trec", str(q), str(r)]) is None
 
@@ -111,11 +128,19 @@ def test_quick_flags_are_evals_own():
     assert set(quick._VALUED) | set(quick._SWITCHES) <= names
 
 
+def _loaded(*argv: str) -> tuple[str, list[str]]:
+    """(stdout, which of numpy, pyarrow, typer, pandas, rich, ir_measures a process running
+    ``llmrank ARGV`` loaded)."""
+    code = ("import sys; from llmrank_cli.cli import main; code = main(sys.argv[1:]); print(sorted(m for m in "
+            "('numpy', 'pyarrow', 'typer', 'pandas', 'rich', 'ir_measures') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    out, _, loaded = done.stdout.rstrip("\n").rpartition("\n")
+    return out, eval(loaded)
+
+
 def test_a_quick_call_loads_no_numpy_arrow_or_typer(write):
     qrels, run = write("q", QRELS), write("r", RUN)
-    code = ("import sys; from llmrank_cli.cli import main; code = main(sys.argv[1:]); "
-            "print(sorted(m for m in ('numpy', 'pyarrow', 'typer', 'pandas') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code, "eval", "--format", "trec", "-m", "ndcg_cut.10", "-m", "P.5",
-                           qrels, run, run], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "[]"
-    assert done.stdout.count("ndcg_cut_10") == 2
+    out, loaded = _loaded("eval", "--format", "trec", "-m", "ndcg_cut.10", "-m", "P.5", qrels, run, run)
+    assert loaded == [] and out.count("ndcg_cut_10") == 2
+    out, loaded = _loaded("eval", qrels, run)  # a table of eval's default measures
+    assert loaded == ["ir_measures", "rich"] and "nDCG@10" in out

@@ -1,9 +1,11 @@
-"""``llmrank eval --format trec -m MEASURE QRELS RUN...`` on small files, answered before typer,
-numpy or Arrow load: in a shell loop that call then costs a few times trec_eval's, not forty.
+"""``llmrank eval`` of small files, answered before typer, numpy or Arrow load: in a shell loop
+``eval --format trec -m ndcg_cut.10`` then costs a few times trec_eval's call, not forty.
 
 Only a plain call takes this road: the flags below (the same names as ``eval``'s own, a test
-holds them so), trec_eval measure names the plain engine computes, and files the plain readers
-take. Anything else returns None and the full command runs, which also reports every error.
+holds them so), measures the plain engine computes (trec_eval's common ones; ir_measures' P, R,
+AP, RR, nDCG, Rprec, Success and Num* with labels as gains), any format but json (which prints
+the full command's settings), and files the plain readers take. Anything else returns None and
+the full command runs, which also reports every error.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 _VALUED = {"-m": "measure", "--measure": "measure", "-l": "rel_level", "--rel-level": "rel_level",
            "-M": "max_docs", "--max-docs": "max_docs", "-f": "format", "--format": "format",
            "-o": "output", "--output": "output"}
+FORMATS = ("trec", "table", "tsv", "csv", "latex")
 _SWITCHES = {"-q": "per_query", "--per-query": "per_query", "-c": "complete", "--complete": "complete",
              "--quiet": "quiet"}
 
@@ -44,19 +47,16 @@ def quick_eval(argv: list[str]) -> int | None:
     while argv[:1] == ["--quiet"]:
         argv = argv[1:]
     got = _parsed(argv[1:]) if argv[:1] == ["eval"] else None
-    if not got or got.get("format") != "trec" or not got["measure"] or len(got["paths"]) < 2:
+    if not got or got.setdefault("format", "table") not in FORMATS or len(got["paths"]) < 2:
         return None
     try:
         rel_level, max_docs = int(got.get("rel_level", 1)), int(got.get("max_docs", sys.maxsize))
     except ValueError:
         return None
+    if max_docs < 1:
+        return None
     import gc
 
-    from ..evaluation.measures import split_measures
-    from ..evaluation.trec_names import is_trec_name
-
-    if max_docs < 1 or not all(is_trec_name(p) for text in got["measure"] for p in split_measures(text)):
-        return None
     collecting = gc.isenabled()
     gc.disable()  # a short call on bounded input: the collector would only walk the rows again
     try:
@@ -64,7 +64,7 @@ def quick_eval(argv: list[str]) -> int | None:
     finally:
         if collecting:
             gc.enable()
-    return None if evals is None else _write(evals, got.get("output", "-"), got.get("per_query", False))
+    return None if evals is None else _write(evals, got["format"], got.get("output", "-"), got.get("per_query", False))
 
 
 def _evaluations(got: dict, rel_level: int, max_docs: int) -> list | None:
@@ -75,7 +75,7 @@ def _evaluations(got: dict, rel_level: int, max_docs: int) -> list | None:
     from ..formats import plain as files
 
     try:
-        measures = parse_measures(got["measure"])
+        measures = parse_measures(got["measure"] or (["official"] if got["format"] == "trec" else None))
         if not plain.computes(measures) or not files.fits(got["paths"]):
             return None
         qrels = files.read_qrels(got["paths"][0])
@@ -86,14 +86,12 @@ def _evaluations(got: dict, rel_level: int, max_docs: int) -> list | None:
     return evals if all(ev.qids for ev in evals) else None  # no shared query: the full command notes it
 
 
-def _write(evals: list, output: str, per_query: bool) -> int | None:
+def _write(evals: list, fmt: str, output: str, per_query: bool) -> int | None:
     """0 once written; None where the output cannot be written (nothing was: the full command
     then says why)."""
-    from ..evaluation.printed import write_trec
-
     if output == "-":
         try:
-            write_trec(evals, sys.stdout, per_query)
+            _render(fmt, evals, sys.stdout, per_query)
             sys.stdout.flush()
         except BrokenPipeError:
             pass
@@ -103,7 +101,18 @@ def _write(evals: list, output: str, per_query: bool) -> int | None:
 
     try:
         with atomic_output(output) as out:
-            write_trec(evals, out, per_query)
+            _render(fmt, evals, out, per_query)
     except LlmrankError:
         return None
     return 0
+
+
+def _render(fmt: str, evals: list, out, per_query: bool) -> None:
+    if fmt == "trec":  # the shell loop's call: no csv, json or rich to load
+        from ..evaluation.printed import write_trec
+
+        write_trec(evals, out, per_query)
+    else:
+        from ..evaluation.report import render
+
+        render(fmt, evals, out, per_query, [], {})

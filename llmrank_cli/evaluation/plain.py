@@ -18,9 +18,8 @@ _ALL = 1 << 62  # no cutoff
 
 
 def computes(measures: list[Measure]) -> bool:
-    """Whether every measure is one this engine computes (trec_eval's with labels as gains)."""
-    return all(m.kind in KINDS and m.rel is None and m.gains is None and m.trec_gains is None
-               and (m.cutoff is not None or m.kind not in ("P", "R", "Success")) for m in measures)
+    """Whether every measure is one this engine computes: its kinds, with labels as gains."""
+    return all(m.kind in KINDS and m.gains is None and m.trec_gains is None for m in measures)
 
 
 class PlainEvaluation:
@@ -56,17 +55,21 @@ def _dcg(gains, k: int) -> float:
     return total
 
 
-def _query(measures: list[Measure], labels: list[int | None], judged: list[int], level: int) -> list[float]:
+def _query(measures: list[Measure], labels: list[int | None], judged: list[int], rel_level: int) -> list[float]:
     """Each measure's value for one query: ``labels`` of the ranking (None: not in the qrels),
-    ``judged`` the query's qrels labels."""
-    hits = [i for i, label in enumerate(labels) if label is not None and label >= level]
-    num_rel = sum(label >= level for label in judged)
+    ``judged`` the query's qrels labels; a measure's own ``rel`` overrides -l."""
+    relevant: dict[int, tuple[list[int], int]] = {}  # level -> (ranks of relevant docs, their number judged)
     out = []
     for m in measures:
+        level = rel_level if m.rel is None else m.rel
+        if level not in relevant:
+            relevant[level] = ([i for i, label in enumerate(labels) if label is not None and label >= level],
+                               sum(label >= level for label in judged))
+        hits, num_rel = relevant[level]
         k = _ALL if m.cutoff is None else m.cutoff
         found = bisect_left(hits, k)
-        if m.kind == "P":
-            out.append(found / k)
+        if m.kind == "P":  # ir_measures' P without a cutoff: over everything retrieved
+            out.append(found / k if m.cutoff is not None else _div(found, len(labels)))
         elif m.kind == "R":
             out.append(_div(found, num_rel))
         elif m.kind == "AP":

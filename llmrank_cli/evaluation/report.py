@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from .engine import Evaluation
 from .printed import cell, printed, write_trec
-from .significance import Comparison
+
+if TYPE_CHECKING:  # the plain engine's evaluations are rendered here too, without numpy
+    from .engine import Evaluation
+    from .significance import Comparison
 
 FORMATS = ("table", "trec", "tsv", "csv", "json", "latex")
 
@@ -21,7 +23,7 @@ def _long_rows(evals: list[Evaluation], per_query: bool):
             for qi, qid in enumerate(ev.qids):
                 for mi, m in enumerate(ev.measures):
                     if printed(ev, mi, qi):
-                        yield ev.run_name, qid, m.label, cell(ev, mi, qi, ev.values[mi, qi])
+                        yield ev.run_name, qid, m.label, cell(ev, mi, qi, ev.values[mi][qi])
         for mi, (m, v) in enumerate(zip(ev.measures, ev.aggregate())):
             if printed(ev, mi, None):
                 yield ev.run_name, "all", m.label, cell(ev, mi, None, v)
@@ -52,7 +54,7 @@ def write_json(evals: list[Evaluation], out: IO[str], per_query: bool, compariso
                  "aggregate": {m.label: _json(ev, mi, None, v) for mi, (m, v) in enumerate(zip(ev.measures, ev.aggregate()))
                                if printed(ev, mi, None)}}
         if per_query:
-            entry["per_query"] = {qid: {m.label: _json(ev, mi, qi, ev.values[mi, qi]) for mi, m in enumerate(ev.measures)
+            entry["per_query"] = {qid: {m.label: _json(ev, mi, qi, ev.values[mi][qi]) for mi, m in enumerate(ev.measures)
                                         if printed(ev, mi, qi)}
                                   for qi, qid in enumerate(ev.qids)}
         entry["vs_baseline"] = {c.measure: {"delta": c.delta, "p_value": c.p_value, "wins": c.wins,
