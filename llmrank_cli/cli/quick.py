@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sys
 
+FORMATS = ("trec", "table", "tsv", "csv", "latex")
 _VALUED = {"-m": "measure", "--measure": "measure", "-l": "rel_level", "--rel-level": "rel_level",
            "-M": "max_docs", "--max-docs": "max_docs", "-f": "format", "--format": "format",
            "-o": "output", "--output": "output"}
-FORMATS = ("trec", "table", "tsv", "csv", "latex")
 _SWITCHES = {"-q": "per_query", "--per-query": "per_query", "-c": "complete", "--complete": "complete",
              "--quiet": "quiet"}
 
