@@ -16,7 +16,7 @@ _VALUED = {"-m": "measure", "--measure": "measure", "-l": "rel_level", "--rel-le
            "-M": "max_docs", "--max-docs": "max_docs", "-f": "format", "--format": "format",
            "-o": "output", "--output": "output"}
 _SWITCHES = {"-q": "per_query", "--per-query": "per_query", "-c": "complete", "--complete": "complete",
-             "--quiet": "quiet"}
+             "--quiet": "quiet"}  # a quick call prints no notes to silence
 
 
 def _parsed(argv: list[str]) -> dict | None:

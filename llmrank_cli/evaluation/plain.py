@@ -59,6 +59,7 @@ def _query(measures: list[Measure], labels: list[int | None], judged: list[int],
     """Each measure's value for one query: ``labels`` of the ranking (None: not in the qrels),
     ``judged`` the query's qrels labels; a measure's own ``rel`` overrides -l."""
     relevant: dict[int, tuple[list[int], int]] = {}  # level -> (ranks of relevant docs, their number judged)
+    gains = ideal = None  # set at the first nDCG: the ranking's gains, the judged ones in the best order
     out = []
     for m in measures:
         level = rel_level if m.rel is None else m.rel
@@ -84,8 +85,10 @@ def _query(measures: list[Measure], labels: list[int | None], judged: list[int],
         elif m.kind == "Success":
             out.append(float(found > 0))
         elif m.kind == "nDCG":
-            gains = [label if label is not None and label > 0 else 0 for label in labels]
-            out.append(_div(_dcg(gains, k), _dcg(sorted((g for g in judged if g > 0), reverse=True), k)))
+            if gains is None:
+                gains = [label if label is not None and label > 0 else 0 for label in labels]
+                ideal = sorted((g for g in judged if g > 0), reverse=True)
+            out.append(_div(_dcg(gains, k), _dcg(ideal, k)))
         else:
             out.append(float({"NumRet": len(labels), "NumRelRet": len(hits), "NumRel": num_rel, "NumQ": 1}[m.kind]))
     return out
