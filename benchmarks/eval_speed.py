@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Speed and memory of ``llmrank eval --format trec`` vs the reference trec_eval 9.0.8, one run.
+"""Speed and memory of ``llmrank eval --format trec`` vs the reference trec_eval 10.0, one run.
 
-trec_eval is compiled from ../shared/tools (NIST's C source, the build pyserini ships). Data:
+trec_eval is compiled from ../shared/tools (NIST's C source of release 10.0). Data:
 10,000 queries x 1,000 docs (seeded, 6-decimal scores, so ties occur as in real runs) and 50
 graded judgements per query. Two measure sets: trec_eval's default output and ``-m all_trec``.
 Each side runs in its own process; the outputs must be identical (whitespace aside), and the
@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    trec_eval = subprocess.run(["bash", str(TOOLS / "build-trec-eval.sh"), str(workdir / "trec_eval")],
+    trec_eval = subprocess.run(["bash", str(TOOLS / "build-trec-eval.sh"), str(workdir / "trec_eval"), "10.0"],
                                check=True, capture_output=True, text=True).stdout.strip()
     run, qrels = make_data(workdir, args.queries, args.docs)
     print(f"data: {args.queries} queries x {args.docs} docs ({args.queries * args.docs:,} run lines)")

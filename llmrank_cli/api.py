@@ -84,39 +84,44 @@ def _is_run_dict(data: Mapping) -> bool:
 
 def evaluations(qrels: Any, runs: Any, measures: Iterable[str] | None = None, *, rel_level: int = 1,
                 complete: bool = False, max_docs: int | None = None, gains: str | None = None,
-                run_format: str = "auto") -> list:
+                run_format: str = "auto", trec_eval: str | None = None) -> list:
     """One :class:`~llmrank_cli.evaluation.Evaluation` per run, the qrels read once and each run
-    read as it is evaluated: trec_eval 9.0.8's numbers (``rel_level``, ``complete``, ``max_docs``
-    are its ``-l``, ``-c``, ``-M``; ``gains`` a label->gain map such as ``"0=0,1=1.0,2=0.7"``
-    for every nDCG)."""
+    read as it is evaluated: the numbers of trec_eval version ``trec_eval`` ("9.0.8", "10.0" (the
+    default) or "10.0-rc2", pyserini's build); ``rel_level``, ``complete``, ``max_docs`` are its
+    ``-l``, ``-c``, ``-M``; ``gains`` a label->gain map such as ``"0=0,1=1.0,2=0.7"`` for every nDCG."""
     from .evaluation import evaluate as evaluate_run, parse_gains, parse_measures
+    from .evaluation.versions import version
 
-    parsed = parse_measures(list(measures) if measures is not None else None)
+    trec_eval = version(trec_eval).name
+    parsed = parse_measures(list(measures) if measures is not None else None, trec_eval)
     gain_map = parse_gains(gains) if gains else None
     judged = as_qrels(qrels)
+    flags = (parsed, rel_level, complete, max_docs, gain_map, trec_eval)
     if isinstance(runs, (list, tuple)):  # files read one at a time: a long list never sits in memory
-        return [evaluate_run(judged, as_run(run, fmt=run_format), parsed, rel_level, complete, max_docs, gain_map)
-                for run in runs]
-    return [evaluate_run(judged, run, parsed, rel_level, complete, max_docs, gain_map)
-            for run in _named_runs(runs, run_format)]
+        return [evaluate_run(judged, as_run(run, fmt=run_format), *flags) for run in runs]
+    return [evaluate_run(judged, run, *flags) for run in _named_runs(runs, run_format)]
 
 
 def evaluate(qrels: Any, runs: Any, measures: Iterable[str] | None = None, *, per_query: bool = False,
              rel_level: int = 1, complete: bool = False, max_docs: int | None = None,
-             gains: str | None = None):
+             gains: str | None = None, trec_eval: str | None = None):
     """A DataFrame with one row per run and query (``query_id`` "all" for the aggregate, the only
     row per run unless ``per_query``) and one column per measure. ``measures`` in ir_measures'
-    syntax (``nDCG@10``, ``AP(rel=2)``) or trec_eval's (``ndcg_cut.10``, ``map``, ``P.5,10``)."""
+    syntax (``nDCG@10``, ``AP(rel=2)``) or trec_eval's (``ndcg_cut.10``, ``map``, ``P.5,10``);
+    ``trec_eval`` the version whose numbers to give (:func:`evaluations`)."""
     import pandas as pd
 
     rows = []
     for ev in evaluations(qrels, runs, measures, rel_level=rel_level, complete=complete, max_docs=max_docs,
-                          gains=gains):
+                          gains=gains, trec_eval=trec_eval):
         labels = [m.label for m in ev.measures]
         if per_query:
             rows += [{"run": ev.run_name, "query_id": q, **{label: _cell(ev, i, qi) for i, label in enumerate(labels)}}
                      for qi, q in enumerate(ev.qids)]
-        rows.append({"run": ev.run_name, "query_id": "all", **dict(zip(labels, ev.aggregate().tolist()))})
+        total = ev.aggregate().tolist()
+        rows.append({"run": ev.run_name, "query_id": "all",
+                     **{label: _cell(ev, i, 0) if m.kind == "runid" else total[i]
+                        for i, (label, m) in enumerate(zip(labels, ev.measures))}})
     return pd.DataFrame(rows)
 
 

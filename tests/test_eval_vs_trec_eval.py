@@ -1,6 +1,7 @@
-"""`llmrank eval --format trec` against the reference trec_eval 9.0.8 (NIST's C source in
-../shared/tools, built here): line for line, on random qrels/runs and on DL19, for every
-all_trec measure, parameters in trec_eval's syntax and each -q/-c/-l/-M combination."""
+"""`llmrank eval --format trec --trec-eval V` against trec_eval V itself, for each version llmrank
+reproduces (NIST's 9.0.8 and 10.0, pyserini's 10.0-rc2: C sources in ../shared/tools, built
+here): line for line, on random qrels/runs and on DL19, for every all_trec measure, parameters in
+trec_eval's syntax and each -q/-c/-l/-M combination, through both engines."""
 import random
 import shutil
 import subprocess
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 
 from llmrank_cli.evaluation import ranked
+from llmrank_cli.evaluation.versions import VERSIONS, has_measure
 
 from .conftest import SHARED, shared
 
@@ -27,15 +29,41 @@ MEASURE_SETS = [PLAIN_MEASURES,
 ]
 
 
-@pytest.fixture(scope="session")
-def trec_eval(tmp_path_factory):
+def build_trec_eval(tmp_path_factory, version: str) -> str:
+    """The trec_eval binary of ``version``, compiled from NIST's source in ../shared/tools."""
     script = SHARED.parent / "tools" / "build-trec-eval.sh"
     if not script.exists():
         pytest.skip(f"reference trec_eval source not available: {script}")
     if not (shutil.which("cc") and shutil.which("make")):
         pytest.skip("no C compiler (cc) and make to build the reference trec_eval")
-    out = tmp_path_factory.mktemp("trec_eval")
-    return subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, check=True).stdout.strip()
+    out = tmp_path_factory.mktemp(f"trec_eval-{version}")
+    return subprocess.run(["bash", str(script), str(out), version], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+class Oracle:
+    """One trec_eval version and its binary; ``run`` calls it, ``ours`` calls llmrank under it."""
+
+    def __init__(self, version: str, binary: str):
+        self.version, self.binary = version, binary
+
+    def run(self, *args):
+        return subprocess.run([self.binary, *args], capture_output=True, text=True)
+
+    def measures(self, measures: list[str]) -> list[str]:
+        """The -m arguments this version has (9.0.8 refuses rbp, rbp_resid and unj)."""
+        pairs = [measures[i:i + 2] for i in range(0, len(measures), 2)]
+        return [x for flag, m in pairs if has_measure(VERSIONS[self.version], m.split(".")[0]) for x in (flag, m)]
+
+
+@pytest.fixture(scope="session", params=list(VERSIONS))
+def trec_eval(request, tmp_path_factory) -> Oracle:
+    return Oracle(request.param, build_trec_eval(tmp_path_factory, request.param))
+
+
+def stops_without_c(ref) -> bool:
+    """trec_eval 10.0 exits 4 when a qrels query has no results and -c is not given."""
+    return ref.returncode == 4 and "not found in qrels" in ref.stderr
 
 
 def _random_files(seed: int, directory, binary: bool):
@@ -79,12 +107,15 @@ def test_random_files_equal_trec_eval_line_for_line(trec_eval, cli, tmp_path, mo
         monkeypatch.setattr(ranked, "JOIN_ROWS", 0)
     binary = seed % 3 == 0
     qrels, run = _random_files(seed, tmp_path, binary)
-    measures = MEASURE_SETS[seed % len(MEASURE_SETS)]
+    measures = trec_eval.measures(MEASURE_SETS[seed % len(MEASURE_SETS)])
     for flags in FLAGS:
-        ref = subprocess.run([trec_eval, "-q", *flags, *measures, qrels, run], capture_output=True, text=True)
-        assert ref.returncode == 0, ref.stderr
-        ours = cli("eval", "--format", "trec", "-q", *flags, *measures, qrels, run)
+        ref = trec_eval.run("-q", *flags, *measures, qrels, run)
+        ours = cli("eval", "--format", "trec", "--trec-eval", trec_eval.version, "-q", *flags, *measures, qrels, run)
         assert ours.code == 0, ours.err
+        if stops_without_c(ref):  # llmrank evaluates the queries in both, as the other versions do, and says so
+            assert "trec_eval 10.0 stops on such files (exit 4)" in ours.err
+            continue
+        assert ref.returncode == 0, ref.stderr
         assert _lines(ours.out, not binary) == _lines(ref.stdout, not binary), (flags, measures)
 
 
@@ -96,9 +127,10 @@ DL_RUNS = [(year, run) for year in ("dl19", "dl20")
 @pytest.mark.parametrize("flags", [[], ["-c", "-l", "2", "-M", "10"]])
 def test_shared_dl_runs_all_trec_equal_trec_eval(trec_eval, cli, year, run, flags):
     d = shared("trec-dl", year)
-    args = [*flags, str(d / "qrels.txt"), str(d / f"{run}.run")]
-    ref = subprocess.run([trec_eval, "-q", "-m", "all_trec", *args], capture_output=True, text=True, check=True)
-    ours = cli("eval", "--format", "trec", "-q", "-m", "all_trec", *args)
+    args = ["-q", "-m", "all_trec", *flags, str(d / "qrels.txt"), str(d / f"{run}.run")]
+    ref = trec_eval.run(*args)
+    assert ref.returncode == 0, ref.stderr
+    ours = cli("eval", "--format", "trec", "--trec-eval", trec_eval.version, *args)
     assert ours.code == 0, ours.err
     assert _lines(ours.out, False) == _lines(ref.stdout, False)
 
@@ -106,24 +138,42 @@ def test_shared_dl_runs_all_trec_equal_trec_eval(trec_eval, cli, year, run, flag
 @pytest.mark.parametrize("flags", FLAGS)
 def test_dl19_all_trec_equals_trec_eval(trec_eval, cli, flags):
     d = shared("trec-dl", "dl19")
-    args = [*flags, str(d / "qrels.txt"), str(d / "bm25-top100.run")]
-    ref = subprocess.run([trec_eval, "-q", "-m", "all_trec", *args], capture_output=True, text=True, check=True)
-    ours = cli("eval", "--format", "trec", "-q", "-m", "all_trec", *args)
+    args = ["-q", "-m", "all_trec", *flags, str(d / "qrels.txt"), str(d / "bm25-top100.run")]
+    ref = trec_eval.run(*args)
+    assert ref.returncode == 0, ref.stderr
+    ours = cli("eval", "--format", "trec", "--trec-eval", trec_eval.version, *args)
     assert ours.code == 0, ours.err
     assert _lines(ours.out, False) == _lines(ref.stdout, False)
 
 
-def test_empty_run_is_refused_like_trec_eval(trec_eval, cli, write):
-    qrels, run = write("qrels", "1 0 a 1\n"), write("empty.run", "")
-    assert subprocess.run([trec_eval, qrels, run], capture_output=True).returncode != 0
-    ours = cli("eval", "--format", "trec", qrels, run)
-    assert ours.code == 2 and "empty.run" in ours.err and not ours.out
+@pytest.mark.parametrize("qrels_text, run_text, named", [
+    ("1 0 a 1\n", "", "empty.run"),                   # an empty run
+    ("", "1 Q0 a 1 1.0 t\n", "qrels"),                 # an empty qrels file
+    ("5 0 a 1\n", "1 Q0 a 1 1.0 t\n", "shares no query"),  # the wrong qrels: no query in common
+])
+@pytest.mark.parametrize("flags", [[], ["-c"]])
+def test_what_trec_eval_refuses_is_refused(trec_eval, cli, tmp_path, qrels_text, run_text, named, flags):
+    """One line naming the file(s), exit 2, nothing written; trec_eval refuses the same files (10.0
+    alone prints zeros for a run sharing no query under -c: llmrank refuses that too)."""
+    (tmp_path / "qrels").write_text(qrels_text)
+    (tmp_path / "empty.run").write_text(run_text)
+    qrels, run, out = tmp_path / "qrels", tmp_path / "empty.run", tmp_path / "out.txt"
+    ref = trec_eval.run(*flags, str(qrels), str(run))
+    assert ref.returncode != 0 or (trec_eval.version == "10.0" and flags == ["-c"] and named == "shares no query")
+    for fmt in ("trec", "table"):  # the quick path and the full command
+        ours = cli("eval", "--format", fmt, "--trec-eval", trec_eval.version, *flags, qrels, run, "-o", out)
+        assert ours.code == 2 and named in ours.err and len(ours.err.strip().splitlines()) == 1, ours.err
+        assert not out.exists() and not ours.out
+    if named == "shares no query":
+        assert str(qrels) in ours.err and str(run) in ours.err
 
 
 def test_default_output_is_trec_evals(trec_eval, cli):
     d = shared("trec-dl", "dl19")
     args = [str(d / "qrels.txt"), str(d / "bm25-top100.run")]
-    ref = subprocess.run([trec_eval, *args], capture_output=True, text=True, check=True).stdout
-    ours = cli("eval", "--format", "trec", *args)
+    ref = trec_eval.run(*args)
+    assert ref.returncode == 0, ref.stderr
+    ref = ref.stdout
+    ours = cli("eval", "--format", "trec", "--trec-eval", trec_eval.version, *args)
     assert ours.out.splitlines()[0].split() == ["runid", "all", "bm25"]
     assert _lines(ours.out, False) == _lines(ref, False)

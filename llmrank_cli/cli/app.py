@@ -19,7 +19,7 @@ from .. import __version__
 # modules' own.
 COMMANDS = {
     "convert": ("convert", "Convert a run; output is in trec_eval order with ranks 1..n."),
-    "eval": ("eval", "Score runs against qrels with exactly trec_eval 9.0.8's numbers."),
+    "eval": ("eval", "Score runs against qrels with exactly trec_eval's numbers (10.0, 9.0.8 or pyserini's 10.0-rc2)."),
     "fuse": ("fuse", "Fuse runs into one TREC run."),
     "rank": ("rank", "Rank with BM25 (optionally RM3) or a trained model: a TREC run or a Million LLMs "
                      "submission."),
@@ -133,6 +133,8 @@ def _show_notes() -> None:
 
     show.__wrapped__ = shown
     warnings.showwarning = show
+    # setting a filter renews warnings' registries: each call (in-process ones too) shows its notes
+    warnings.filterwarnings("default", category=Note)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,8 @@ def eval_command(
     max_docs: Optional[int] = typer.Option(None, "-M", "--max-docs", min=1,
                                            help="Use only the top N documents of each query (trec_eval -M)."),
     gains: Optional[str] = typer.Option(None, "--gains", help="Gain map for every nDCG, e.g. 0=0,1=1.0,2=0.7."),
+    trec_eval: str = typer.Option("10.0", "--trec-eval", help="Whose numbers: 10.0 (NIST's current release), 9.0.8 "
+                                  "(pytrec_eval's, ir_measures', PyTerrier's) or 10.0-rc2 (pyserini's build)."),
     per_query: bool = typer.Option(False, "-q", "--per-query", help="Also print per-query values."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, trec, tsv, csv, json or latex."),
     baseline: Optional[str] = typer.Option(None, "--baseline", "-b", help="Run to test the others against."),
@@ -38,12 +40,12 @@ def eval_command(
     output: str = options.OUTPUT,
     quiet: bool = options.QUIET,
 ) -> None:
-    """Score runs against qrels with exactly trec_eval 9.0.8's numbers."""
+    """Score runs against qrels with exactly trec_eval's numbers (10.0, 9.0.8 or pyserini's 10.0-rc2)."""
     from types import SimpleNamespace
 
     from ..pipelines.runs import evaluate_report
 
     evaluate_report(SimpleNamespace(qrels=qrels, runs=runs, measure=measure, rel_level=rel_level, complete=complete,
-                                    max_docs=max_docs, gains=gains, per_query=per_query, fmt=fmt, baseline=baseline,
+                                    max_docs=max_docs, gains=gains, trec_eval=trec_eval, per_query=per_query, fmt=fmt, baseline=baseline,
                                     test=test, correction=correction, alpha=alpha, permutations=permutations,
                                     seed=seed, by=by, run_format=run_format, output=output))

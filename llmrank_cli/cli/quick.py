@@ -14,7 +14,7 @@ import sys
 FORMATS = ("trec", "table", "tsv", "csv", "latex")
 _VALUED = {"-m": "measure", "--measure": "measure", "-l": "rel_level", "--rel-level": "rel_level",
            "-M": "max_docs", "--max-docs": "max_docs", "-f": "format", "--format": "format",
-           "-o": "output", "--output": "output"}
+           "-o": "output", "--output": "output", "--trec-eval": "trec_eval"}
 _SWITCHES = {"-q": "per_query", "--per-query": "per_query", "-c": "complete", "--complete": "complete",
              "--quiet": "quiet"}  # a quick call prints no notes to silence
 
@@ -72,18 +72,22 @@ def _evaluations(got: dict, rel_level: int, max_docs: int) -> list | None:
     from ..errors import LlmrankError
     from ..evaluation import plain
     from ..evaluation.measures import parse_measures
+    from ..evaluation.versions import version
     from ..formats import plain as files
 
     try:
-        measures = parse_measures(got["measure"] or (["official"] if got["format"] == "trec" else None))
+        v = version(got.get("trec_eval"))
+        measures = parse_measures(got["measure"] or (["official"] if got["format"] == "trec" else None), v.name)
         if not plain.computes(measures) or not files.fits(got["paths"]):
             return None
         qrels = files.read_qrels(got["paths"][0])
         evals = [plain.evaluate(qrels, files.read_run(path), path, measures, rel_level,
-                                got.get("complete", False), max_docs) for path in got["paths"][1:]]
+                                got.get("complete", False), max_docs, v.stand_in) for path in got["paths"][1:]]
     except (LlmrankError, files.NotPlain):
         return None
-    return evals if all(ev.qids for ev in evals) else None  # no shared query: the full command notes it
+    # no shared query (refused), or 10.0 without -c on a run lacking qrels queries (noted): the full command
+    noted = v.stand_in and not got.get("complete")
+    return evals if all(ev.unranked < len(qrels) and not (ev.unranked and noted) for ev in evals) else None
 
 
 def _write(evals: list, fmt: str, output: str, per_query: bool) -> int | None:

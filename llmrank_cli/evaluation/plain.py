@@ -3,8 +3,9 @@
 
 The rules and the sums are the vectorised engine's (engine.py, core_measures.py): trec_eval's
 order (score descending, ties by docno descending), ``-M`` after ordering, queries in both files
-(``-c``: every qrels query, missing ones 0), labels as gains, every sum taken rank by rank. A
-test holds both engines' printed lines equal on random files and on TREC DL.
+(``-c``: every qrels query, missing ones 0, or under 10.0 scored on its stand-in ranking), labels as
+gains, every sum taken rank by rank. A test holds both engines' printed lines equal on random files
+and on TREC DL.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import math
 from bisect import bisect_left
 
 from .measures import Measure
+from .versions import STAND_IN_DOCNO
 
 KINDS = ("P", "R", "AP", "RR", "Rprec", "Success", "nDCG", "NumRet", "NumRelRet", "NumRel", "NumQ")
 _ALL = 1 << 62  # no cutoff
@@ -29,8 +31,9 @@ class PlainEvaluation:
     texts: dict = {}  # no text measures here
 
     def __init__(self, run_name: str, measures: list[Measure], qids: list[str], values: list[list[float]],
-                 present: list[bool]):
+                 present: list[bool], unranked: int):
         self.run_name, self.measures, self.qids, self.values, self.present = run_name, measures, qids, values, present
+        self.unranked = unranked
         self.totals: dict[str, float] = {}
 
     def aggregate(self) -> list[float]:
@@ -96,21 +99,23 @@ def _query(measures: list[Measure], labels: list[int | None], judged: list[int],
 
 def evaluate(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[float, str]]], name: str,
              measures: list[Measure], rel_level: int = 1, complete: bool = False,
-             max_docs: int | None = None) -> PlainEvaluation:
-    """One run (formats.plain's dicts) against the qrels, as engine.evaluate does it."""
+             max_docs: int | None = None, stand_in: bool = False) -> PlainEvaluation:
+    """One run (formats.plain's dicts) against the qrels, as engine.evaluate does it; ``stand_in``:
+    -c scores a missing query on trec_eval 10.0's one-document stand-in ranking and prints it."""
     qids = sorted(qrels if complete else set(qrels) & set(run))
     values = [[] for _ in measures]
     for qid in qids:
         judged = qrels[qid]
-        ranking = sorted(run.get(qid, ()), reverse=True)[:max_docs]
+        ranking = sorted(run.get(qid, [(1.0, STAND_IN_DOCNO)] if stand_in else ()), reverse=True)[:max_docs]
         for column, value in zip(values, _query(measures, [judged.get(d) for _, d in ranking],
                                                 list(judged.values()), rel_level)):
             column.append(value)
     present = [qid in run for qid in qids]
     for m, column in zip(measures, values):  # -c: a query the run lacks scores 0 (num_q 1, num_rel its own)
-        if m.kind != "NumRel":
+        if m.kind == "NumRet" or m.kind != "NumRel" and not stand_in:  # 10.0 resets num_ret after its stand-in
             column[:] = [v if here else float(m.kind == "NumQ") for v, here in zip(column, present)]
-    ev = PlainEvaluation(name, measures, qids, values, present)
+    ev = PlainEvaluation(name, measures, qids, values, [True] * len(qids) if stand_in else present,
+                         len(set(qrels) - set(run)))
     if complete:  # trec_eval -c sums num_rel over every qrels line with a positive label
         ev.totals.update({m.label: float(sum(label > 0 for judged in qrels.values() for label in judged.values()))
                           for m in measures if m.kind == "NumRel"})

@@ -9,7 +9,7 @@ from .measures import SUMMARY_ONLY
 
 
 def value_text(measure, v: float) -> str:
-    if measure.integer:
+    if measure.summed:
         return str(int(round(v)))
     if math.isnan(v):  # C's printf shows the sign of 0/0's NaN
         return "-nan" if math.copysign(1.0, v) < 0 else "nan"
@@ -29,11 +29,14 @@ def cell(ev, mi: int, qi: int | None, v: float, quoted: bool = False) -> str:
 
 def printed(ev, mi: int, qi: int | None) -> bool:
     """trec_eval prints runid, num_q and gm_* only for 'all', relstring only per query, and
-    per-query lines only for queries the run has."""
+    per-query lines only for queries the run has (10.0's -c: every one); ir_measures prints no
+    value for a query its measure is undefined on (NaN here)."""
     m = ev.measures[mi]
     if qi is None:
         return m.kind != "relstring"
-    return m.kind not in SUMMARY_ONLY and (ev.present is None or bool(ev.present[qi]))
+    v = ev.values[mi][qi]
+    return m.kind not in SUMMARY_ONLY and (ev.present is None or bool(ev.present[qi])) and \
+        (m.kind != "external" or v == v)
 
 
 def write_trec(evals: list, out, per_query: bool) -> None:

@@ -80,6 +80,8 @@ def compare_to_baseline(evaluations, baseline: int, test: str = "t", correction:
             common = sorted(set(ev.qids) & set(base.qids))
             a = ev.values[mi][[ev.qids.index(q) for q in common]] if common else np.zeros(0)
             b = base.values[mi][[base.qids.index(q) for q in common]] if common else np.zeros(0)
+            defined = ~(np.isnan(a) | np.isnan(b))  # ir_measures' undefined queries pair with nothing
+            a, b = a[defined], b[defined]
             rows.append((ev, a, b, paired_p_value(a, b, test, permutations, seed)))
         adjusted = correct(np.array([r[3] for r in rows]), correction)
         for (ev, a, b, _), p in zip(rows, adjusted):

@@ -1,10 +1,10 @@
-"""trec_eval 9.0.8's measures beyond the common ones, vectorised over all queries at once.
+"""trec_eval's measures beyond the common ones, vectorised over all queries at once.
 
 Each function takes the ranked run and the qrels of the evaluated queries
 (:mod:`.ranked`) and returns one value per query, following the C code of
 trec_eval's ``m_<name>.c`` step for step, quirks included: relevance codes -1
 (retrieved, not in the qrels) and -2 (in the qrels with a negative label),
-``lround`` recall cutoffs, ``(long)(x + 0.9)`` R multiples, powers of p by repeated
+recall cutoffs by the version's rule (:mod:`.versions`), ``(long)(x + 0.9)`` R multiples, powers of p by repeated
 multiplication, gain tables and ideal walks as :mod:`.gain_table` builds them.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .core_measures import safe_div as _div
 from .gain_table import code_of, discount, gain_tables, ideal_at, ideal_cum, ideal_positions
 from .ranked import NONPOOL, UNJUDGED, trec_rel
 from .ranked import starts as _starts
+from .versions import recall_cut, version
 
 INFAP_EPSILON = 1e-5
 
@@ -31,8 +32,9 @@ def _num_rel(j, level: int) -> np.ndarray:
 
 # ---- precision / recall family ------------------------------------------------------------
 
-def _interpolated(m_levels, r, j, level):
-    """trec_eval's interpolated precision at lround(f * R) relevant docs, one column per level."""
+def _interpolated(m, m_levels, r, j, level):
+    """trec_eval's interpolated precision at the cut-th relevant doc (cut from f * R by the
+    measure's version), one column per level."""
     rel = r.relevant(level)
     rel_ret, R = rel.per_query(), _num_rel(j, level)
     # the best precision at or below each relevant doc: below the last one precision only falls
@@ -41,8 +43,7 @@ def _interpolated(m_levels, r, j, level):
     rel_start, _ = _starts(rel.code, r.n_q)
     out = np.zeros((len(m_levels), r.n_q))
     for k, f in enumerate(m_levels):
-        x = f * R
-        cut = np.sign(x) * np.floor(np.abs(x) + 0.5)  # C lround: halves away from zero
+        cut = recall_cut(version(m.trec_eval), f * R)
         # the cut-th relevant doc; cut 0 takes the first, whose best precision is the overall best
         at = np.clip(rel_start + np.maximum(cut.astype(np.int64), 1) - 1, 0, max(len(best) - 1, 0))
         value = best[at] if len(best) else np.zeros(r.n_q)
@@ -51,12 +52,12 @@ def _interpolated(m_levels, r, j, level):
 
 
 def iprec_at_recall(m, r, j, level, gains):
-    return _interpolated([m.param], r, j, level)[0]
+    return _interpolated(m, [m.param], r, j, level)[0]
 
 
 def pt_avg(m, r, j, level, gains):
     total = np.zeros(r.n_q)
-    for column in _interpolated(m.param, r, j, level)[::-1]:  # trec_eval adds from the last level down
+    for column in _interpolated(m, m.param, r, j, level)[::-1]:  # trec_eval adds from the last level down
         total += column
     return total / len(m.param)
 

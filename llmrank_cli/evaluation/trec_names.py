@@ -1,4 +1,4 @@
-"""trec_eval 9.0.8's measure names: its table, nicknames, parameter syntax and printed names.
+"""trec_eval's measure names: its table, nicknames, parameter syntax and printed names.
 
 ``-m NAME[.PARAMS]`` is read the way trec_eval reads it: the name ends at the
 first dot; a nickname (``official``, ``all_trec``, ``set``) marks a list of
@@ -6,7 +6,8 @@ names; the first parameters given for a name win; measures are printed in the
 table's order, not the command line's. Parameters are cutoffs (``P.5,10``,
 sorted, positive, no duplicates), fractions (``iprec_at_recall..10,.20``,
 printed ``_0.10``), numbers (``utility.2,-1,0,0``, printed raw) or
-``name=value`` pairs (``ndcg.1=1,2=3``, ``rbp.p=0.8``).
+``name=value`` pairs (``ndcg.1=1,2=3``, ``rbp.p=0.8``). Under 9.0.8 the measures 10.0 added
+are left out of ``all_trec`` and refused by name, as that binary refuses them.
 """
 from __future__ import annotations
 
@@ -59,10 +60,13 @@ def is_trec_name(text: str) -> bool:
     return name in SPECS or name in NICKNAMES or (name in UNSUPPORTED and "(" not in text)
 
 
-def parse_trec(texts: list[str]) -> list:
-    """trec_eval ``-m`` arguments -> Measures in trec_eval's print order."""
+def parse_trec(texts: list[str], trec_eval: str | None = None) -> list:
+    """trec_eval ``-m`` arguments -> Measures in trec_eval's print order, as version
+    ``trec_eval`` (None: the default) defines them."""
     from .measures import Measure
+    from .versions import has_measure, version
 
+    v = version(trec_eval)
     marked: set[str] = set()
     params: dict[str, str] = {}
     for text in texts:
@@ -70,13 +74,16 @@ def parse_trec(texts: list[str]) -> list:
         if name in UNSUPPORTED:
             raise LlmrankError(f"measure {name!r} needs preference or multi-judge qrels, which llmrank does not read; "
                                f"-m all_trec lists what it computes")
+        if not has_measure(v, name):
+            raise LlmrankError(f"measure {name!r} is not in trec_eval {v.name} (10.0 added it); "
+                               f"pass --trec-eval 10.0 for it")
         if dot:
             params.setdefault(name, param)
         marked.update(NICKNAMES.get(name, (name,)))
     out = []
     for spec in TABLE:
-        if spec.name in marked:
-            out.extend(Measure(spec.engine_kind(), label, **fields)
+        if spec.name in marked and has_measure(v, spec.name):
+            out.extend(Measure(spec.engine_kind(), label, trec_eval=v.name, **fields)
                        for label, fields in _expand(spec, params.get(spec.name)))
     return out
 

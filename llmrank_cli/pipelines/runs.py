@@ -9,6 +9,7 @@ from ..evaluation import FORMATS, render
 from ..evaluation.breakdown import compared
 from ..evaluation.gain_table import trec_gain_order_differs
 from ..evaluation.significance import CORRECTIONS, TESTS
+from ..evaluation.versions import unranked_note, version
 from ..formats import read_categories
 from ..formats.io import atomic_output
 from ..kit.heap import keep_freed_memory, large_input
@@ -30,18 +31,18 @@ def evaluate_report(a) -> None:
     paths = [a.baseline] + [p for p in a.runs if p != a.baseline] if a.baseline is not None else list(a.runs)
     evals = evaluations(a.qrels, paths, a.measure or (["official"] if a.fmt == "trec" else None),
                         rel_level=a.rel_level, complete=a.complete, max_docs=a.max_docs, gains=a.gains,
-                        run_format=a.run_format)
+                        run_format=a.run_format, trec_eval=a.trec_eval)
     for m in evals[0].measures:
         if m.trec_gains and trec_gain_order_differs(m.trec_gains):
-            note(f"llmrank: note: {m.label} reproduces trec_eval 9.0.8, whose gain sort truncates differences "
+            note(f"llmrank: note: {m.label} reproduces trec_eval, whose gain sort truncates differences "
                  f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
     for ev in evals:
-        if not ev.qids:
-            note(f"llmrank: note: {ev.run_name} shares no query with {a.qrels}")
+        if ev.unranked and not a.complete and version(a.trec_eval).stand_in:
+            note(unranked_note(ev.run_name, ev.unranked, len(ev.qids)))
     evals, comparisons = compared(evals, a.baseline is not None, category_of, a.by, a.test, a.correction, a.alpha,
                                   a.permutations, a.seed)
-    settings = {k: getattr(a, k) for k in ("qrels", "rel_level", "complete", "max_docs", "gains", "by", "baseline",
-                                          "test", "correction", "alpha")}
+    settings = {k: getattr(a, k) for k in ("qrels", "trec_eval", "rel_level", "complete", "max_docs", "gains", "by",
+                                          "baseline", "test", "correction", "alpha")}
     with atomic_output(a.output) as out:
         render(a.fmt, evals, out, a.per_query, comparisons, settings)
 
