@@ -192,9 +192,11 @@ def test_quiet_after_the_command_silences_notes(cli, files, tmp_path, write):
         loud, quiet = cli(*args), cli(*args, "--quiet")
         assert loud.code == quiet.code == 0 and loud.err and not quiet.err
     for args in (["fuse", a, b, "-o", tmp_path / "f.run"], ["convert", a, "--format", "mllm", "-o", tmp_path / "s.csv"],
-                 ["eval", q, a]):
+                 ["eval", q, a], ["merge", a, "-o", tmp_path / "m.run"]):
         quiet = cli(*args, "--quiet")
         assert quiet.code == 0 and quiet.err == ""
+    checked = cli("validate", a, "--quiet")  # its findings and count are its output: they stay
+    assert checked.code == 0 and "run(s) checked" in checked.err
 
 
 @pytest.mark.parametrize("bad, problem", [

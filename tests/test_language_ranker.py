@@ -171,6 +171,10 @@ def test_bad_inputs_exit_2(llm_sample, tiny_lm, tmp_path, cli):
     r = cli("rerank", "--kind", "language-ranker", "--model", tiny_lm, "--run", passages / "bm25.run", "--topics",
             passages / "topics.tsv", "--corpus", passages / "corpus.jsonl", "-o", tmp_path / "x.run")
     assert r.code == 2 and "not a model directory" in r.err
+    r = cli("rerank", "--kind", "language-ranker", "--backend", "openvino", "--model", tiny_lm, "--run",
+            passages / "bm25.run", "--topics", passages / "topics.tsv", "--corpus", passages / "corpus.jsonl", "-o",
+            tmp_path / "x.run")  # it once ran on torch, silently
+    assert r.code == 2 and "runs on torch" in r.err and not (tmp_path / "x.run").exists()
 
 
 def test_teacher_run_distils_its_scores_into_graded_labels(llm_sample, tiny_lm, tmp_path, cli):

@@ -247,10 +247,11 @@ def test_cv_of_a_passage_reranker_covers_every_topic_once(cli, tiny_cross_encode
     """Folds by query come for free: each fold's model is trained on the other folds' topics
     and reranks only its own; `llmrank eval` on the OOF run gives the reported means."""
     s, out = SAMPLE, tmp_path / "cv"
-    r = cli("cv", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
+    args = ["--quiet", "cv", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", s / "topics.tsv", "--qrels",
             s / "qrels.txt", "--run", s / "bm25.run", "--corpus", s / "corpus.jsonl", "--folds", "3",
             "--depth", "10", "--epochs", "1", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
-            "--negatives-per-positive", "1", "--rel-level", "1", "-m", "nDCG@10", "-o", out)
+            "--negatives-per-positive", "1", "--rel-level", "1", "-m", "nDCG@10", "-o", out]
+    r = cli(*args)
     assert r.code == 0, r.err
     result = json.loads((out / "cross-encoder.cv.json").read_text())
     run = read_run(out / "cross-encoder.run")
@@ -262,3 +263,12 @@ def test_cv_of_a_passage_reranker_covers_every_topic_once(cli, tiny_cross_encode
     assert trained_on["epochs"] == 1 and len(result["measures"]["nDCG@10"]["per_fold"]) == 3
     ev = json.loads(cli("eval", s / "qrels.txt", out / "cross-encoder.run", "-m", "nDCG@10", "--format", "json").out)
     assert ev["runs"][0]["aggregate"]["nDCG@10"] == pytest.approx(result["measures"]["nDCG@10"]["mean"], abs=1e-12)
+    # a second cv into the directory is told to pass --resume, a flag cv has: finished folds are kept,
+    # a fold without its held-out run (cut short) is finished from its checkpoint, to the same run
+    again = cli(*args)
+    assert again.code == 2 and "pass --resume" in again.err and len(again.err.strip().splitlines()) == 1
+    whole, kept = (out / "cross-encoder.run").read_bytes(), (out / "fold-0" / "held-out.run").stat().st_mtime_ns
+    (out / "fold-2" / "held-out.run").unlink()
+    assert cli(*args, "--resume").code == 0
+    assert (out / "cross-encoder.run").read_bytes() == whole
+    assert (out / "fold-0" / "held-out.run").stat().st_mtime_ns == kept

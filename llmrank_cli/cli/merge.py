@@ -14,6 +14,7 @@ def merge_command(
     runs: List[str] = typer.Argument(..., help="Shard outputs to join."),
     topics: Optional[str] = typer.Option(None, "--topics", help="Also check that every topic is present."),
     output: str = options.OUTPUT,
+    quiet: bool = options.QUIET,
 ) -> None:
     """Join shard runs; every query must come from exactly one shard."""
     from ..formats import read_run, read_topics, write_run

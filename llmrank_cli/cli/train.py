@@ -162,6 +162,9 @@ def _passage_cv_flags(
     folds: int = options.FOLDS,
     depth: int = typer.Option(100, "--depth", min=1, help="Rerank the held-out queries' top N."),
     measures: Optional[List[str]] = typer.Option(None, "-m", "--measure", help="Measures (default as train's)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted cv: finished folds "
+                                                         "(fold-K/held-out.run) are kept, an interrupted fold's "
+                                                         "training continues from its last checkpoint."),
     device: str = options.DEVICE,
     dtype: str = options.DTYPE,
     output: str = typer.Option(..., "-o", "--output", help="Directory: fold-K/ models, NAME.run (out of fold), "

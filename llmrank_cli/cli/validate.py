@@ -17,6 +17,7 @@ def validate_command(
     topics_format: str = options.TOPICS_FORMAT,
     topics_field: str = options.TOPICS_FIELD,
     run_format: str = options.RUN_FORMAT,
+    quiet: bool = options.QUIET,
 ) -> int:
     """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
     missing queries and empty topics. Exit 1 if any error was found (2: unreadable input)."""

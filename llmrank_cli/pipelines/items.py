@@ -302,9 +302,10 @@ def rank(a, topics, quiet: bool = False) -> dict | None:
     progress = Progress(f"rank {ranker.name}", quiet)
     cut = a.k < len(ranker.items)
     with tempfile.TemporaryDirectory() as tmp:
-        # the whole pool's run before the cut sits beside the output, so --resume finds its partials
-        run_path = a.output if a.fmt == "trec" and not cut else str(Path(tmp) / "run") \
-            if a.output == "-" or a.fmt == "mllm" else a.output + ".pool"
+        # the whole pool's run before the cut (or the submission) sits beside the output, so that
+        # --resume finds its partials
+        run_path = a.output if a.fmt == "trec" and not cut else str(Path(tmp) / "run") if a.output == "-" \
+            else a.output + ".pool"
         try:
             stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=a.resume, tag=tag,
                                   progress=progress, chunk_pairs=a.chunk_pairs)
@@ -316,6 +317,7 @@ def rank(a, topics, quiet: bool = False) -> dict | None:
             write_submission(read_run(run_path).truncated(a.k), a.output, a.team_id or tag)
         elif cut:
             write_run(read_run(run_path).truncated(a.k), a.output, tag=tag)
+        if run_path != a.output:
             Path(run_path).unlink(missing_ok=True)
     if a.output != "-":
         write_manifest(a.output + ".manifest.json", "run", {

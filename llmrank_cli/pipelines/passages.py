@@ -152,15 +152,16 @@ def cross_validate(name: str, a, values: dict, quiet: bool = False):
         train_topics = [t for t, f in zip(topic_list, fold_of) if f != k]
         held = [t for t, f in zip(topic_list, fold_of) if f == k]
         model = out / f"fold-{k}"
-        progress = Progress(f"cv {name}: fold {k + 1}/{a.folds}", quiet, unit="steps")
-        try:
-            cls.trainer(settings, examples(a, train_topics, settings.seed), str(model), progress=progress, note=note,
-                     runtime=runtime)
-        finally:
-            progress.close()
-        ranker = cls.open(str(model), runtime, settings.max_length)
-        score_queries(from_run(run.for_queries(t.qid for t in held), held, a.depth), ranker, str(model / "held-out.run"),
-                      passage_source(a.corpus), tag=name)
+        if not (a.resume and (model / "held-out.run").exists()):  # --resume keeps a finished fold
+            progress = Progress(f"cv {name}: fold {k + 1}/{a.folds}", quiet, unit="steps")
+            try:
+                cls.trainer(settings, examples(a, train_topics, settings.seed), str(model), resume=a.resume,
+                            progress=progress, note=note, runtime=runtime)
+            finally:
+                progress.close()
+            ranker = cls.open(str(model), runtime, settings.max_length)
+            score_queries(from_run(run.for_queries(t.qid for t in held), held, a.depth), ranker,
+                          str(model / "held-out.run"), passage_source(a.corpus), resume=a.resume, tag=name)
         held_runs.append(read_run(model / "held-out.run"))
     oof = merge_runs(held_runs, [t for t in topic_list if t.qid in set(run.table["qid"].to_pylist())], tag=name)
     write_run(oof, out / f"{name}.run")

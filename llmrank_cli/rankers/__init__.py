@@ -94,7 +94,9 @@ def load(directory, runtime: Runtime = Runtime()) -> Ranker:
     manifest = read_manifest(directory)
     if manifest is None:
         raise LlmrankError(f"{directory}: no model.json; train a model with `llmrank train`")
-    name = manifest.get("ranker") or manifest["architecture"]  # "architecture": directories before rankers/
+    name = manifest.get("ranker")
+    if name is None:
+        raise LlmrankError(f"{directory}: its model.json names no ranker; train the model again with `llmrank train`")
     ranker = get(name).load(directory, manifest, runtime)
     ranker.name = canonical(name)
     return ranker

@@ -206,6 +206,13 @@ class ItemRanker(Ranker):
         """Take back what :meth:`manifest` added beyond items, encoder and dimension."""
 
 
+def torch_only(name: str, runtime: Runtime) -> None:
+    """Refuse ``--backend onnx|openvino`` and ``--quantize`` for a ranker that runs on torch alone."""
+    if runtime.backend not in ("torch", "auto") or runtime.quantize != "none":
+        raise LlmrankError(f"--backend {runtime.backend} and --quantize are for the cross- and bi-encoders; "
+                           f"{name} runs on torch")
+
+
 class PassageRanker(Ranker):
     """A ranker of passage texts built from a pretrained model (hub id, offline name or
     directory): :meth:`open` loads it for scoring; :meth:`score_pairs` scores flat (query,
@@ -216,9 +223,8 @@ class PassageRanker(Ranker):
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         super().__init__(settings, runtime)
-        if not self.exports and (runtime.backend not in ("torch", "auto") or runtime.quantize != "none"):
-            raise LlmrankError(f"--backend {runtime.backend} and --quantize are for the cross- and bi-encoders; "
-                               f"{self.name} runs on torch")
+        if not self.exports:
+            torch_only(self.name, runtime)
         self.model_name, self.max_length, self.batch_size, self.device = "", 0, 64, "cpu"
         self.truncated = 0  # inputs cut at max_length so far
         self.exported = None  # an Exported model standing in for torch's forward pass

@@ -305,7 +305,9 @@ class LanguageRanker(ItemRanker):
         from pathlib import Path
 
         from . import load
+        from .base import torch_only
 
+        torch_only(cls.name, runtime)  # its LM states come from torch alone
         if not (Path(model) / "model.json").is_file():
             raise LlmrankError(f"--model {model}: not a model directory; train one with `llmrank train "
                                f"language-ranker-list|point`")

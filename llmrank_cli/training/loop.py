@@ -158,9 +158,6 @@ def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSet
     net.eval()
 
 
-SCHEDULES = ("constant", "linear", "cosine")
-
-
 def _schedule(optimizer, settings: LoopSettings, total_steps: int):
     """Linear warmup, then constant, linear or cosine decay; None when there is nothing to
     schedule (no warmup, constant), so the learning rate is exactly --lr throughout."""
