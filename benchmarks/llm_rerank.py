@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""The LLM rerankers on SmolLM2-135M-Instruct (CPU), each figure against a baseline measured in
+the same run (issue #42's goals):
+
+1. Pointwise speed: llmrank's ``--kind pointwise`` against sentence-transformers'
+   ``CrossEncoder.predict`` on the same causal LM and the same DL19 pairs, with the same input
+   (llmrank given ST's own rendering of a pair as its prompt, ``--no-chat``): pairs/s, the ratio
+   (goal >= 1.3x) and the largest score difference. ST cannot read a GGUF file, so the model is
+   dequantised once into a directory both read.
+2. Listwise throughput: DL19 queries' top 20 (one window each), uncached: windows/s, prompt and
+   completion tokens/s; then the same call again, every answer from the cache.
+3. Fidelity: every window of that run (and of a DL19 top-100 sliding-window run when
+   ``--top100`` is given), the messages llmrank sent against rank_llm's own rendering of the
+   same passages (the rank-llm package's handlers), counted equal / compared.
+4. Peak RSS of ``llmrank rerank`` for each kind on 5 queries (goal <= 2 GiB).
+
+Usage: python benchmarks/llm_rerank.py [--queries 10] [--top100]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DL19 = ROOT.parent / "shared" / "data" / "trec-dl" / "dl19"
+
+
+def dl19_lists(queries: int, depth: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """(query texts, their BM25 top-``depth`` passages, qids) of the first DL19 queries."""
+    from llmrank_cli.formats import read_run, read_topics
+    from llmrank_cli.formats.corpus import read_passages
+
+    topics = {t.qid: t.text for t in read_topics(str(DL19 / "topics.tsv"))}
+    table = read_run(str(DL19 / "bm25-top100.run")).output_order().to_pylist()
+    qids = list(dict.fromkeys(r["qid"] for r in table))[:queries]
+    lists = {q: [r["docno"] for r in table if r["qid"] == q][:depth] for q in qids}
+    texts = read_passages(str(DL19 / "passages.jsonl"), {d for ds in lists.values() for d in ds})
+    return [topics[q] for q in qids], [[texts[d] for d in lists[q]] for q in qids], qids
+
+
+def pointwise_speed(directory: str, queries: list[str], lists: list[list[str]]) -> dict:
+    import numpy as np
+    from sentence_transformers import CrossEncoder
+
+    from llmrank_cli.rankers import get
+
+    pairs = [(q, p) for q, ps in zip(queries, lists) for p in ps]
+    ce = CrossEncoder(directory, device="cpu")
+    rendered = ce[0].tokenizer.decode(ce[0].preprocess([("\x01", "\x02")])["input_ids"][0], skip_special_tokens=False)
+    prompt = rendered.replace("\x01", "{query}").replace("\x02", "{passage}").replace("<|endoftext|>", "")
+    ce.predict(pairs[:8], batch_size=32)  # warm-up, both sides
+    ranker = get("pointwise").open(directory, batch_size=32, max_length=4096, prompt=prompt, chat=False)
+    ranker.score_pairs([q for q, _ in pairs[:8]], [p for _, p in pairs[:8]])
+    t = time.perf_counter()
+    theirs = np.asarray(ce.predict(pairs, batch_size=32), dtype=np.float64)
+    t_st = time.perf_counter() - t
+    t = time.perf_counter()
+    ours = ranker.score_pairs([q for q, _ in pairs], [p for _, p in pairs])
+    t_ours = time.perf_counter() - t
+    return {"pairs": len(pairs), "st_pairs_per_s": len(pairs) / t_st, "llmrank_pairs_per_s": len(pairs) / t_ours,
+            "ratio": t_st / t_ours, "max_abs_diff": float(np.abs(theirs - ours).max())}
+
+
+def listwise_run(queries: list[str], lists: list[list[str]], depth: int, check) -> dict:
+    """One uncached pass (windows of 20, stride 10) and the same again from the cache; ``check``
+    sees every window's (query, passages, messages, words a passage)."""
+    from llmrank_cli.rankers import get
+    from llmrank_cli.rankers.listwise import Listwise
+
+    fitted = Listwise.fitted
+
+    def recording(self, query, passages):
+        messages, words = fitted(self, query, passages)
+        check(query, passages, messages, words)
+        return messages, words
+
+    Listwise.fitted = recording
+    out = {}
+    for label in ("uncached", "cached"):
+        ranker = get("listwise").open("smollm2-135m")
+        ranker.lm.load_weights()
+        t = time.perf_counter()
+        ranker.score(queries, [ps[:depth] for ps in lists])
+        seconds = time.perf_counter() - t
+        m = ranker.manifest()
+        out[label] = {"seconds": seconds, "windows": m["windows"], "calls": m["calls"],
+                      "windows_per_s": m["windows"] / seconds, "prompt_tokens_per_s": m["prompt_tokens"] / seconds,
+                      "completion_tokens_per_s": m["completion_tokens"] / seconds,
+                      "unparsable_windows": m["unparsable_windows"]}
+    Listwise.fitted = fitted
+    return out
+
+
+def rank_llm_renderer():
+    """rank_llm's RankZephyr handler, its package __init__ (which loads vLLM) skipped."""
+    import importlib
+    import importlib.util
+    import types
+
+    import yaml
+
+    root = Path(importlib.util.find_spec("rank_llm").submodule_search_locations[0])
+    for package in ("rank_llm.rerank", "rank_llm.rerank.listwise"):
+        stub = types.ModuleType(package)
+        stub.__path__ = [str(root.joinpath(*package.split(".")[1:]))]
+        sys.modules.setdefault(package, stub)
+    data = importlib.import_module("rank_llm.data")
+    handler_module = importlib.import_module("rank_llm.rerank.listwise.singleturn_listwise_inference_handler")
+    template = yaml.safe_load((root / "rerank" / "prompt_templates" / "rank_zephyr_template.yaml").read_text())
+    handler = handler_module.SingleTurnListwiseInferenceHandler(template)
+
+    def render(query, passages, words):
+        result = data.Result(query=data.Query(text=query, qid="q"), candidates=[
+            data.Candidate(docid=str(i), score=1.0, doc={"contents": p}) for i, p in enumerate(passages)])
+        return handler.generate_prompt(result, rank_start=0, rank_end=len(passages), max_length=words)
+    return render
+
+
+def peak_rss(kind: str, work: Path) -> float:
+    """Peak RSS in GiB of one ``llmrank rerank`` of 5 DL19 queries' top 20."""
+    lines = (DL19 / "bm25-top100.run").read_text().splitlines()
+    qids = list(dict.fromkeys(line.split()[0] for line in lines))[:5]
+    run = work / "five.run"
+    run.write_text("".join(line + "\n" for line in lines if line.split()[0] in qids))
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "llmrank_cli", "--quiet", "rerank",
+                          "--kind", kind, "--model", "smollm2-135m", "--run", str(run), "--topics",
+                          str(DL19 / "topics.tsv"), "--corpus", str(DL19 / "passages.jsonl"), "--depth", "20",
+                          "-o", str(work / f"{kind}.run")], capture_output=True, text=True,
+                         env={**os.environ, "LLMRANK_CACHE": str(work / "rss-cache")})
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return int(out.stderr.strip().splitlines()[-1]) / 2 ** 20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--queries", type=int, default=10)
+    ap.add_argument("--top100", action="store_true", help="also a top-100 sliding-window run (9 windows a query)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="llmrank-llm-"))
+    os.environ["LLMRANK_CACHE"] = str(work / "cache")
+    import torch
+
+    from llmrank_cli.kit.causal_lm import load_causal_lm
+
+    torch.set_num_threads(2)
+    queries, lists, _ = dl19_lists(args.queries, 100 if args.top100 else 20)
+    tok, lm = load_causal_lm("smollm2-135m")  # dequantised once into a directory ST can read
+    from transformers import AutoModelForCausalLM
+
+    plain = AutoModelForCausalLM.from_config(lm.config)
+    plain.load_state_dict(lm.state_dict())
+    plain.save_pretrained(work / "smollm2")
+    tok.save_pretrained(work / "smollm2")
+    del lm, plain
+
+    report = {"pointwise": pointwise_speed(str(work / "smollm2"), queries, [ps[:20] for ps in lists])}
+    render, compared = rank_llm_renderer(), {"windows": 0, "equal": 0}
+
+    def check(query, passages, messages, words):
+        compared["windows"] += 1
+        compared["equal"] += render(query, passages, words) == messages
+
+    report["listwise_top20"] = listwise_run(queries, lists, 20, check)
+    if args.top100:
+        report["listwise_top100"] = listwise_run(queries, lists, 100, check)
+    report["fidelity"] = compared
+    report["peak_rss_gib"] = {kind: peak_rss(kind, work) for kind in ("pointwise", "listwise")}
+    p = report["pointwise"]
+    print(f"pointwise, {p['pairs']} DL19 pairs, same input: CrossEncoder.predict {p['st_pairs_per_s']:.1f} pairs/s, "
+          f"llmrank {p['llmrank_pairs_per_s']:.1f} pairs/s: {p['ratio']:.2f}x (goal >= 1.3), "
+          f"max |score difference| {p['max_abs_diff']:.1e}")
+    for name in ("listwise_top20", "listwise_top100"):
+        if name in report:
+            u, c = report[name]["uncached"], report[name]["cached"]
+            print(f"{name}: {u['windows']} windows in {u['seconds']:.1f} s ({u['windows_per_s']:.2f} windows/s, "
+                  f"{u['prompt_tokens_per_s']:.0f} prompt + {u['completion_tokens_per_s']:.1f} completion tokens/s, "
+                  f"{u['unparsable_windows']} unparsable); cached rerun {c['seconds']:.2f} s, {c['calls']} calls")
+    print(f"fidelity: {compared['equal']} of {compared['windows']} windows' messages equal rank_llm's rendering")
+    print("peak RSS: " + ", ".join(f"{k} {v:.2f} GiB" for k, v in report["peak_rss_gib"].items()) + " (goal <= 2)")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
