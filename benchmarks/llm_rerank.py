@@ -9,12 +9,12 @@ the same run (issue #42's goals):
    dequantised once into a directory both read.
 2. Listwise throughput: DL19 queries' top 20 (one window each), uncached: windows/s, prompt and
    completion tokens/s; then the same call again, every answer from the cache.
-3. Fidelity: every window of that run (and of a DL19 top-100 sliding-window run when
-   ``--top100`` is given), the messages llmrank sent against rank_llm's own rendering of the
-   same passages (the rank-llm package's handlers), counted equal / compared.
+3. Fidelity: every window of DL19 top-20 and top-100 sliding-window runs (43 queries; the
+   top-100 windows as if each answer kept the order), the messages llmrank sends SmolLM2 against
+   rank_llm's own rendering of the same passages (the rank-llm package's handlers).
 4. Peak RSS of ``llmrank rerank`` for each kind on 5 queries (goal <= 2 GiB).
 
-Usage: python benchmarks/llm_rerank.py [--queries 10] [--top100]
+Usage: python benchmarks/llm_rerank.py [--queries 5] [--top100]
 """
 import argparse
 import json
@@ -66,20 +66,11 @@ def pointwise_speed(directory: str, queries: list[str], lists: list[list[str]]) 
             "ratio": t_st / t_ours, "max_abs_diff": float(np.abs(theirs - ours).max())}
 
 
-def listwise_run(queries: list[str], lists: list[list[str]], depth: int, check) -> dict:
-    """One uncached pass (windows of 20, stride 10) and the same again from the cache; ``check``
-    sees every window's (query, passages, messages, words a passage)."""
+def listwise_run(queries: list[str], lists: list[list[str]], depth: int) -> dict:
+    """One uncached pass (windows of 20, stride 10) over each list's top ``depth``, and the same
+    again from the cache."""
     from llmrank_cli.rankers import get
-    from llmrank_cli.rankers.listwise import Listwise
 
-    fitted = Listwise.fitted
-
-    def recording(self, query, passages):
-        messages, words = fitted(self, query, passages)
-        check(query, passages, messages, words)
-        return messages, words
-
-    Listwise.fitted = recording
     out = {}
     for label in ("uncached", "cached"):
         ranker = get("listwise").open("smollm2-135m")
@@ -92,8 +83,23 @@ def listwise_run(queries: list[str], lists: list[list[str]], depth: int, check) 
                       "windows_per_s": m["windows"] / seconds, "prompt_tokens_per_s": m["prompt_tokens"] / seconds,
                       "completion_tokens_per_s": m["completion_tokens"] / seconds,
                       "unparsable_windows": m["unparsable_windows"]}
-    Listwise.fitted = fitted
     return out
+
+
+def fidelity(queries: list[str], lists: list[list[str]]) -> dict:
+    """Every window of a DL19 sliding-window run over the top 100 (as if each answer kept the
+    order: 9 windows a query) and of the top-20 run (1 window), as llmrank sends it to
+    SmolLM2 (fitted to its context) against rank_llm's rendering of the same passages."""
+    from llmrank_cli.rankers import get
+
+    ranker, render = get("listwise").open("smollm2-135m"), rank_llm_renderer()
+    compared = {"windows": 0, "equal": 0}
+    for query, passages in zip(queries, lists):
+        for a, b in ranker.spans(len(passages)) + [(0, 20)]:
+            messages, words = ranker.fitted(query, passages[a:b])
+            compared["windows"] += 1
+            compared["equal"] += render(query, passages[a:b], words) == messages
+    return compared
 
 
 def rank_llm_renderer():
@@ -139,7 +145,7 @@ def peak_rss(kind: str, work: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--queries", type=int, default=10)
+    ap.add_argument("--queries", type=int, default=5)
     ap.add_argument("--top100", action="store_true", help="also a top-100 sliding-window run (9 windows a query)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llmrank-llm-"))
@@ -149,7 +155,7 @@ def main() -> None:
     from llmrank_cli.kit.causal_lm import load_causal_lm
 
     torch.set_num_threads(2)
-    queries, lists, _ = dl19_lists(args.queries, 100 if args.top100 else 20)
+    queries, lists, _ = dl19_lists(args.queries, 100)
     tok, lm = load_causal_lm("smollm2-135m")  # dequantised once into a directory ST can read
     from transformers import AutoModelForCausalLM
 
@@ -160,16 +166,11 @@ def main() -> None:
     del lm, plain
 
     report = {"pointwise": pointwise_speed(str(work / "smollm2"), queries, [ps[:20] for ps in lists])}
-    render, compared = rank_llm_renderer(), {"windows": 0, "equal": 0}
-
-    def check(query, passages, messages, words):
-        compared["windows"] += 1
-        compared["equal"] += render(query, passages, words) == messages
-
-    report["listwise_top20"] = listwise_run(queries, lists, 20, check)
+    report["listwise_top20"] = listwise_run(queries, lists, 20)
     if args.top100:
-        report["listwise_top100"] = listwise_run(queries, lists, 100, check)
-    report["fidelity"] = compared
+        report["listwise_top100"] = listwise_run(queries, lists, 100)
+    every_query, every_list, _ = dl19_lists(43, 100)
+    compared = report["fidelity"] = fidelity(every_query, every_list)
     report["peak_rss_gib"] = {kind: peak_rss(kind, work) for kind in ("pointwise", "listwise")}
     p = report["pointwise"]
     print(f"pointwise, {p['pairs']} DL19 pairs, same input: CrossEncoder.predict {p['st_pairs_per_s']:.1f} pairs/s, "

@@ -75,7 +75,7 @@ def test_trec_layout_matches_trec_eval(cli, files):
     q, a, _ = files
     r = cli("eval", "-m", "P.1", "-m", "num_q", "-q", "--format", "trec", q, a)
     assert r.code == 0
-    # trec_eval 9.0.8's own output: its table order (num_q first), num_q only for 'all'
+    # trec_eval's own output: its table order (num_q first), num_q only for 'all'
     assert r.out.splitlines() == [
         "P_1                   \t1\t1.0000", "P_1                   \t2\t0.0000",
         "num_q                 \tall\t2", "P_1                   \tall\t0.5000",

@@ -1,4 +1,4 @@
-"""Hand-worked cases for trec_eval 9.0.8's rules, values derived from its source."""
+"""Hand-worked cases for trec_eval's rules (alike in 9.0.8, 10.0, 10.0-rc2), values derived from its source."""
 import math
 
 import pytest
@@ -30,7 +30,7 @@ def test_ties_broken_by_docno_descending():
 
 
 def test_scores_differing_in_seventh_digit_are_not_ties():
-    # trec_eval 9.0.8 keeps scores as doubles; pytrec_eval's float32 would call this a tie.
+    # trec_eval keeps scores as doubles; pytrec_eval's float32 would call this a tie.
     qrels = qrels_of([("q", "a", 1), ("q", "b", 0)])
     run = run_of([("q", "a", 0.50000002), ("q", "b", 0.50000001)])
     assert agg(qrels, run, "P@1")["P@1"] == 1.0

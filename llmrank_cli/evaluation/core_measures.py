@@ -1,4 +1,4 @@
-"""The common measures, as trec_eval 9.0.8 computes them, read off shared running sums.
+"""The common measures, as every trec_eval version computes them, read off shared running sums.
 
 Each takes (measure, ranked run, judgements, -l level, --gains map) and returns one value
 per query, reading only the rows that count (relevant docs, docs with a gain); a cutoff k

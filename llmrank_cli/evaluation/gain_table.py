@@ -1,4 +1,4 @@
-"""trec_eval 9.0.8's gain table (``setup_gains``) and its walk to the ideal ranking.
+"""trec_eval's gain table (``setup_gains``, alike in every version) and its walk to the ideal ranking.
 
 Per query the table holds the measure's ``LEVEL=GAIN`` parameters, then every judged level
 0..max not among them with gain = level, sorted by glibc's merge sort with trec_eval's
