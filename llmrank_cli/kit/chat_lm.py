@@ -119,7 +119,8 @@ class ChatLM:
                     mask[row, width - lengths[i]:] = 1
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as unpadded: the padding takes no position
                 logits = model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                               position_ids=positions.to(self.device), logits_to_keep=1).logits[:, -1, tokens]
+                               position_ids=positions.to(self.device), logits_to_keep=1,
+                               use_cache=False).logits[:, -1, tokens]  # no KV cache to hold
                 out[idx] = logits.float().cpu().numpy()
         self.calls += len(prompts)
         self.prompt_tokens += int(lengths.sum())
