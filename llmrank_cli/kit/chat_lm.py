@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import LlmrankError
 
-TOKEN_BUDGET = 8192  # prompt tokens in one batch of next-token logits
+TOKEN_BUDGET = {"cpu": 2048}  # prompt tokens in one batch of next-token logits: small batches are fastest on
+DEFAULT_BUDGET = 8192         # a CPU (SmolLM2 on 2 cores, DL19 pairs: 5.2 pairs/s at 2,048, 3.8 at 8,192)
 
 
 class ChatLM:
@@ -110,7 +111,7 @@ class ChatLM:
         out = np.empty((len(prompts), len(tokens)), dtype=np.float32)
         lengths = np.array([len(p) for p in prompts], dtype=np.int64)
         with torch.inference_mode():
-            for idx in token_batches(lengths, batch_size, TOKEN_BUDGET):
+            for idx in token_batches(lengths, batch_size, TOKEN_BUDGET.get(str(self.device), DEFAULT_BUDGET)):
                 width = int(lengths[idx].max())
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(idx), width), dtype=torch.long)
