@@ -140,7 +140,7 @@ class Listwise(PassageRanker):
         return order
 
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
-        self.lm.load_weights()
+        """Scores from each list's final order; the weights load at the first answer the cache lacks."""
         out = []
         for query, passages in zip(queries, candidates):
             scores = np.empty(len(passages), dtype=np.float64)
