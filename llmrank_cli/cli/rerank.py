@@ -49,6 +49,7 @@ def _scoring_parameters() -> list:
                 if p.default.min is not None and params[p.name].default.min is not None:
                     params[p.name].default.min = min(params[p.name].default.min, p.default.min)
             else:
+                p.default.rich_help_panel = "Flags of each --kind"  # a table of its own: the main one stays narrow
                 params[p.name] = p
     return list(params.values())
 

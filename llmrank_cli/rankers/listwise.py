@@ -28,7 +28,7 @@ class ListwiseSettings(Settings):
     window: int = setting(20, "Passages per prompt.", min=2, scoring=True)
     stride: int = setting(10, "Step between windows, from the bottom of the list up.", min=1, scoring=True)
     passes: int = setting(1, "Sliding-window passes over the list.", min=1, scoring=True)
-    max_passage_words: int = setting(300, "Words of each passage in the prompt (fewer where the prompt would "
+    passage_words: int = setting(300, "Words of each passage in the prompt (fewer where the prompt would "
                                           "not fit the model's context).", min=1, scoring=True)
     cache: bool = setting(True, "Keep answers in $LLMRANK_CACHE/llm-responses.sqlite and reuse them "
                                 "(--no-cache: ask the model every time).", scoring=True)
@@ -68,7 +68,7 @@ class Listwise(PassageRanker):
                                f"answer, over {model}'s context of {lm.context} tokens; use a smaller window")
         ranker.cache = ResponseCache(default_dir() if s.cache else None)
         ranker.model_name, ranker.device, ranker.batch_size = model, lm.device, 1
-        ranker.max_length = s.max_passage_words
+        ranker.max_length = s.passage_words
         ranker.windows = []  # a Window per call
         return ranker
 
@@ -90,7 +90,7 @@ class Listwise(PassageRanker):
     def fitted(self, query: str, passages: list[str]) -> tuple[list[dict], int]:
         """The window's messages with passages cut to the most words that fit the context
         (rank_llm's loop: fewer words by the excess over 4 tokens a passage), and those words."""
-        words, limit = self.settings.max_passage_words, self.lm.context - self._answer_tokens(len(passages))
+        words, limit = self.settings.passage_words, self.lm.context - self._answer_tokens(len(passages))
         while True:
             messages = self._messages(query, passages, words)
             excess = self._tokens(messages) - limit
