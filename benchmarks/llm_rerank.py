@@ -105,7 +105,7 @@ def fidelity(queries: list[str], lists: list[list[str]]) -> dict:
     compared = {"windows": 0, "equal": 0}
     for query, passages in zip(queries, lists):
         for a, b in ranker.spans(len(passages)) + [(0, 20)]:
-            messages, words = ranker.fitted(query, passages[a:b])
+            messages, words, _ = ranker.fitted(query, passages[a:b])
             compared["windows"] += 1
             compared["equal"] += render(query, passages[a:b], words) == messages
     return compared

@@ -46,6 +46,7 @@ def eval_command(
     from ..pipelines.runs import evaluate_report
 
     evaluate_report(SimpleNamespace(qrels=qrels, runs=runs, measure=measure, rel_level=rel_level, complete=complete,
-                                    max_docs=max_docs, gains=gains, trec_eval=trec_eval, per_query=per_query, fmt=fmt, baseline=baseline,
+                                    max_docs=max_docs, gains=gains, trec_eval=trec_eval, per_query=per_query, fmt=fmt,
+                                    baseline=baseline,
                                     test=test, correction=correction, alpha=alpha, permutations=permutations,
                                     seed=seed, by=by, run_format=run_format, output=output))

@@ -70,12 +70,9 @@ def _rerank(a: dict, scoring: dict) -> None:
     if not stats.main:
         return
     rate = stats.pairs / stats.seconds if stats.seconds > 0 else 0.0
-    windows = getattr(ranker, "windows", None)  # a listwise ranker's calls
     note(f"reranked {stats.pairs} pairs of {stats.queries} queries in {stats.seconds:.1f}s ({rate:.1f} pairs/s)"
          + (f", {stats.skipped_queries} queries already done" if stats.skipped_queries else "")
-         + (f"; {len(windows)} windows ({sum(w.cached for w in windows)} answers from the cache, "
-            f"{sum(not w.parsed for w in windows)} naming no passage)" if windows is not None else
-            f"; {stats.truncated} inputs truncated at {ranker.max_length} tokens"))
+         + f"; {ranker.report(stats)}")
 
 
 app.command("rerank")(flags.command((_rerank_flags, options.scoring_job), _scoring_parameters(), _rerank,

@@ -54,10 +54,10 @@ class ChatLM:
         return cls(name, tokenizer, config, str(Path(path) / gguf) if gguf else path, device, dtype)
 
     def load_weights(self) -> "ChatLM":
-        from .causal_lm import load_causal_lm
+        from .causal_lm import load_causal_model
 
         if self.model is None:
-            _, self.model = load_causal_lm(self.name, self.device, self.dtype)
+            self.model = load_causal_model(self.name, self.device, self.dtype)
         return self
 
     # -- prompts -----------------------------------------------------------------------------

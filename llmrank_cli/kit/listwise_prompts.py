@@ -45,10 +45,10 @@ def load_template(name: str) -> dict:
     if not isinstance(template, dict) or template.get("method") not in METHODS:
         raise LlmrankError(f"--template {name}: method must be one of {', '.join(METHODS)}")
     body, framing = METHODS[template["method"]]
-    for section, need in ((body, {"rank", "candidate"}),):
-        missing = need - set(_FIELDS.findall(template.get(section, "")))
-        if missing:
-            raise LlmrankError(f"--template {name}: its {section} lacks {', '.join('{' + m + '}' for m in sorted(missing))}")
+    missing = {"rank", "candidate"} - set(_FIELDS.findall(template.get(body, "")))
+    if missing:
+        raise LlmrankError(f"--template {name}: its {body} lacks "
+                           f"{', '.join('{' + m + '}' for m in sorted(missing))}")
     if "{query}" not in "".join(template.get(s, "") for s in framing):
         raise LlmrankError(f"--template {name}: the query ({{query}}) appears in none of {', '.join(framing)}")
     if "{score}" in template.get(body, ""):
@@ -110,7 +110,7 @@ def permutation(answer: str, size: int) -> tuple[list[int], bool]:
 
 
 # digits written as superscripts, subscripts, circled, full-width or parenthesised, read as digits
-_LOOKALIKES = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉①②③④⑤⑥⑦⑧⑨❶❷❸❹❺❻❼❽❾０１２３４５６７８９🄀🄁🄂🄃🄄🄅🄆🄇🄈🄉",
+_LOOKALIKES = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹" "₀₁₂₃₄₅₆₇₈₉" "①②③④⑤⑥⑦⑧⑨" "❶❷❸❹❺❻❼❽❾" "０１２３４５６７８９" "🄀🄁🄂🄃🄄🄅🄆🄇🄈🄉",
                             "0123456789" * 2 + "123456789" * 2 + "0123456789" * 2)
 
 

@@ -62,6 +62,11 @@ class Ranker:
         """One float64 array of scores per query, one score per candidate."""
         raise NotImplementedError
 
+    def report(self, stats) -> str:
+        """What `rerank` says of this ranker's work after the pairs/s; ``stats``: the scoring
+        job's, summed over its processes."""
+        return f"{stats.truncated} inputs truncated at {getattr(self, 'max_length', 0)} tokens"
+
     def manifest(self) -> dict:
         """What this ranker adds to its directory's manifest (beside name, settings, versions)."""
         return {}

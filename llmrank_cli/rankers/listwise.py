@@ -62,7 +62,7 @@ class Listwise(PassageRanker):
         if not lm.has_chat_template:
             raise LlmrankError(f"model {model!r} has no chat template; listwise prompts are chats")
         ranker.lm = lm
-        smallest = ranker._tokens(ranker._messages("q", ["x"] * s.window, 1)) + ranker._answer_tokens(s.window)
+        smallest = len(ranker._ids(ranker._messages("q", ["x"] * s.window, 1))) + ranker._answer_tokens(s.window)
         if smallest > lm.context:
             raise LlmrankError(f"--window {s.window}: even one-word passages make a {smallest}-token prompt and "
                                f"answer, over {model}'s context of {lm.context} tokens; use a smaller window")
@@ -79,38 +79,39 @@ class Listwise(PassageRanker):
 
         return render(self.template, query, passages, words)
 
-    def _tokens(self, messages: list[dict]) -> int:
-        return len(self.lm.ids(self.lm.chat_text(messages)))
+    def _ids(self, messages: list[dict]) -> list[int]:
+        return self.lm.ids(self.lm.chat_text(messages))
 
     def _answer_tokens(self, size: int) -> int:
         from ..kit.listwise_prompts import answer_tokens
 
         return answer_tokens(self.lm.ids, size)
 
-    def fitted(self, query: str, passages: list[str]) -> tuple[list[dict], int]:
+    def fitted(self, query: str, passages: list[str]) -> tuple[list[dict], int, list[int]]:
         """The window's messages with passages cut to the most words that fit the context
-        (rank_llm's loop: fewer words by the excess over 4 tokens a passage), and those words."""
+        (rank_llm's loop: fewer words by the excess over 4 tokens a passage), those words, and
+        the prompt's token ids."""
         words, limit = self.settings.passage_words, self.lm.context - self._answer_tokens(len(passages))
         while True:
             messages = self._messages(query, passages, words)
-            excess = self._tokens(messages) - limit
-            if excess <= 0 or words == 1:
-                return messages, words
-            words = max(1, words - max(1, excess // (len(passages) * 4)))
+            ids = self._ids(messages)
+            if len(ids) <= limit or words == 1:
+                return messages, words, ids
+            words = max(1, words - max(1, (len(ids) - limit) // (len(passages) * 4)))
 
     def rank_window(self, query: str, passages: list[str]) -> list[int]:
         """The window's new order (0-based, into ``passages``)."""
         from ..kit.listwise_prompts import permutation
         from ..kit.response_cache import key_of
 
-        messages, words = self.fitted(query, passages)
+        messages, words, ids = self.fitted(query, passages)
         cut = sum(len(p.split()) > words for p in passages)
         budget = self._answer_tokens(len(passages))
         key = key_of(self.lm.identity, messages, {"engine": "transformers", "greedy": True, "max_new_tokens": budget})
         answer = self.cache.get(key)
         cached = answer is not None
         if not cached:
-            answer = self.lm.answer(self.lm.ids(self.lm.chat_text(messages)), budget)
+            answer = self.lm.answer(ids, budget)
             self.cache.put(key, answer)
         order, parsed = permutation(answer, len(passages))
         self.windows.append(Window(cached, parsed, cut))
@@ -147,6 +148,11 @@ class Listwise(PassageRanker):
             scores[self.rerank(query, passages)] = np.arange(len(passages), 0, -1, dtype=np.float64)
             out.append(scores)
         return out
+
+    def report(self, stats) -> str:
+        w = self.windows
+        return (f"{len(w)} windows ({sum(x.cached for x in w)} answers from the cache, "
+                f"{sum(not x.parsed for x in w)} naming no passage)")
 
     def manifest(self) -> dict:
         import yaml
