@@ -105,9 +105,9 @@ def fidelity(queries: list[str], lists: list[list[str]]) -> dict:
     compared = {"windows": 0, "equal": 0}
     for query, passages in zip(queries, lists):
         for a, b in ranker.spans(len(passages)) + [(0, 20)]:
-            messages, words, _ = ranker.fitted(query, passages[a:b])
+            prompt, words = ranker.fitted(query, passages[a:b])
             compared["windows"] += 1
-            compared["equal"] += render(query, passages[a:b], words) == messages
+            compared["equal"] += render(query, passages[a:b], words) == prompt.content
     return compared
 
 

@@ -3,4 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./commands/setup.sh
+# llama.cpp's OpenAI-compatible server, for the served-LLM tests (tests/test_served_llm.py): built
+# from source once (a few minutes on 2 cores), then pip's cache holds the wheel.
+CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} .venv/bin/python -m pip install -q \
+  --disable-pip-version-check "llama-cpp-python[server]==0.3.36"
 exec .venv/bin/python -m pytest -q "$@"

@@ -24,6 +24,11 @@ class InputError(LlmrankError):
         super().__init__(f"{where}: {problem}")
 
 
+class ServiceError(LlmrankError):
+    """A service the job depends on (an LLM server) failed mid-job: unlike bad input, the work
+    finished so far stays on disk for ``--resume``."""
+
+
 class MissingExtra(LlmrankError):
     """An optional dependency is not installed; the message says how to get it."""
 

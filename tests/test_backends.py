@@ -74,7 +74,7 @@ def test_shards_of_one_backend_merge_to_its_full_run(cli, job, tiny_cross_encode
     (("--quantize", "int8"), "--quantize int8 needs --backend onnx or openvino"),
     (("--backend", "onnx", "--dtype", "bf16"), "runs fp32 or --quantize int8"),
     (("--backend", "tensorrt"), "--backend must be one of"),
-    (("--backend", "openvino", "--kind", "icr"), "are for the cross- and bi-encoders"),
+    (("--backend", "openvino", "--kind", "icr"), "icr runs on torch"),
 ])
 def test_refusals_are_one_line(cli, job, tiny_cross_encoder, tmp_path, cache, flags, message):
     r = rerank(cli, job, tiny_cross_encoder, tmp_path / "x.run", *flags)

@@ -162,8 +162,8 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_listwise_killed_mid_chunk_resumes_to_the_same_bytes_from_the_cache(job, tiny_lm, tmp_path, cache):
-    """Two queries a chunk, two windows a query: the job dies in its seventh call (the second
-    chunk's second query), as under kill -9; resumed, the first chunk is skipped, the two answers
+    """Two queries a chunk, two windows a query, the queries' windows in step: the job dies in its
+    seventh call (the second chunk's third window), as under kill -9; resumed, the first chunk is skipped, the two answers
     of the dead chunk come from the cache, and the run is the uninterrupted one's."""
     args = ["--quiet", "rerank", "--run", job["run"], "--topics", job["topics"], "--corpus", job["corpus"],
             "--kind", "listwise", "--model", str(tiny_lm), "--depth", "6", "--window", "4", "--stride", "2",
@@ -193,11 +193,11 @@ def test_pointwise_scores_are_the_yes_no_log_odds_of_each_prompt_alone(job, tiny
     model = AutoModelForCausalLM.from_pretrained(tiny_lm).eval()
     yes, no = ranker.tokens
     for q, p, got in zip(queries, passages, batched):
-        ids = torch.tensor([ranker.lm.ids(ranker.prompt_text(q, p))])
+        ids = torch.tensor([ranker.prompt(q, p).ids])
         with torch.inference_mode():
             logits = model(ids).logits[0, -1].float()
         assert got == pytest.approx(float(logits[yes] - logits[no]), abs=1e-4)
-    text = ranker.prompt_text("how do vaccines work", "passage text")
+    text = ranker.lm.chat_text(ranker.prompt("how do vaccines work", "passage text").content)
     assert text.startswith("<|im_start|>system\nJudge whether") and text.endswith("<|im_start|>assistant\n")
     assert "<Query>: how do vaccines work\n<Document>: passage text" in text
     assert ranker.manifest()["calls"] == 9

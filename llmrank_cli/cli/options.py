@@ -49,8 +49,9 @@ RUN_FORMAT = typer.Option("auto", "--run-format", help="auto, trec or msmarco.")
 DATA = typer.Option(..., "--data", help="Data directory from `prepare mllm|items`.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or mps (under torchrun: each process's GPU).")
 DTYPE = typer.Option("auto", "--dtype", help="auto (bf16 on a GPU that has it, else fp32), fp32, bf16 or fp16.")
-BACKEND = typer.Option("torch", "--backend", help="torch, onnx, openvino (CPU; exported once, cached) or auto "
-                       "(openvino on a CPU when installed, else onnx, else torch): cross- and bi-encoders.")
+BACKEND = typer.Option("torch", "--backend", help="torch; for cross- and bi-encoders onnx, openvino (CPU; exported "
+                       "once, cached) or auto (openvino on a CPU when installed, else onnx, else torch); for the LLM "
+                       "rankers openai (a served model at --base-url) or vllm (vLLM's offline engine, on a GPU).")
 QUANTIZE = typer.Option("none", "--quantize", help="none or int8 (with --backend onnx: dynamic; openvino: "
                         "static, calibrated on the embedded sample).")
 SEED = typer.Option(0, "--seed", help="Random seed (folds, initialisation, batches).")

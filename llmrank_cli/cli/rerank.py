@@ -44,7 +44,10 @@ def _scoring_parameters() -> list:
     params = {}
     for name in rankers.names(candidates="passages"):
         for p in flags.parameters(rankers.get(name).Settings, rankers.preset(name), scoring_only=True, owner=name):
-            if p.name in params:
+            if p.name in params and params[p.name].default.help.endswith(p.default.help.split(": ", 1)[1]):
+                owners, text = params[p.name].default.help.split(": ", 1)  # the same flag: one help, both kinds
+                params[p.name].default.help = f"{owners}, {name}: {text}"
+            elif p.name in params:
                 params[p.name].default.help += f"; {p.default.help}"
                 if p.default.min is not None and params[p.name].default.min is not None:
                     params[p.name].default.min = min(params[p.name].default.min, p.default.min)

@@ -1,7 +1,6 @@
-"""The local engine of the LLM rankers: a causal LM (hub id, directory or offline GGUF package)
-on transformers, asked in two ways: a greedy answer to a chat prompt (listwise), and the
-next-token logits of a batch of prompts (pointwise). A served engine would be another class
-with the same three methods; the rankers see only these.
+"""The local engine of the LLM rankers (kit/llm_engine.py): a causal LM (hub id, directory or
+offline GGUF package) on transformers. Answers are greedy, one prompt at a time; first-token
+scores are next-token logits of length-sorted, left-padded batches.
 
 The tokenizer and config load first (:meth:`ChatLM.open`), so that a ranker can check its
 settings against them before the weights load (:meth:`ChatLM.load_weights`).
@@ -13,13 +12,37 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LlmrankError
+from .llm_engine import LlmEngine, Prompt
 
 TOKEN_BUDGET = {"cpu": 2048}  # prompt tokens in one batch of next-token logits: small batches are fastest on
 DEFAULT_BUDGET = 8192         # a CPU (SmolLM2 on 2 cores, DL19 pairs: 5.2 pairs/s at 2,048, 3.8 at 8,192)
 
 
-class ChatLM:
+def tokenizer_and_config(name: str) -> tuple:
+    """(tokenizer, config, weight files) of a causal LM: hub id, directory or offline GGUF name."""
+    import contextlib
+    import io
+
+    from transformers import AutoConfig, AutoTokenizer
+
+    from .resolve import load_error, resolve_causal_lm
+
+    path, gguf = resolve_causal_lm(name)
+    extra = {"gguf_file": gguf} if gguf else {}
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+            config = AutoConfig.from_pretrained(path, **extra)
+    except (OSError, ValueError) as exc:
+        raise load_error(name, exc) from None
+    if not any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or ()) and not gguf:
+        raise LlmrankError(f"model {name!r} is a {config.model_type}, not a causal LM")
+    return tokenizer, config, str(Path(path) / gguf) if gguf else path
+
+
+class ChatLM(LlmEngine):
     def __init__(self, name: str, tokenizer, config, files: str, device: str, dtype):
+        super().__init__()
         self.name, self.tokenizer, self.config, self.device, self.dtype = name, tokenizer, config, device, dtype
         self.model = None
         from .resolve import files_key
@@ -27,31 +50,15 @@ class ChatLM:
         # what decides an answer besides the prompt: the weights (their files) and the precision
         self.identity = f"{name}:{files_key(files)}:{str(dtype or 'float32').removeprefix('torch.')}"
         self.context = int(getattr(config, "max_position_embeddings", 0) or 1 << 20)
-        self.prompt_tokens = self.completion_tokens = self.calls = 0
 
     @classmethod
     def open(cls, name: str, runtime) -> "ChatLM":
         """Tokenizer and config only (seconds); :meth:`load_weights` brings the model."""
-        import contextlib
-        import io
-
-        from transformers import AutoConfig, AutoTokenizer
-
         from .devices import place
-        from .resolve import load_error, resolve_causal_lm
 
-        path, gguf = resolve_causal_lm(name)
-        extra = {"gguf_file": gguf} if gguf else {}
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):
-                tokenizer = AutoTokenizer.from_pretrained(path, **extra)
-                config = AutoConfig.from_pretrained(path, **extra)
-        except (OSError, ValueError) as exc:
-            raise load_error(name, exc) from None
-        if not any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or ()) and not gguf:
-            raise LlmrankError(f"model {name!r} is a {config.model_type}, not a causal LM")
+        tokenizer, config, files = tokenizer_and_config(name)
         device, dtype = place(runtime)
-        return cls(name, tokenizer, config, str(Path(path) / gguf) if gguf else path, device, dtype)
+        return cls(name, tokenizer, config, files, device, dtype)
 
     def load_weights(self) -> "ChatLM":
         from .causal_lm import load_causal_model
@@ -60,28 +67,21 @@ class ChatLM:
             self.model = load_causal_model(self.name, self.device, self.dtype)
         return self
 
-    # -- prompts -----------------------------------------------------------------------------
-
-    @property
-    def has_chat_template(self) -> bool:
-        return bool(getattr(self.tokenizer, "chat_template", None))
-
-    def ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def chat_text(self, messages: list[dict]) -> str:
-        """The messages in the model's chat template, ready for the assistant's answer."""
-        if not self.has_chat_template:
-            raise LlmrankError(f"model {self.name!r} has no chat template, and this prompt is a chat")
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def single_token(self, text: str, flag: str) -> int:
-        ids = self.ids(text)
-        if len(ids) != 1:
-            raise LlmrankError(f"{flag} {text!r} is {len(ids)} tokens for {self.name}'s tokenizer; it must be one")
-        return ids[0]
-
     # -- calls -------------------------------------------------------------------------------
+
+    def sampling(self, max_new_tokens: int) -> dict:
+        return {"engine": "transformers", "greedy": True, "max_new_tokens": max_new_tokens}
+
+    def answers(self, prompts: list[Prompt], on_answer) -> None:
+        for i, p in enumerate(prompts):
+            on_answer(i, self.answer(p.ids, p.max_new_tokens))
+
+    def first_token_scores(self, prompts: list[Prompt], words: tuple[str, str], batch_size: int) -> np.ndarray:
+        tokens = [self.single_token(w, f"--{side}-token") for w, side in zip(words, ("true", "false"))]
+        return self.next_token_logits([p.ids for p in prompts], tokens, batch_size).astype(np.float64)
+
+    def manifest(self) -> dict:
+        return {**super().manifest(), "backend": "transformers"}
 
     def answer(self, ids: list[int], max_new_tokens: int) -> str:
         """The greedy continuation of one prompt (one at a time: an answer never depends on what

@@ -114,6 +114,7 @@ _LOOKALIKES = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹" "₀₁₂₃₄₅₆
                             "0123456789" * 2 + "123456789" * 2 + "0123456789" * 2)
 
 
-def answer_tokens(tokenize, size: int) -> int:
-    """Enough new tokens for a whole answer ``[1] > [2] > ... [size]``, plus two."""
-    return len(tokenize(" > ".join(f"[{i + 1}]" for i in range(size)))) + 2
+def answer_tokens(count, size: int) -> int:
+    """Enough new tokens for a whole answer ``[1] > [2] > ... [size]``, plus two; ``count(text)``
+    is the model's token count."""
+    return count(" > ".join(f"[{i + 1}]" for i in range(size))) + 2

@@ -45,6 +45,7 @@ def rerank(a, settings: dict, quiet: bool = False):
                               a.tag or candidates.tag, progress, a.chunk_pairs)
     finally:
         progress.close()
+        ranker.close()
     if stats.main and a.output != "-":
         write_manifest(a.output + ".manifest.json", "run", {
             "ranker": name, **ranker.manifest(), "settings": {k: getattr(ranker.settings, k) for k in sorted(

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import InputError, LlmrankError
+from ..errors import InputError, LlmrankError, ServiceError
 from ..formats import Run, Topic, read_run, write_run
 from ..formats.io import STDIO, busy
 from ..kit.devices import launched
@@ -218,6 +218,12 @@ def score_queries(queries: list[Query], ranker, output: str, passages: Callable[
             stats.queries += len(chunk)
             if progress:
                 progress.advance(pairs)
+    except ServiceError as exc:  # a server gone: what is finished stays, and the message says how to go on
+        if partial and partial.opened:
+            partial.close()
+            raise ServiceError(f"{exc}; {stats.queries + stats.skipped_queries} queries are done in "
+                               f"{partial.lines}: rerun with --resume") from None
+        raise
     except LlmrankError:  # bad input found mid-stream: nothing of this invocation stays (a resumed job's does)
         if partial and partial.created and partial.opened:
             partial.close()

@@ -71,6 +71,9 @@ class Ranker:
         """What this ranker adds to its directory's manifest (beside name, settings, versions)."""
         return {}
 
+    def close(self) -> None:
+        """Let go of what scoring held (a server client's connections)."""
+
     def save_weights(self, directory: Path) -> None:
         """Write the weights (everything but the manifest) into ``directory``."""
 
@@ -211,11 +214,36 @@ class ItemRanker(Ranker):
         """Take back what :meth:`manifest` added beyond items, encoder and dimension."""
 
 
-def torch_only(name: str, runtime: Runtime) -> None:
-    """Refuse ``--backend onnx|openvino`` and ``--quantize`` for a ranker that runs on torch alone."""
-    if runtime.backend not in ("torch", "auto") or runtime.quantize != "none":
-        raise LlmrankError(f"--backend {runtime.backend} and --quantize are for the cross- and bi-encoders; "
-                           f"{name} runs on torch")
+def torch_only(name: str, runtime: Runtime, served: bool = False) -> None:
+    """Refuse ``--backend onnx|openvino`` and ``--quantize`` for a ranker that runs on torch alone
+    (``served``: or on a served model, ``--backend openai|vllm``)."""
+    engines = ("torch", "auto") + (("openai", "vllm") if served else ())
+    if runtime.backend not in engines or runtime.quantize != "none":
+        raise LlmrankError(f"--backend {runtime.backend}{' and --quantize' if runtime.quantize != 'none' else ''}: "
+                           f"{name} runs on {', '.join(e for e in engines if e != 'auto')}")
+
+
+@dataclass
+class ServedFields(Settings):
+    """How an LLM ranker reaches a served model (``--backend openai``: kit/served_lm.py); the
+    local engine reads none of these."""
+
+    base_url: str = setting("", "--backend openai: the OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
+                                "(vllm serve, SGLang, llama.cpp, Ollama, a hosted API).", scoring=True)
+    api_key_env: str = setting("OPENAI_API_KEY", "--backend openai: the environment variable that holds the API "
+                                                 "key (a key is never a flag, nor written anywhere).", scoring=True)
+    concurrency: int = setting(4, "--backend openai: requests in flight (windows of different queries at once; "
+                                  "a query's windows stay in order).", min=1, scoring=True)
+    timeout: float = setting(120.0, "--backend openai: seconds a request may take before it is retried.",
+                             min=0.1, scoring=True)
+    retries: int = setting(4, "--backend openai: retries of a request after a connection error, timeout, 429 or "
+                              "5xx, with exponential backoff.", min=0, scoring=True)
+    tokenizer: str = setting("", "--backend openai: tokenizer to count prompt tokens with (default: --model's "
+                                 "where it loads, else 4 characters a token).", scoring=True)
+    context: int = setting(0, "--backend openai|vllm: the model's context in tokens (0: the server's "
+                              "max_model_len, else the tokenizer config's, else 4096).", min=0, scoring=True)
+    tensor_parallel: int = setting(1, "--backend vllm: GPUs the model is split over (tensor parallelism).", min=1,
+                                   scoring=True)
 
 
 class PassageRanker(Ranker):
@@ -225,11 +253,12 @@ class PassageRanker(Ranker):
 
     candidates = "passages"
     exports: ClassVar[bool] = False  # runs on --backend onnx|openvino too (kit/backends.py)
+    served: ClassVar[bool] = False  # runs on --backend openai|vllm too (kit/llm_engine.py)
 
     def __init__(self, settings=None, runtime: Runtime = Runtime()):
         super().__init__(settings, runtime)
         if not self.exports:
-            torch_only(self.name, runtime)
+            torch_only(self.name, runtime, self.served)
         self.model_name, self.max_length, self.batch_size, self.device = "", 0, 64, "cpu"
         self.truncated = 0  # inputs cut at max_length so far
         self.exported = None  # an Exported model standing in for torch's forward pass

@@ -4,10 +4,14 @@ their order, ``[2] > [1] > ...``; windows slide from the bottom of the list to t
 
 The algorithm, prompts and answer reading are rank_llm's (kit/listwise_prompts.py): the same
 windows, the same messages byte for byte, the same permutation of a given answer; an answer that
-names no passage of its window leaves the window as it was and is counted. Answers are greedy,
-one window at a time, and kept in the response cache (kit/response_cache.py), so a rerun makes
-no call and a killed run resumed with ``--resume`` repeats the uninterrupted run's bytes.
-A query's scores are its final order (the top passage scores n, the last 1).
+names no passage of its window leaves the window as it was and is counted. Answers are greedy
+and kept in the response cache (kit/response_cache.py), so a rerun makes no call and a killed
+run resumed with ``--resume`` repeats the uninterrupted run's bytes.
+
+The queries of a chunk slide in step: the k-th windows of all of them are asked at once (the
+engine answers them one by one on transformers, ``--concurrency`` at a time from a server), and
+a query's next window waits for its previous answer. A query's scores are its final order (the
+top passage scores n, the last 1).
 """
 from __future__ import annotations
 
@@ -18,11 +22,11 @@ import numpy as np
 
 from ..errors import LlmrankError
 from . import register
-from .base import PassageRanker, Runtime, Settings, setting
+from .base import PassageRanker, Runtime, ServedFields, setting
 
 
 @dataclass
-class ListwiseSettings(Settings):
+class ListwiseSettings(ServedFields):
     template: str = setting("rank_zephyr", "rank_zephyr, rank_gpt (rank_llm's prompts) or a template file in "
                                            "rank_llm's YAML format.", scoring=True)
     window: int = setting(20, "Passages per prompt.", min=2, scoring=True)
@@ -46,28 +50,30 @@ class Window:
 @register("listwise")
 class Listwise(PassageRanker):
     Settings = ListwiseSettings
+    served = True
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
              **options) -> "Listwise":
-        from ..kit.chat_lm import ChatLM
         from ..kit.listwise_prompts import load_template
+        from ..kit.llm_engine import open_engine
         from ..kit.response_cache import ResponseCache, default_dir
         from . import settings_for
 
         ranker = cls(settings_for("listwise", **options), runtime)
         s = ranker.settings
         ranker.template = load_template(s.template)
-        lm = ChatLM.open(model, runtime)  # tokenizer and config: every check before the weights load
-        if not lm.has_chat_template:
+        lm = open_engine(model, runtime, s)  # no weights yet: every check first
+        if lm.tokenizer is not None and not lm.has_chat_template:
             raise LlmrankError(f"model {model!r} has no chat template; listwise prompts are chats")
         ranker.lm = lm
-        smallest = len(ranker._ids(ranker._messages("q", ["x"] * s.window, 1))) + ranker._answer_tokens(s.window)
+        smallest = lm.prompt_length(lm.prompt(ranker._messages("q", ["x"] * s.window, 1))) + ranker._answer_tokens(
+            s.window)
         if smallest > lm.context:
             raise LlmrankError(f"--window {s.window}: even one-word passages make a {smallest}-token prompt and "
                                f"answer, over {model}'s context of {lm.context} tokens; use a smaller window")
         ranker.cache = ResponseCache(default_dir() if s.cache else None)
-        ranker.model_name, ranker.device, ranker.batch_size = model, lm.device, 1
+        ranker.model_name, ranker.device, ranker.batch_size = model, getattr(lm, "device", runtime.backend), 1
         ranker.max_length = s.passage_words
         ranker.windows = []  # a Window per call
         return ranker
@@ -79,43 +85,49 @@ class Listwise(PassageRanker):
 
         return render(self.template, query, passages, words)
 
-    def _ids(self, messages: list[dict]) -> list[int]:
-        return self.lm.ids(self.lm.chat_text(messages))
-
     def _answer_tokens(self, size: int) -> int:
         from ..kit.listwise_prompts import answer_tokens
 
-        return answer_tokens(self.lm.ids, size)
+        return answer_tokens(self.lm.count, size)
 
-    def fitted(self, query: str, passages: list[str]) -> tuple[list[dict], int, list[int]]:
-        """The window's messages with passages cut to the most words that fit the context
-        (rank_llm's loop: fewer words by the excess over 4 tokens a passage), those words, and
-        the prompt's token ids."""
-        words, limit = self.settings.passage_words, self.lm.context - self._answer_tokens(len(passages))
+    def fitted(self, query: str, passages: list[str]):
+        """The window's prompt with passages cut to the most words that fit the context
+        (rank_llm's loop: fewer words by the excess over 4 tokens a passage), and those words."""
+        words, budget = self.settings.passage_words, self._answer_tokens(len(passages))
         while True:
-            messages = self._messages(query, passages, words)
-            ids = self._ids(messages)
-            if len(ids) <= limit or words == 1:
-                return messages, words, ids
-            words = max(1, words - max(1, (len(ids) - limit) // (len(passages) * 4)))
+            prompt = self.lm.prompt(self._messages(query, passages, words), budget)
+            excess = self.lm.prompt_length(prompt) - (self.lm.context - budget)
+            if excess <= 0 or words == 1:
+                return prompt, words
+            words = max(1, words - max(1, excess // (len(passages) * 4)))
 
-    def rank_window(self, query: str, passages: list[str]) -> list[int]:
-        """The window's new order (0-based, into ``passages``)."""
+    def rank_windows(self, queries: list[str], windows: list[list[str]]) -> list[list[int]]:
+        """Each window's new order (0-based, into its passages); answers the cache lacks are
+        asked of the engine together, and cached as each arrives."""
         from ..kit.listwise_prompts import permutation
         from ..kit.response_cache import key_of
 
-        messages, words, ids = self.fitted(query, passages)
-        cut = sum(len(p.split()) > words for p in passages)
-        budget = self._answer_tokens(len(passages))
-        key = key_of(self.lm.identity, messages, {"engine": "transformers", "greedy": True, "max_new_tokens": budget})
-        answer = self.cache.get(key)
-        cached = answer is not None
-        if not cached:
-            answer = self.lm.answer(ids, budget)
-            self.cache.put(key, answer)
-        order, parsed = permutation(answer, len(passages))
-        self.windows.append(Window(cached, parsed, cut))
-        return order
+        asked, answers, first = [], {}, len(self.windows)
+        for i, (query, passages) in enumerate(zip(queries, windows)):
+            prompt, words = self.fitted(query, passages)
+            key = key_of(self.lm.identity, prompt.content, self.lm.sampling(prompt.max_new_tokens))
+            answers[i] = self.cache.get(key)
+            cut = sum(len(p.split()) > words for p in passages)
+            self.windows.append(Window(answers[i] is not None, True, cut))
+            if answers[i] is None:
+                asked.append((i, key, prompt))
+
+        def keep(j: int, text: str) -> None:
+            i, key, _ = asked[j]
+            answers[i] = text
+            self.cache.put(key, text)
+
+        self.lm.answers([p for _, _, p in asked], keep)
+        orders = []
+        for window, (i, passages) in zip(self.windows[first:], enumerate(windows)):
+            order, window.parsed = permutation(answers[i], len(passages))
+            orders.append(order)
+        return orders
 
     # -- one list ----------------------------------------------------------------------------
 
@@ -129,23 +141,21 @@ class Listwise(PassageRanker):
             end, start = end - stride, start - stride
         return out
 
-    def rerank(self, query: str, passages: list[str]) -> list[int]:
-        """The list's order after every pass (indices into ``passages``)."""
-        order = list(range(len(passages)))
-        for _ in range(self.settings.passes):
-            for a, b in self.spans(len(passages)):
-                if b - a < 2:  # one passage has one order: no call
-                    continue
-                moved = self.rank_window(query, [passages[i] for i in order[a:b]])
-                order[a:b] = [order[a + j] for j in moved]
-        return order
-
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:
-        """Scores from each list's final order; the weights load at the first answer the cache lacks."""
+        """Scores from each list's final order after every pass; the queries' windows slide in
+        step (the local engine loads its weights at the first answer the cache lacks)."""
+        orders = [list(range(len(p))) for p in candidates]
+        steps = [[s for s in self.spans(len(p)) if s[1] - s[0] > 1] * self.settings.passes for p in candidates]
+        for k in range(max(map(len, steps), default=0)):
+            now = [(q, *steps[q][k]) for q in range(len(candidates)) if k < len(steps[q])]
+            moved = self.rank_windows([queries[q] for q, _, _ in now],
+                                      [[candidates[q][i] for i in orders[q][a:b]] for q, a, b in now])
+            for (q, a, b), order in zip(now, moved):
+                orders[q][a:b] = [orders[q][a + j] for j in order]
         out = []
-        for query, passages in zip(queries, candidates):
-            scores = np.empty(len(passages), dtype=np.float64)
-            scores[self.rerank(query, passages)] = np.arange(len(passages), 0, -1, dtype=np.float64)
+        for order in orders:
+            scores = np.empty(len(order), dtype=np.float64)
+            scores[order] = np.arange(len(order), 0, -1, dtype=np.float64)
             out.append(scores)
         return out
 
@@ -154,15 +164,17 @@ class Listwise(PassageRanker):
         return (f"{len(w)} windows ({sum(x.cached for x in w)} answers from the cache, "
                 f"{sum(not x.parsed for x in w)} naming no passage)")
 
+    def close(self) -> None:
+        self.lm.close()
+
     def manifest(self) -> dict:
         import yaml
 
-        w = self.windows
-        return {**super().manifest(), "backend": "transformers", "model_identity": self.lm.identity,
-                "template": self.settings.template, "template_sha256": hashlib.sha256(
-                    yaml.safe_dump(self.template, sort_keys=True).encode()).hexdigest()[:16],
-                "sampling": {"greedy": True, "max_new_tokens": "tokens of '[1] > ... [n]' + 2"},
-                "windows": len(w), "calls": self.lm.calls, "cached_calls": sum(x.cached for x in w),
-                "prompt_tokens": self.lm.prompt_tokens, "completion_tokens": self.lm.completion_tokens,
+        w, template = self.windows, yaml.safe_dump(self.template, sort_keys=True).encode()
+        return {**super().manifest(), **self.lm.manifest(), "template": self.settings.template,
+                "template_sha256": hashlib.sha256(template).hexdigest()[:16],
+                "sampling": {**{k: v for k, v in self.lm.sampling(0).items() if not k.startswith("max")},
+                             "max_new_tokens": "tokens of '[1] > ... [n]' + 2"},
+                "windows": len(w), "cached_calls": sum(x.cached for x in w),
                 "unparsable_windows": sum(not x.parsed for x in w), "passages_cut": sum(x.passages_cut for x in w),
                 "cache": str(self.cache.path) if self.cache.path else None}

@@ -5,8 +5,10 @@ what sentence-transformers' ``CrossEncoder`` with a ``LogitScore`` head computes
 
 The prompt is the user's message in the model's chat template (``--no-chat``: raw text), with
 ``{query}`` and ``{passage}`` filled in; the passage is cut at ``--max-length`` tokens first.
-Prompts are scored in length-sorted, left-padded token-budget batches (kit/chat_lm.py), one
-forward pass each, logits of the last position only.
+On transformers, prompts are scored in length-sorted, left-padded token-budget batches
+(kit/chat_lm.py), one forward pass each, logits of the last position only; from a server
+(``--backend openai``), by the top log-probabilities of a one-token answer, whose difference is
+the same log-odds (the softmax's normaliser cancels).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..errors import LlmrankError
 from . import register
-from .base import PassageRanker, Runtime, Settings, setting
+from .base import PassageRanker, Runtime, ServedFields, setting
 
 SYSTEM = ('Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
           'Note that the answer can only be "yes" or "no".')
@@ -28,7 +30,7 @@ _FIELD = re.compile(r"{(query|passage)}")
 
 
 @dataclass
-class PointwiseSettings(Settings):
+class PointwiseSettings(ServedFields):
     prompt: str = setting(PROMPT, "The question per pair: text with {query} and {passage}, or a file holding it.",
                           scoring=True)
     system: str = setting(SYSTEM, "System message before the prompt (chat only; empty: none).", scoring=True)
@@ -55,48 +57,47 @@ def read_prompt(text: str, fields: tuple[str, ...]) -> str:
 @register("llm-pointwise", aliases=("pointwise",))
 class LlmPointwise(PassageRanker):
     Settings = PointwiseSettings
+    served = True
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
              **options) -> "LlmPointwise":
-        from ..kit.chat_lm import ChatLM
+        from ..kit.llm_engine import open_engine
         from . import settings_for
 
         ranker = cls(settings_for("llm-pointwise", **options), runtime)
         s = ranker.settings
         ranker.template = read_prompt(s.prompt, ("query", "passage"))
-        lm = ChatLM.open(model, runtime)  # tokenizer and config: every check before the weights load
-        if s.chat and not lm.has_chat_template:
+        lm = open_engine(model, runtime, s)  # no weights yet: every check first
+        if s.chat and lm.tokenizer is not None and not lm.has_chat_template:
             raise LlmrankError(f"model {model!r} has no chat template: pass --no-chat and a --prompt that is the "
                                f"whole input")
         ranker.tokens = [lm.single_token(s.true_token, "--true-token"), lm.single_token(s.false_token, "--false-token")]
-        ranker.lm = lm.load_weights()
-        ranker.model_name, ranker.device, ranker.batch_size = model, lm.device, batch_size
+        ranker.lm = lm  # the local engine loads its weights at the first batch
+        ranker.model_name, ranker.device, ranker.batch_size = model, getattr(lm, "device", runtime.backend), batch_size
         ranker.max_length = max_length or PASSAGE_TOKENS
         return ranker
 
-    def _cut(self, passage: str) -> str:
-        ids = self.lm.ids(passage)
-        if len(ids) <= self.max_length:
-            return passage
-        self.truncated += 1
-        return self.lm.tokenizer.decode(ids[:self.max_length])
-
-    def prompt_text(self, query: str, passage: str) -> str:
-        """The model's whole input for one pair."""
-        values = {"query": query, "passage": self._cut(passage)}
+    def prompt(self, query: str, passage: str):
+        """The model's whole input for one pair (kit/llm_engine.Prompt)."""
+        cut, was_cut = self.lm.cut(passage, self.max_length)
+        self.truncated += was_cut
+        values = {"query": query, "passage": cut}
         user = _FIELD.sub(lambda m: values[m.group(1)], self.template)  # one pass: a query's own braces stay
         if not self.settings.chat:
-            return user
+            return self.lm.prompt(user)
         system = [{"role": "system", "content": self.settings.system}] if self.settings.system else []
-        return self.lm.chat_text(system + [{"role": "user", "content": user}])
+        return self.lm.prompt(system + [{"role": "user", "content": user}])
 
     def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
-        prompts = [self.lm.ids(self.prompt_text(q, p)) for q, p in zip(queries, passages)]
-        logits = self.lm.next_token_logits(prompts, self.tokens, self.batch_size)
-        return (logits[:, 0].astype(np.float64) - logits[:, 1])
+        prompts = [self.prompt(q, p) for q, p in zip(queries, passages)]
+        scores = self.lm.first_token_scores(prompts, (self.settings.true_token, self.settings.false_token),
+                                            self.batch_size)
+        return scores[:, 0] - scores[:, 1]
+
+    def close(self) -> None:
+        self.lm.close()
 
     def manifest(self) -> dict:
-        return {**super().manifest(), "model_identity": self.lm.identity, "prompt": self.template,
-                "true_token_id": self.tokens[0], "false_token_id": self.tokens[1], "calls": self.lm.calls,
-                "prompt_tokens": self.lm.prompt_tokens}
+        return {**super().manifest(), **self.lm.manifest(), "prompt": self.template, "true_token_id": self.tokens[0],
+                "false_token_id": self.tokens[1]}

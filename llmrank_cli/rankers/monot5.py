@@ -26,13 +26,13 @@ class MonoT5(PassageRanker):
         from ..kit.devices import place
         from ..kit.resolve import load_error, resolve_model
 
+        ranker = cls(None, runtime)  # the runtime checked before any file is read
         path = resolve_model(model)
         try:
             config = AutoConfig.from_pretrained(path)
             if not config.is_encoder_decoder:
                 raise LlmrankError(f"model {model!r} is a {config.model_type}, not an encoder-decoder (T5)")
             tokenizer = AutoTokenizer.from_pretrained(path)
-            ranker = cls(None, runtime)
             ranker.tokens = [ranker._one_token(tokenizer, word, model) for word in ("false", "true")]
             device, dtype = place(runtime)
             lm = AutoModelForSeq2SeqLM.from_pretrained(path)
