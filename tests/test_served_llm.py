@@ -4,6 +4,8 @@ the offline SmolLM2 GGUF on a free port of 127.0.0.1. Faults are made for real: 
 killed (SIGKILL) or frozen (SIGSTOP) right after the job's N-th chunk is on disk, and a small
 proxy in front of it answers 429 or rewrites an answer, and counts the requests."""
 import http.client
+import importlib.machinery
+import importlib.util
 import http.server
 import json
 import os
@@ -243,11 +245,13 @@ def test_a_server_lost_mid_run_fails_in_one_line_keeping_the_work_and_resume_com
 def test_a_429_is_retried_and_an_answer_that_names_no_passage_leaves_its_window(server, sample, reference, proxy,
                                                                                  tmp_path, monkeypatch):
     monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-never-written")  # llama.cpp's server takes any key
     proxy.statuses, proxy.rewrite, asked = [429], ["I cannot rank these passages."], proxy.chat_requests()
     out = tmp_path / "x.run"
     assert main(["--quiet", *_args(sample, proxy.url, "--concurrency", "1", "-o", str(out))]) == 0
     m = _manifest(out)
     assert m["unparsable_windows"] == 1 and m["calls"] == 15
+    assert "sk-secret" not in Path(f"{out}.manifest.json").read_text() and m["api_key_env"] == "OPENAI_API_KEY"
     assert proxy.chat_requests() - asked == 16  # 15 and the one refused
     first = read_run(str(sample / "bm25.run")).output_order().to_pylist()[:5]  # the rewritten window's query
     got = sorted((r for r in read_run(str(out)).table.to_pylist() if r["qid"] == first[0]["qid"]),
@@ -262,10 +266,13 @@ def test_a_429_is_retried_and_an_answer_that_names_no_passage_leaves_its_window(
     assert {q for q in ref if ref[q] != mine[q]} <= {first[0]["qid"]}  # every other query as uninterrupted
 
 
-def test_no_server_at_the_url_is_one_line_before_anything_is_written(sample, tmp_path, cli):
+def test_no_server_at_the_url_and_no_vllm_are_one_line_before_anything_is_written(sample, tmp_path, cli):
     url = f"http://127.0.0.1:{_free_port()}/v1"
     r = cli(*_args(sample, url, "-o", str(tmp_path / "x.run")))
     assert r.code == 2 and url in r.err and "cannot connect" in r.err and len(r.err.strip().splitlines()) == 1
+    if importlib.util.find_spec("vllm") is None:  # never a test dependency: where it is, a GPU is asked for
+        r = cli(*[("vllm" if a == "openai" else a) for a in _args(sample, "", "-o", str(tmp_path / "x.run"))])
+        assert r.code == 2 and "pip install 'llmrank[vllm]'" in r.err
     assert not list(tmp_path.iterdir())
 
 
@@ -311,3 +318,63 @@ def test_served_pointwise_scores_are_the_log_odds_of_the_servers_top_logprobs(se
         assert a[i] == pytest.approx(listed["Yes"] - listed["No"], abs=1e-9)
     assert np.abs(a - b).max() < 0.5  # measured: at most 0.22 on these pairs
     served.close()
+
+
+def test_the_vllm_engine_batches_a_steps_windows_and_reads_logprobs_through_vllms_api(sample, tiny_lm, tmp_path,
+                                                                                    monkeypatch, cli):
+    """vLLM needs a GPU, which no test machine has: a stand-in module with the shape of vLLM's
+    documented offline API (``LLM.chat``, ``LLM.generate``, ``SamplingParams``, outputs with
+    text, token ids and per-token log-prob dicts) checks llmrank's side of the seam: one call a
+    sliding-window step across the chunk's queries, greedy parameters, scores read by token id."""
+    import types
+
+    import torch
+
+    calls = []
+
+    class Output:
+        def __init__(self, text, logprobs=None):
+            self.text, self.token_ids, self.logprobs = text, [1, 2], logprobs
+
+    class LLM:
+        def __init__(self, model, **kwargs):
+            from transformers import AutoTokenizer
+
+            self.kwargs, self.tokenizer = kwargs, AutoTokenizer.from_pretrained(model)
+            self.llm_engine = types.SimpleNamespace(model_config=types.SimpleNamespace(max_model_len=2048))
+
+        def get_tokenizer(self):
+            return self.tokenizer
+
+        def chat(self, conversations, params, use_tqdm=True):
+            calls.append(("chat", len(conversations), {p.temperature for p in params}))
+            out = []
+            for messages, p in zip(conversations, params):
+                if p.logprobs:
+                    ids = self.tokenizer(["yes", "no"], add_special_tokens=False)["input_ids"]
+                    logprobs = [{ids[0][0]: types.SimpleNamespace(logprob=-0.5), 9: types.SimpleNamespace(logprob=-1),
+                                 ids[1][0]: types.SimpleNamespace(logprob=-2.0)}]
+                    out.append(types.SimpleNamespace(prompt_token_ids=[0] * 7, outputs=[Output("yes", logprobs)]))
+                else:
+                    out.append(types.SimpleNamespace(prompt_token_ids=[0] * 7, outputs=[Output("[2] > [1]")]))
+            return out
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM = LLM
+    vllm.SamplingParams = lambda **kw: types.SimpleNamespace(**kw)
+    vllm.__spec__ = importlib.machinery.ModuleSpec("vllm", None)
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "x.run"
+    common = ["rerank", "--model", str(tiny_lm), "--backend", "vllm", "--run", str(sample / "bm25.run"), "--topics",
+              str(sample / "topics.tsv"), "--corpus", str(sample / "corpus.jsonl"), "--depth", "6"]
+    r = cli(*common, "--kind", "listwise", "--window", "4", "--stride", "2", "--tensor-parallel", "2", "-o", str(out))
+    assert r.code == 0, r.err
+    assert calls == [("chat", 15, {0.0}), ("chat", 15, {0.0})]  # 15 queries, 2 windows each: 2 steps
+    m = _manifest(out)
+    assert (m["backend"], m["windows"], m["calls"], m["model_identity"].split(":")[0]) == ("vllm", 30, 30, "vllm")
+    calls.clear()
+    r = cli(*common, "--kind", "pointwise", "-o", str(out))
+    assert r.code == 0, r.err
+    assert calls == [("chat", 90, {0.0})] and {ln.split()[4] for ln in out.read_text().splitlines()[:6]} == {"1.5"}
