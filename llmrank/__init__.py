@@ -1,6 +1,6 @@
 """llmrank as a library: read and write runs, qrels and topics; evaluate with trec_eval's numbers,
-compare runs with paired tests, fuse and validate them. Names are imported on first use, so
-``import llmrank`` costs nothing until they are.
+compare runs with paired tests, fuse and validate them; rank and rerank with any model. Names
+are imported on first use, so ``import llmrank`` costs nothing until they are.
 
 >>> import llmrank
 >>> llmrank.evaluate("qrels.txt", {"bm25": "bm25.run", "tasb": "tasb.run"}, ["nDCG@10", "AP(rel=2)"])
@@ -10,7 +10,7 @@ from llmrank_cli.lazy import exports
 
 _EXPORTS = {
     "evaluate": "api", "evaluations": "api", "compare": "api", "fuse": "api", "validate": "api",
-    "as_run": "api", "as_qrels": "api",
+    "as_run": "api", "as_qrels": "api", "rerank": "verbs", "rank": "verbs", "RerankJob": "jobs", "RankJob": "jobs",
     "Run": "formats", "Qrels": "formats", "Topic": "formats", "read_run": "formats", "write_run": "formats",
     "read_qrels": "formats", "write_qrels": "formats", "read_topics": "formats", "write_topics": "formats",
     "LlmrankError": "errors",

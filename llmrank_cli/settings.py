@@ -10,11 +10,12 @@ from .errors import LlmrankError
 
 
 def setting(default, help: str, *, choices: tuple = (), min: float | None = None, scoring: bool = False,
-            required: bool = False):
+            required: bool = False, names: tuple = ()):
     """A settings field: its default, its flag's help, the values it allows; ``scoring`` marks a
     field that matters when scoring (it becomes a `rerank` flag), not only in training;
-    ``required`` makes its flag mandatory."""
-    meta = {"help": help, "choices": tuple(choices), "min": min, "scoring": scoring, "required": required}
+    ``required`` makes its flag mandatory; ``names`` spells the flag otherwise (``-o``, ``--output``)."""
+    meta = {"help": help, "choices": tuple(choices), "min": min, "scoring": scoring, "required": required,
+            "names": tuple(names)}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

@@ -110,3 +110,28 @@ def test_readme_example_runs(sample):
     done = subprocess.run([sys.executable, "-c", block.group(1)], cwd=sample, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "bm25" in done.stdout and (sample / "sample/fused.run").exists()
+
+
+def test_rerank_takes_the_commands_job_and_returns_its_run(sample, cli, tmp_path):
+    """llmrank.rerank by keywords, by a RerankJob with a ranker setting, and from a Run in memory:
+    the rows `llmrank rerank` writes; a bad field, setting or kind is one LlmrankError before
+    any file is read."""
+    p = sample / "sample" / "passages"
+    files = {"topics": str(p / "topics.tsv"), "corpus": str(p / "corpus.jsonl")}
+    flags = ["--topics", files["topics"], "--corpus", files["corpus"], "--model", "all-MiniLM-L6-v2", "--kind", "bi",
+             "--depth", "5"]
+    for extra in ([], ["--similarity", "dot"]):
+        out = tmp_path / f"cli{len(extra)}.run"
+        assert cli("--quiet", "rerank", "--run", str(p / "bm25.run"), *flags, *extra, "-o", str(out)).code == 0
+        job = llmrank.RerankJob(run=str(p / "bm25.run"), model="all-MiniLM-L6-v2", kind="bi", depth=5, **files)
+        run = llmrank.rerank(job, **({"similarity": "dot"} if extra else {}))
+        assert run.output_order().to_pylist() == llmrank.read_run(str(out)).output_order().to_pylist()
+    in_memory = llmrank.rerank(run=llmrank.read_run(str(p / "bm25.run")), model="all-MiniLM-L6-v2", kind="bi",
+                               depth=5, **files)
+    expected = llmrank.read_run(str(tmp_path / "cli0.run")).output_order().to_pylist()
+    assert in_memory.output_order().to_pylist() == expected
+    for bad, problem in [({"kind": "nope"}, "unknown ranker 'nope'"), ({"depth": 0}, "--depth must be at least 1"),
+                         ({"window": 4}, "'window' is neither a field of RerankJob nor a setting of --kind bi"),
+                         ({"device": "tpu"}, "--device must be one of")]:
+        with pytest.raises(llmrank.LlmrankError, match=re.escape(problem)):
+            llmrank.rerank(**{"run": "missing.run", "model": "m", "kind": "bi", **files, **bad})

@@ -231,7 +231,7 @@ def test_eval_keeps_freed_memory_only_for_large_inputs(write):
     code = "from llmrank_cli.kit.heap import keep_freed_memory; print(keep_freed_memory())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     import platform
-    assert out == ("True" if platform.libc_ver()[0] == "glibc" else out)
+    assert out == ("True" if platform.libc_ver()[0] == "glibc" else "False")
 
 
 def _options():
@@ -273,11 +273,11 @@ def test_every_option_follows_the_flag_glossary():
         if "--run" in names:
             assert "run" in text.lower(), (command, text)
     assert {c for c, n, *_ in found if "-o" in n} >= {"eval", "fuse", "convert", "merge", "rerank", "rank"}
-    # one default per flag: trec_eval's -l 1, ten folds (item cv: the data directory's, from prepare);
+    # one default per flag: trec_eval's -l 1 (an integer label everywhere), ten folds (item cv: the data directory's, from prepare);
     # a ranker setting's flag is None, its default in its help
     defaults = {flag: {d if d is not None else re.search(r"\(default: ([^)]*)\)", t).group(1)
                        for _, n, t, d in found if flag in n} for flag in ("--rel-level", "--folds")}
-    assert defaults == {"--rel-level": {1, "1.0"}, "--folds": {10, "the data directory's"}}, defaults
+    assert defaults == {"--rel-level": {1, "1"}, "--folds": {10, "the data directory's"}}, defaults
 
 
 def test_old_flag_spellings_still_work_with_a_note(cli, write, tmp_path):
@@ -311,3 +311,20 @@ def test_a_full_disk_is_one_line_and_the_old_output_survives(cli, write, tmp_pat
         assert out.read_text() == "old\n" and sorted(p.name for p in small.iterdir()) == ["out.run"]
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+@pytest.mark.parametrize("command", [
+    ["rerank", "--model", "x", "--run", "missing.run", "--topics", "missing.tsv", "--corpus", "missing.jsonl"],
+    ["rank", "--model", "x", "--topics", "missing.tsv"],
+    ["train", "cross-encoder", "--topics", "missing.tsv", "--qrels", "missing.txt", "--run", "missing.run",
+     "--corpus", "missing.jsonl"],
+])
+@pytest.mark.parametrize("device, problem", [("tpu", "--device must be one of auto, cpu, cuda, mps, not 'tpu'"),
+                                             ("cuda", "--device cuda was asked for, but torch sees no CUDA device")])
+def test_a_device_is_checked_when_parsed_before_any_file_is_read(cli, tmp_path, command, device, problem):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    r = cli(*command, "--device", device, "-o", str(tmp_path / "out"))
+    assert r.code == 2 and r.err.strip().splitlines() == [f"llmrank: error: {problem}"] and not list(tmp_path.iterdir())

@@ -73,13 +73,13 @@ def test_torchrun_trains_a_cross_encoder_with_ddp(tiny_cross_encoder, tmp_path, 
 
 LOOP = """
 import sys, torch
-from llmrank_cli.training.loop import LoopSettings, seeded, train_epochs
+from llmrank_cli.training.loop import LoopFields, seeded, train_epochs
 from llmrank_cli.kit.devices import launched
 generator = seeded(0)
 x, y = torch.randn(37, 5), torch.randn(37)
 net = torch.nn.Linear(5, 1)
 loss = lambda idx, epoch: ((net(x[idx]).squeeze(-1) - y[idx]) ** 2).mean()
-train_epochs(net, net.parameters(), 37, loss, LoopSettings(3, 8, 0.05, 0.0, sys.argv[2]), generator)
+train_epochs(net, net.parameters(), 37, loss, LoopFields(epochs=3, batch_size=8, lr=0.05, weight_decay=0.0, optimizer=sys.argv[2]), generator)
 if launched()[0] == 0:
     torch.save(net.state_dict(), sys.argv[1])
 """

@@ -1,9 +1,10 @@
 """Nothing lost to kill -9 (rerank on torch and on an exported backend, rank with a model, train
 of an item ranker and of a cross-encoder, cv, prepare items and heads, the LM-state workers): a
 job killed after some of its work is on disk continues with --resume to the bytes an
-uninterrupted run writes, and without --resume refuses in one line."""
+uninterrupted run writes, and without --resume refuses in one line. Each job dies right after a
+named step of its own (DIES_AFTER_CALLS: the N-th chunk flushed, checkpoint saved, fold kept),
+never on a timer, so no machine is too fast for the kill and no case skips."""
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,22 +12,6 @@ import time
 import pytest
 
 from llmrank_cli.cli import main
-
-
-def _killed(args: list[str], progress, timeout: float = 300) -> bool:
-    """Run ``llmrank ARGS`` in its own process and SIGKILL it once ``progress()`` is true; False
-    when it finished first (the caller then has nothing interrupted to test)."""
-    process = subprocess.Popen([sys.executable, "-m", "llmrank_cli", "--quiet", *args],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        if progress():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.002)
-    process.wait()
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +32,37 @@ def test_rerank_killed_mid_job_resumes_to_the_same_bytes(passages, tmp_path, bac
     _scoring_killed_resumes_to_the_same_bytes(job, tmp_path, queries=15)
 
 
-DIES_AFTER_FLUSHES = """
-import os, sys
-from llmrank_cli.pipelines import score
-add, flushes = score._Partial.add, [0]
-def dying(self, *args):
-    add(self, *args)
-    flushes[0] += 1
-    if flushes[0] == int(os.environ["DIE_AFTER_FLUSHES"]):
-        os._exit(9)  # as kill -9, right after the N-th chunk is on disk: no timer, no machine speed
-score._Partial.add = dying
+DIES_AFTER_CALLS = """
+import importlib, os, sys
+module, path = os.environ["DIE_AFTER"].split(":")  # e.g. llmrank_cli.pipelines.score:_Partial.add
+owner = importlib.import_module(module)
+*parents, name = path.split(".")
+for parent in parents:
+    owner = getattr(owner, parent)
+original, calls = getattr(owner, name), [0]
+def dying(*args, **kwargs):
+    out = original(*args, **kwargs)
+    calls[0] += 1
+    if calls[0] == int(os.environ["DIE_AFTER_CALLS"]):
+        os._exit(9)  # as kill -9, right after the N-th call: no timer, no machine speed
+    return out
+setattr(owner, name, dying)
 from llmrank_cli.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
+def _dies_after(args: list, where: str, calls: int) -> None:
+    """Run ``llmrank ARGS`` in a process that dies as under kill -9 right after the ``calls``-th
+    return of ``where`` (``module:qualified.name``): a step of the job, named, not a moment."""
+    died = subprocess.run([sys.executable, "-c", DIES_AFTER_CALLS, "--quiet", *map(str, args)], capture_output=True,
+                          env={**os.environ, "DIE_AFTER": where, "DIE_AFTER_CALLS": str(calls)})
+    assert died.returncode == 9, died.stderr
+
+
 def _dies_after_flushes(args: list, flushes: int) -> None:
     """Run ``llmrank ARGS`` in a process that dies as under kill -9 once ``flushes`` chunks are on disk."""
-    died = subprocess.run([sys.executable, "-c", DIES_AFTER_FLUSHES, "--quiet", *map(str, args)],
-                          capture_output=True, env={**os.environ, "DIE_AFTER_FLUSHES": str(flushes)})
-    assert died.returncode == 9, died.stderr
+    _dies_after(args, "llmrank_cli.pipelines.score:_Partial.add", flushes)
 
 
 def _scoring_killed_resumes_to_the_same_bytes(job: list[str], tmp_path, queries: int) -> None:
@@ -122,12 +118,11 @@ def test_a_submission_killed_mid_job_resumes_to_the_same_bytes(items, tmp_path):
 
 def test_training_killed_after_a_checkpoint_resumes_to_the_same_weights(items, tmp_path):
     torch = pytest.importorskip("torch")
-    job = ["train", "tier2", "--data", str(items), "--fold", "0", "--epochs", "150"]
+    job = ["train", "tier2", "--data", str(items), "--fold", "0", "--epochs", "6"]
     assert main(["--quiet", *job, "-o", str(tmp_path / "whole")]) == 0
     cut = tmp_path / "cut"
-    if not _killed([*job, "-o", str(cut)], lambda: (cut / "checkpoints" / "last.pt").exists()):
-        pytest.skip("the training finished before it could be killed")
-    assert not (cut / "model.json").exists()
+    _dies_after([*job, "-o", cut], "llmrank_cli.training.loop:save_checkpoint", 2)  # after epoch 2 of 6
+    assert (cut / "checkpoints" / "last.pt").exists() and not (cut / "model.json").exists()
     refused = subprocess.run([sys.executable, "-m", "llmrank_cli", *job, "-o", str(cut)], capture_output=True,
                              text=True)
     assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
@@ -138,12 +133,11 @@ def test_training_killed_after_a_checkpoint_resumes_to_the_same_weights(items, t
 
 def test_cv_killed_after_two_folds_resumes_to_the_same_run(items, tmp_path):
     pytest.importorskip("torch")
-    job = ["cv", "tier1", "--data", str(items), "--epochs", "40"]
+    job = ["cv", "tier1", "--data", str(items), "--epochs", "10"]
     assert main(["--quiet", *job, "-o", str(tmp_path / "whole")]) == 0
     cut = tmp_path / "cut"
-    if not _killed([*job, "-o", str(cut)], lambda: (cut / "two-tower-tier1.folds" / "fold-1.npz").exists()):
-        pytest.skip("the cv finished before it could be killed")
-    assert not (cut / "two-tower-tier1.run").exists()
+    _dies_after([*job, "-o", cut], "llmrank_cli.pipelines.items:_FinishedFolds.put", 2)
+    assert (cut / "two-tower-tier1.folds" / "fold-1.npz").exists() and not (cut / "two-tower-tier1.run").exists()
     assert main(["--quiet", *job, "--resume", "-o", str(cut)]) == 0
     assert (cut / "two-tower-tier1.run").read_bytes() == (tmp_path / "whole" / "two-tower-tier1.run").read_bytes()
     assert not (cut / "two-tower-tier1.folds").exists()
@@ -157,10 +151,8 @@ def test_prepare_items_killed_leaves_no_data_directory_and_the_rerun_writes_the_
            str(llm / "responses.jsonl"), "--folds", "3", "--layer-states"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
-    building = lambda: any((p / "embeddings.npy").exists() for p in tmp_path.glob(".cut.*.partial"))  # noqa: E731
-    if not _killed([*job, "-o", str(cut)], building):
-        pytest.skip("the job finished before it could be killed")
-    assert not cut.exists() and list(tmp_path.glob(".cut.*.partial"))
+    _dies_after([*job, "-o", cut], "llmrank_cli.datasets.items:layer_states", 1)
+    assert not cut.exists() and any((p / "embeddings.npy").exists() for p in tmp_path.glob(".cut.*.partial"))
     assert main([*job, "--quiet", "-o", str(cut)]) == 0
     assert not list(tmp_path.glob(".*.partial"))
     files = sorted(p.name for p in whole.iterdir())
@@ -182,10 +174,8 @@ def test_prepare_heads_killed_mid_way_continues_to_the_same_arrays(passages, tin
            str(passages / "qrels.txt"), "--window", "8"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
-    kept = lambda: len(list((cut / "queries").glob("*.npz"))) >= 3  # noqa: E731
-    if not _killed([*job, "-o", str(cut)], kept):
-        pytest.skip("the job finished before it could be killed")
-    assert not (cut / "heads.json").exists() and 3 <= len(list((cut / "queries").glob("*.npz"))) < 15
+    _dies_after([*job, "-o", cut], "llmrank_cli.rankers.icr:Icr.head_scores", 4)  # its scores not yet kept
+    assert not (cut / "heads.json").exists() and len(list((cut / "queries").glob("*.npz"))) == 3
     assert main([*job, "--quiet", "-o", str(cut)]) == 0
     assert sorted(p.name for p in cut.iterdir()) == sorted(p.name for p in whole.iterdir())
     for name in ("heads.json", "qrels.txt"):
@@ -196,7 +186,7 @@ def test_prepare_heads_killed_mid_way_continues_to_the_same_arrays(passages, tin
 
 def test_cross_encoder_training_killed_after_a_checkpoint_resumes_to_the_same_weights(passages, tiny_cross_encoder,
                                                                                       tmp_path):
-    """The HF trainer's path: SIGKILL once an epoch's checkpoint is complete, then --resume."""
+    """The HF trainer's path: killed once an epoch's checkpoint is complete, then --resume."""
     import numpy as np
     from safetensors.numpy import load_file
 
@@ -206,9 +196,8 @@ def test_cross_encoder_training_killed_after_a_checkpoint_resumes_to_the_same_we
            "--warmup-steps", "0", "--lr", "1e-3", "--rel-level", "2"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
-    complete = lambda: any((cut / "checkpoints").glob("checkpoint-*/trainer_state.json"))  # noqa: E731
-    if not _killed([*job, "-o", str(cut)], complete):
-        pytest.skip("the job finished before it could be killed")
+    _dies_after([*job, "-o", cut], "transformers.trainer:Trainer._save_checkpoint", 1)  # epoch 1's, whole
+    assert len(list((cut / "checkpoints").glob("checkpoint-*/trainer_state.json"))) == 1
     assert not (cut / "model.json").exists()
     refused = subprocess.run([sys.executable, "-m", "llmrank_cli", "--quiet", *job, "-o", str(cut)],
                              capture_output=True, text=True)
@@ -219,13 +208,18 @@ def test_cross_encoder_training_killed_after_a_checkpoint_resumes_to_the_same_we
 
 
 _STATES_JOB = """
-import sys
+import os, sys
 from llmrank_cli.kit import lm_states
 lm_states.PARALLEL_CHARACTERS = 0  # the sample is small: take the worker path anyway
 work = [(f"question {n}: what causes ocean tides", [f"answer {n}.{k}: the moon pulls the sea " * 4
                                                     for k in range(8)]) for n in range(int(sys.argv[2]))]
 states = lm_states.LmStates(sys.argv[1], 0.5)
-states.states_many(work)
+ready, die = [0], int(sys.argv[3])
+def done(n):
+    ready[0] += n
+    if ready[0] == die:
+        os._exit(9)  # as kill -9, once that many queries' states are back: no timer
+states.states_many(work, done)
 print(states.workers is not None)
 """
 
@@ -239,8 +233,9 @@ def _children(pid: int) -> set[int]:
 
 def test_lm_state_workers_killed_with_their_caller_leave_whole_entries_and_no_process(tiny_lm, tmp_path,
                                                                                       monkeypatch):
-    """The states job's worker processes die with a SIGKILLed caller; every cache entry on disk
-    reads whole, and the rerun computes the rest to the states of an uninterrupted job."""
+    """The states job's worker processes die with a caller killed as by kill -9 (after its fifth
+    query); every cache entry on disk reads whole, and the rerun computes the rest to the states
+    of an uninterrupted job."""
     import os
 
     import numpy as np
@@ -248,24 +243,18 @@ def test_lm_state_workers_killed_with_their_caller_leave_whole_entries_and_no_pr
     if not os.path.exists("/proc/self/task"):
         pytest.skip("needs /proc to find the workers")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    run = lambda cache, n: subprocess.Popen(  # noqa: E731
-        [sys.executable, "-c", _STATES_JOB, str(tiny_lm), str(n)], env={**os.environ, "LLMRANK_CACHE": str(cache)},
-        stdout=subprocess.PIPE, text=True)
+    run = lambda cache, n, die=0: subprocess.Popen(  # noqa: E731
+        [sys.executable, "-c", _STATES_JOB, str(tiny_lm), str(n), str(die)],
+        env={**os.environ, "LLMRANK_CACHE": str(cache)}, stdout=subprocess.PIPE, text=True)
     whole = run(tmp_path / "whole", 120)
     assert whole.communicate()[0].strip() == "True" and whole.returncode == 0  # the worker path ran
     cut = tmp_path / "cut"
-    process, workers = run(cut, 120), set()
-    deadline = time.monotonic() + 300
-    while process.poll() is None and time.monotonic() < deadline:
+    process, workers = run(cut, 120, die=5), set()
+    while process.poll() is None:  # the caller dies by itself after 5 queries; this only sees its workers
         workers |= _children(process.pid)
-        if len(list(cut.rglob("*.npz"))) >= 5:
-            process.send_signal(signal.SIGKILL)
-            break
         time.sleep(0.005)
-    process.wait()
     entries = sorted(p.relative_to(cut) for p in cut.rglob("*.npz"))
-    if process.returncode != -signal.SIGKILL or len(entries) >= 120:
-        pytest.skip("the job finished before it could be killed")
+    assert process.returncode == 9 and 5 <= len(entries) < 120
     assert workers, "the job ran no worker processes"
     deadline = time.monotonic() + 30
     while any(os.path.exists(f"/proc/{w}") and "Z" not in open(f"/proc/{w}/stat").read().split()[2]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "llmrank_cli"
 FLOORS = ["errors", "lazy", "settings", "progress", "resources", "sample", "formats", "manifest", "evaluation", "kit",
-          "retrieval", "datasets", "training", "rankers", "api", "pipelines", "cli", "__main__"]
+          "retrieval", "datasets", "training", "rankers", "jobs", "api", "pipelines", "verbs", "cli", "__main__"]
 
 
 def _imports(path: Path):

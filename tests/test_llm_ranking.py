@@ -190,9 +190,11 @@ def test_model_dir_reloads_and_ranks_identically(cli, data_dir, tmp_path):
         [line.split()[:3] for line in a.read_text().splitlines()]
 
 
-def test_train_needs_fold_or_all(cli, data_dir, tmp_path):
+def test_train_needs_fold_or_all_and_a_fold_the_data_has(cli, data_dir, tmp_path):
     assert cli("train", "tier1", "--data", data_dir / "data", "-o", tmp_path / "m").code == 2
     assert cli("train", "nope", "--data", data_dir / "data", "--all", "-o", tmp_path / "m").code == 2
+    r = cli("train", "tier1", "--data", data_dir / "data", "--fold", "99", "-o", tmp_path / "m")
+    assert r.code == 2 and "--fold 99" in r.err and "has folds 0 to" in r.err and not (tmp_path / "m").exists()
 
 
 @pytest.mark.slow

@@ -183,13 +183,16 @@ def test_a_new_ranker_is_one_module(llm_sample, tmp_path):
 def test_a_new_trainable_passage_ranker_is_one_module(tiny_cross_encoder, tmp_path):
     """tests/data/lead_cross.py, dropped into the package: `train` gives it the passage flags and
     its trainer, and `rerank --kind` its scoring flag, which is applied (equal to the
-    cross-encoder on a corpus cut by hand)."""
+    cross-encoder on a corpus cut by hand); the evaluation after each epoch judges the model on
+    the inputs it reads (its run equals the trained model's rerank)."""
     assert "lead-cross-encoder" in _with_example_ranker("train", "--help").stdout
     model = tmp_path / "m"
     r = _with_example_ranker("--quiet", "train", "lead-cross-encoder", "--encoder", tiny_cross_encoder, "--topics",
                              str(SAMPLE / "topics.tsv"), "--qrels", str(SAMPLE / "qrels.txt"), "--run",
                              str(SAMPLE / "bm25.run"), "--corpus", str(SAMPLE / "corpus.jsonl"), "--epochs", "1",
-                             "--lead-words", "6", "-o", str(model))
+                             "--lead-words", "6", "--eval-topics", str(SAMPLE / "topics.tsv"), "--eval-qrels",
+                             str(SAMPLE / "qrels.txt"), "--eval-run", str(SAMPLE / "bm25.run"), "--eval-depth", "5",
+                             "-o", str(model))
     assert r.returncode == 0, r.stderr
     manifest = json.loads((model / "model.json").read_text())
     assert manifest["ranker"] == "lead-cross-encoder" and manifest["settings"]["lead_words"] == 6
@@ -205,3 +208,6 @@ def test_a_new_trainable_passage_ranker_is_one_module(tiny_cross_encoder, tmp_pa
         assert r.returncode == 0, r.stderr
         runs[kind] = [line.split()[:5] for line in r.stdout.splitlines()]
     assert runs["lead-cross-encoder"] == runs["cross"]
+    judged = [line.split()[:5] for line in (model / "eval" / "epoch-1.run").read_text().splitlines()]
+    assert [r[:4] for r in judged] == [r[:4] for r in runs["cross"]]
+    assert [float(r[4]) for r in judged] == pytest.approx([float(r[4]) for r in runs["cross"]], abs=1e-5)

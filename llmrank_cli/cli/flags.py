@@ -38,16 +38,17 @@ def parameters(settings_cls: type, preset: dict, scoring_only: bool = False, own
         meta = f.metadata
         text = (f"--kind {owner}: " if owner else "") + meta["help"] + ("" if meta.get("required") else
                                                                          f" (default: {_shown(default)})")
-        flag = f"--{flag_name(f.name)}"
-        if kind is bool:
-            option = typer.Option(None, f"{flag}/--no-{flag_name(f.name)}", help=text, show_default=False)
+        flags = meta.get("names") or (f"--{flag_name(f.name)}",)
+        if kind is bool:  # --x/--no-x, or the names given (a bare switch: --resume)
+            names = meta.get("names") or (f"{flags[0]}/--no-{flag_name(f.name)}",)
+            option = typer.Option(None, *names, help=text, show_default=False)
             annotation = Optional[bool]
         elif kind in (int, float):
-            option = typer.Option(... if meta.get("required") else None, flag, help=text, min=meta.get("min"),
+            option = typer.Option(... if meta.get("required") else None, *flags, help=text, min=meta.get("min"),
                                   show_default=False)
             annotation = Optional[kind]
         else:  # str and comma-separated lists
-            option = typer.Option(... if meta.get("required") else None, flag, help=text, show_default=False)
+            option = typer.Option(... if meta.get("required") else None, *flags, help=text, show_default=False)
             annotation = Optional[str]
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                         annotation=annotation))
@@ -79,10 +80,21 @@ def _element_type(settings_cls: type, name: str) -> type:
     return float if any(isinstance(x, float) for x in default) else int
 
 
-def command(fixed: Sequence[Callable], extra: list, body: Callable, doc: str) -> Callable:
+def job_command(job_cls: type, own: list, extra: list, body: Callable, doc: str) -> Callable:
+    """A typer command whose flags are ``job_cls``'s fields, then ``own`` (options of the command
+    alone, e.g. --quiet), then ``extra``; ``body(job, extra values)`` gets the job checked."""
+    def make(given: dict, rest: dict):
+        job = job_cls(**values(job_cls, {k: v for k, v in given.items() if k in job_cls.__dataclass_fields__}))
+        return body(job.check(), rest)
+
+    return command((), parameters(job_cls, {}) + own + extra, make, doc, split=len(extra))
+
+
+def command(fixed: Sequence[Callable], extra: list, body: Callable, doc: str, split: int | None = None) -> Callable:
     """A typer command whose flags are the parameters of the ``fixed`` functions followed by
-    ``extra``; ``body`` receives the fixed arguments as a dict and the extra ones as a second."""
-    extra_names = {p.name for p in extra}
+    ``extra``; ``body`` receives the fixed arguments as a dict and the extra ones as a second
+    (``split``: only the last ``split`` of ``extra`` go to the second)."""
+    extra_names = {p.name for p in (extra[len(extra) - split:] if split is not None else extra)}
 
     def run(**kwargs):
         return body({k: v for k, v in kwargs.items() if k not in extra_names},

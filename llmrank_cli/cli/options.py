@@ -32,7 +32,6 @@ def topics_field(flag: str = "--topics-field"):
 
 
 TOPICS_FORMAT, TOPICS_FIELD = topics_format(), topics_field()
-RESUME_SCORING = typer.Option(False, "--resume", help="Continue an interrupted scoring job from OUT.partial.")
 OUTPUT = typer.Option("-", "-o", "--output", help="Output file, written atomically; - for stdout.")
 
 
@@ -47,7 +46,14 @@ def _quiet(value: bool) -> bool:
 QUIET = typer.Option(False, "--quiet", callback=_quiet, help="No progress bar or notes on stderr.")
 RUN_FORMAT = typer.Option("auto", "--run-format", help="auto, trec or msmarco.")
 DATA = typer.Option(..., "--data", help="Data directory from `prepare mllm|items`.")
-DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or mps (under torchrun: each process's GPU).")
+def _device(value: str) -> str:
+    from ..kit.devices import check_device
+
+    return check_device(value)
+
+
+DEVICE = typer.Option("auto", "--device", callback=_device, help="auto, cpu, cuda or mps (under torchrun: each "
+                                                                 "process's GPU).")
 DTYPE = typer.Option("auto", "--dtype", help="auto (bf16 on a GPU that has it, else fp32), fp32, bf16 or fp16.")
 BACKEND = typer.Option("torch", "--backend", help="torch; for cross- and bi-encoders onnx, openvino (CPU; exported "
                        "once, cached) or auto (openvino on a CPU when installed, else onnx, else torch); for the LLM "
@@ -64,19 +70,3 @@ CATEGORIES = typer.Option(None, "--categories", help="qid<TAB>category for every
 GAINS = typer.Option(None, "--gains", help="Label gains, e.g. 0=0,1=1.0,2=0.7.")
 WEAK_LABELS = typer.Option(0.0, "--weak-labels", min=0.0, help="Add this weight x discovery-data weak credit "
                            "(substantive answers to similar discovery queries) to the training gains; 0 = off.")
-CHUNK_PAIRS = typer.Option(512, "--chunk-pairs", min=1, help="Pairs per chunk of queries: the unit of flushing, "
-                           "--resume, --shard and each process's share under torchrun.")
-
-
-def scoring_job(
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    resume: bool = RESUME_SCORING,
-    chunk_pairs: int = CHUNK_PAIRS,
-    topics_format: str = TOPICS_FORMAT,
-    topics_field: str = TOPICS_FIELD,
-    output: str = OUTPUT,
-    quiet: bool = QUIET,
-) -> None:
-    """Flags of the commands that score topics with a model into a run (rank, rerank): declared
-    once, so both take the same names, defaults and help."""

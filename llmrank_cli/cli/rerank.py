@@ -4,10 +4,6 @@
 bi-encoder's ``--similarity``) are generated from its settings and refused for other kinds."""
 from __future__ import annotations
 
-from typing import Optional
-
-import typer
-
 from .. import rankers
 from . import flags, options
 from .app import app, note, state
@@ -16,25 +12,6 @@ from .app import app, note, state
 def _kinds_help() -> str:
     return ", ".join(f"{n} ({', '.join(rankers.aliases_of(n))})" if rankers.aliases_of(n) else n
                      for n in rankers.names(candidates="passages"))
-
-
-def _rerank_flags(
-    run: str = typer.Option(..., "--run", help="Input run (TREC or MS MARCO); - for stdin."),
-    topics: str = typer.Option(..., "--topics", help="Topics (TSV, SGML, XML, JSONL, CSV)."),
-    corpus: str = typer.Option(..., "--corpus", help="Passages: JSONL/TSV/TREC/SMART file (.gz ok) or a Lucene "
-                                                    "index built with --store-raw."),
-    model: str = typer.Option(..., "--model", help="Model directory, hub id, or an installed offline model name."),
-    kind: str = typer.Option("cross", "--kind", help=f"The ranker: {_kinds_help()}."),
-    depth: int = typer.Option(100, "--depth", min=1, help="Rescore the top N; the rest keep their order below."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Most pairs in one forward pass."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", min=8, help="Token limit (default: the model's)."),
-    backend: str = options.BACKEND,
-    quantize: str = options.QUANTIZE,
-    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: rerank every N-th chunk of queries only "
-                                                              "(join with `merge`)."),
-    tag: Optional[str] = typer.Option(None, "--tag", help="Run tag (default: the input's)."),
-) -> None:
-    """Flags of `rerank` of its own (the scoring-job flags and the rankers' scoring flags follow)."""
 
 
 def _scoring_parameters() -> list:
@@ -57,19 +34,23 @@ def _scoring_parameters() -> list:
     return list(params.values())
 
 
-def _rerank(a: dict, scoring: dict) -> None:
-    from types import SimpleNamespace
+def _own() -> list:
+    """rerank's options beyond its job: --quiet after the command."""
+    import inspect
 
+    return [inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=options.QUIET, annotation=bool)]
+
+
+def _rerank(job, scoring: dict) -> None:
     from ..errors import LlmrankError
     from ..pipelines import passages
 
-    cls = rankers.get(rankers.canonical(a["kind"]))
+    cls = rankers.get(job.kind)
     own = {f.name for f in flags.setting_fields(cls.Settings, scoring_only=True)}
     foreign = sorted(k for k, v in scoring.items() if v is not None and k not in own)
     if foreign:
-        raise LlmrankError(f"--{foreign[0].replace('_', '-')} is not an option of --kind {a['kind']}")
-    stats, ranker = passages.rerank(SimpleNamespace(**a), flags.values(cls.Settings, {k: scoring[k] for k in own}),
-                                    state.quiet)
+        raise LlmrankError(f"--{foreign[0].replace('_', '-')} is not an option of --kind {job.kind}")
+    stats, ranker = passages.rerank(job, flags.values(cls.Settings, {k: scoring[k] for k in own}), state.quiet)
     if not stats.main:
         return
     rate = stats.pairs / stats.seconds if stats.seconds > 0 else 0.0
@@ -78,5 +59,14 @@ def _rerank(a: dict, scoring: dict) -> None:
          + f"; {ranker.report(stats)}")
 
 
-app.command("rerank")(flags.command((_rerank_flags, options.scoring_job), _scoring_parameters(), _rerank,
-                                    "Rescore the top-k of a run with a passage ranker and write a TREC run."))
+def _command():
+    from ..jobs import RerankJob
+
+    command = flags.job_command(RerankJob, _own(), _scoring_parameters(), _rerank,
+                                "Rescore the top-k of a run with a passage ranker and write a TREC run.")
+    kind = command.__signature__.parameters["kind"].default
+    kind.help = f"The ranker: {_kinds_help()}. (default: cross)"
+    return command
+
+
+app.command("rerank")(_command())

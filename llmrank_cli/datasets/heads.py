@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LlmrankError
+from ..evaluation.dcg import dcg, ideal_dcg
 from ..formats.io import atomic_output
 
 
@@ -37,14 +38,8 @@ class HeadsData:
         with its window ordered by ``scores`` (ties in first-stage order) and the rest below."""
         n = len(self.top[q])
         order = np.argsort(-scores[:n], kind="stable")
-        ranked = np.concatenate([self.gains[q, order], self.rest_gains[q]])[:10]
-        dcg = float((ranked / np.log2(np.arange(2, len(ranked) + 2))).sum())
-        return dcg / self.ideal[q] if self.ideal[q] > 0 else 0.0
-
-
-def _dcg10(gains) -> float:
-    g = np.sort(np.asarray(gains, dtype=np.float64))[::-1][:10]
-    return float((g / np.log2(np.arange(2, len(g) + 2))).sum())
+        found = float(dcg(np.concatenate([self.gains[q, order], self.rest_gains[q]])))
+        return found / self.ideal[q] if self.ideal[q] > 0 else 0.0
 
 
 def prepare_heads(icr, queries, texts: dict, qrels_path: str, out: str, state_layer: int, progress=None) -> Path:
@@ -111,7 +106,7 @@ def load_heads(path: str) -> HeadsData:
             for q in queries]
     return HeadsData(d, meta, qids, [q["top"] for q in queries], [q["rest"] for q in queries],
                      arrays["scores"].astype(np.float64), arrays["states"], gains,
-                     np.array([_dcg10(list(judged.get(q, {}).values())) for q in qids]), rest)
+                     np.array([ideal_dcg(list(judged.get(q, {}).values())) for q in qids]), rest)
 
 
 def greedy_heads(data: HeadsData, q: int, max_heads: int) -> list[int]:

@@ -25,17 +25,36 @@ def pick_device(device: str) -> str:
         if not torch.cuda.is_available():
             raise LlmrankError("--device cuda was asked for, but torch sees no CUDA device")
         return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise LlmrankError("--device mps was asked for, but torch sees no MPS device")
     return device
 
 
-def pick_dtype(dtype: str, device: str):
+def check_device(device: str) -> str:
+    """--device as it is parsed, before any file is read: a known name, and a device torch sees
+    (auto and cpu need no torch to check)."""
+    if device not in DEVICES:
+        raise LlmrankError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if device in ("cuda", "mps"):
+        pick_device(device)
+    return device
+
+
+def dtype_name(dtype: str, device: str) -> str:
+    """--dtype's precision on ``device``: auto is bf16 on a GPU that has it, else fp32."""
     import torch
 
     if dtype not in DTYPES:
         raise LlmrankError(f"--dtype must be one of {', '.join(DTYPES)}")
     if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+        return "bf16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "fp32"
+    return dtype
+
+
+def pick_dtype(dtype: str, device: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name(dtype, device)]
 
 
 def use_all_cores() -> None:

@@ -16,7 +16,7 @@ from ..evaluation import evaluate as evaluate_run, parse_measures
 from ..formats import Run, read_qrels, read_run, read_topics, write_run
 from ..progress import Progress, note
 from . import trainable
-from .score import from_run
+from .score import from_run, with_rest
 
 
 def prepare(a, quiet: bool = False) -> Path:
@@ -71,11 +71,9 @@ def evaluate(ranker, data, out: Path) -> dict[str, float]:
     for label, w in weights.items():
         qid, doc, score = [], [], []
         for q, (top, rest) in enumerate(zip(data.top, data.rest)):
-            s = data.scores[q, :len(top)] @ w[q]
-            low = float(s.min()) if len(s) else 0.0
             qid += [data.qids[q]] * (len(top) + len(rest))
             doc += top + rest
-            score += s.tolist() + [low - 1.0 - i for i in range(len(rest))]
+            score += with_rest(data.scores[q, :len(top)] @ w[q], len(rest))
         run = Run.from_columns(qid, doc, score, tag=label)
         write_run(run, out / f"{label}.run")
         found[label] = evaluate_run(qrels, run, parse_measures(["nDCG@10"])).aggregate()[0]

@@ -18,6 +18,7 @@ from ..datasets import ItemData, assign_folds
 from ..errors import LlmrankError
 from ..formats import Run, read_qrels, write_run
 from ..formats.io import atomic_output
+from ..jobs import RankJob
 from ..kit.devices import launched
 from ..training.loop import resumable
 from . import trainable
@@ -219,6 +220,8 @@ def train(name: str, a, settings: dict, quiet: bool = False) -> dict | None:
         settings = {**settings, "labels": "graded"}
     out = Path(a.output)
     d = load_items(a.data or prepared(name, a, out / "data"))
+    if not a.all_ and a.fold not in set(d.folds.tolist()):  # else it trains on every query and judges none
+        raise LlmrankError(f"--fold {a.fold}: {d.path} has folds 0 to {int(d.folds.max())}")
     train_idx = np.arange(len(d.qids)) if a.all_ else np.flatnonzero(d.folds != a.fold)
     trained_on = d.with_weak_labels(a.weak_labels) if a.weak_labels else d
     ranker = item_ranker(name, rankers.Runtime(a.device, a.dtype), settings)
@@ -275,10 +278,10 @@ def prepared(name: str, a, directory: Path) -> str:
     return str(directory)
 
 
-def rank(a, topics, quiet: bool = False) -> dict | None:
-    """Every item (LLM, or passage of ``a.corpus`` for a model of content items) for every topic,
-    scored by the trained item ranker in ``a.model`` through the scoring pipeline (chunks,
-    --resume, processes under torchrun), the top ``a.k`` kept; a submission (``a.fmt`` mllm) is
+def rank(job: RankJob, topics, quiet: bool = False) -> dict | None:
+    """Every item (LLM, or passage of ``job.corpus`` for a model of content items) for every topic,
+    scored by the trained item ranker in ``job.model`` through the scoring pipeline (chunks,
+    --resume, processes under torchrun), the top ``job.k`` kept; a submission (``job.fmt`` mllm) is
     converted from the run. Returns counts for the report (None off rank 0)."""
     import tempfile
 
@@ -287,40 +290,40 @@ def rank(a, topics, quiet: bool = False) -> dict | None:
     from ..progress import Progress
     from .score import over_pool, score_queries
 
-    if rankers.base.read_manifest(a.model) is None:
-        raise LlmrankError(f"--model {a.model!r}: neither bm25 nor a model directory from `llmrank train`")
-    ranker = rankers.load(a.model, rankers.Runtime(a.device, a.dtype))
+    if rankers.base.read_manifest(job.model) is None:
+        raise LlmrankError(f"--model {job.model!r}: neither bm25 nor a model directory from `llmrank train`")
+    ranker = rankers.load(job.model, rankers.Runtime(job.device, job.dtype))
     if ranker.candidates != "items":
-        raise LlmrankError(f"--model {a.model}: a {ranker.name} scores passages: use `llmrank rerank`")
-    if ranker.content_items and not a.corpus:
-        raise LlmrankError(f"--model {a.model} ranks passages: give them with --corpus")
-    if a.corpus:
+        raise LlmrankError(f"--model {job.model}: a {ranker.name} scores passages: use `llmrank rerank`")
+    if ranker.content_items and not job.corpus:
+        raise LlmrankError(f"--model {job.model} ranks passages: give them with --corpus")
+    if job.corpus:
         from ..formats.corpus import read_passages
 
-        ranker.use_corpus(read_passages(a.corpus))
-    tag = a.tag or ranker.name
+        ranker.use_corpus(read_passages(job.corpus))
+    tag = job.tag or ranker.name
     progress = Progress(f"rank {ranker.name}", quiet)
-    cut = a.k < len(ranker.items)
+    cut = job.k < len(ranker.items)
     with tempfile.TemporaryDirectory() as tmp:
         # the whole pool's run before the cut (or the submission) sits beside the output, so that
         # --resume finds its partials
-        run_path = a.output if a.fmt == "trec" and not cut else str(Path(tmp) / "run") if a.output == "-" \
-            else a.output + ".pool"
+        run_path = job.output if job.fmt == "trec" and not cut else str(Path(tmp) / "run") if job.output == "-" \
+            else job.output + ".pool"
         try:
-            stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=a.resume, tag=tag,
-                                  progress=progress, chunk_pairs=a.chunk_pairs)
+            stats = score_queries(over_pool(topics, ranker.items), ranker, run_path, resume=job.resume, tag=tag,
+                                  progress=progress, chunk_pairs=job.chunk_pairs)
         finally:
             progress.close()
         if not stats.main:
             return None
-        if a.fmt == "mllm":
-            write_submission(read_run(run_path).truncated(a.k), a.output, a.team_id or tag)
+        if job.fmt == "mllm":
+            write_submission(read_run(run_path).truncated(job.k), job.output, job.team_id or tag)
         elif cut:
-            write_run(read_run(run_path).truncated(a.k), a.output, tag=tag)
-        if run_path != a.output:
+            write_run(read_run(run_path).truncated(job.k), job.output, tag=tag)
+        if run_path != job.output:
             Path(run_path).unlink(missing_ok=True)
-    if a.output != "-":
-        write_manifest(a.output + ".manifest.json", "run", {
-            "model": a.model, "ranker": ranker.name, "topics": len(topics), "items": len(ranker.items),
-            "format": a.fmt, "k": a.k, "corpus": a.corpus})
+    if job.output != "-":
+        write_manifest(job.output + ".manifest.json", "run", {
+            "model": job.model, "ranker": ranker.name, "topics": len(topics), "items": len(ranker.items),
+            "format": job.fmt, "k": job.k, "corpus": job.corpus})
     return {"topics": len(topics), "items": len(ranker.items)}

@@ -15,69 +15,64 @@ from ..evaluation import evaluate, parse_measures
 from ..formats import read_qrels, read_run, read_topics, write_run
 from ..formats.corpus import read_passages
 from ..formats.io import atomic_output
+from ..jobs import RankJob, RerankJob, parse_shard
 from ..manifest import fingerprint, write_manifest
 from ..progress import Progress, note
 from . import trainable
-from .score import from_run, merge_runs, parse_shard, score_queries
+from .score import from_run, merge_runs, score_queries
 
 # the thesis' measures on TREC DL (binary ones at label >= 2), MRR@10 last
 EVAL_MEASURES = ["nDCG@10", "AP(rel=2)", "R(rel=2)@10", "Rprec(rel=2)", "P(rel=2)@10", "RR(rel=2)@10"]
 
 
-def rerank(a, settings: dict, quiet: bool = False):
-    """``a``: rerank's flags; ``settings``: the ranker's scoring settings given. Writes the run
+def rerank(job: RerankJob, settings: dict, quiet: bool = False):
+    """``job`` (checked), and ``settings``: the ranker's scoring settings given. Writes the run
     (and its manifest) and returns the scoring stats with the ranker."""
-    name = rankers.canonical(a.kind)
+    name = rankers.canonical(job.kind)
     cls = rankers.get(name)
-    if cls.candidates != "passages":
-        raise LlmrankError(f"--kind {a.kind} ranks items, not passages; passage rankers: "
-                           f"{', '.join(rankers.names(candidates='passages'))}")
-    if a.output == "-" and (a.resume or a.shard):
-        raise LlmrankError("--resume and --shard need an output file (-o)")
-    shard = parse_shard(a.shard)
-    candidates = read_run(a.run)
-    queries = from_run(candidates, read_topics(a.topics, a.topics_format, a.topics_field), a.depth)
-    ranker = cls.open(a.model, rankers.Runtime(a.device, a.dtype, a.backend, a.quantize), a.max_length,
-                      a.batch_size, **settings)
+    candidates = read_run(job.run)
+    queries = from_run(candidates, read_topics(job.topics, job.topics_format, job.topics_field), job.depth)
+    ranker = cls.open(job.model, rankers.Runtime(job.device, job.dtype, job.backend, job.quantize), job.max_length,
+                      job.batch_size, **settings)
     progress = Progress(f"rerank {name}", quiet)
     try:
-        stats = score_queries(queries, ranker, a.output, passage_source(a.corpus), a.resume, shard,
-                              a.tag or candidates.tag, progress, a.chunk_pairs)
+        stats = score_queries(queries, ranker, job.output, passage_source(job.corpus), job.resume,
+                              parse_shard(job.shard), job.tag or candidates.tag, progress, job.chunk_pairs)
     finally:
         progress.close()
         ranker.close()
-    if stats.main and a.output != "-":
-        write_manifest(a.output + ".manifest.json", "run", {
+    if stats.main and job.output != "-":
+        write_manifest(job.output + ".manifest.json", "run", {
             "ranker": name, **ranker.manifest(), "settings": {k: getattr(ranker.settings, k) for k in sorted(
                 f.name for f in fields(cls.Settings) if f.metadata.get("scoring"))},
-            "run": a.run, "topics": a.topics, "corpus": a.corpus, "depth": a.depth, "shard": a.shard,
-            "chunk_pairs": a.chunk_pairs, "queries": stats.queries, "pairs": stats.pairs})
+            "run": job.run, "topics": job.topics, "corpus": job.corpus, "depth": job.depth, "shard": job.shard,
+            "chunk_pairs": job.chunk_pairs, "queries": stats.queries, "pairs": stats.pairs})
     return stats, ranker
 
 
-def bm25(a, topics, quiet: bool = False) -> dict:
-    """``rank --model bm25``: BM25 (optionally RM3) over the Lucene index ``a.index``, lines as
-    pyserini's, a TREC run or (``a.fmt`` mllm) a submission; a manifest beside a file output."""
+def bm25(job: RankJob, topics, quiet: bool = False) -> dict:
+    """``rank --model bm25``: BM25 (optionally RM3) over the Lucene index ``job.index``, lines as
+    pyserini's, a TREC run or (``job.fmt`` mllm) a submission; a manifest beside a file output."""
     from ..formats import write_submission
     from ..retrieval.bm25 import Bm25Searcher, pyserini_order, write_trec_run
 
-    if a.index is None:
+    if job.index is None:
         raise LlmrankError("--model bm25 needs --index (build one with `llmrank prepare index`)")
     topic_list = pyserini_order(topics)
-    searcher = Bm25Searcher(a.index, a.k1, a.b, a.rm3)
+    searcher = Bm25Searcher(job.index, job.k1, job.b, job.rm3)
     progress = Progress("bm25", quiet, unit="queries")
     progress.start(len(topic_list))
     try:
-        if a.fmt == "mllm":
-            run = searcher.run(topic_list, a.k, a.threads, progress)
-            write_submission(run, a.output, a.team_id or a.tag)
+        if job.fmt == "mllm":
+            run = searcher.run(topic_list, job.k, job.threads, progress)
+            write_submission(run, job.output, job.team_id or job.tag)
             retrieved = set(run.table["qid"].to_pylist())
         else:
-            retrieved = write_trec_run(searcher, topic_list, a.k, a.threads, a.tag, a.output, progress)
+            retrieved = write_trec_run(searcher, topic_list, job.k, job.threads, job.tag, job.output, progress)
     finally:
         progress.close()
-    if a.output != "-":
-        write_manifest(a.output + ".manifest.json", "run", {**searcher.config(), "topics": a.topics, "k": a.k})
+    if job.output != "-":
+        write_manifest(job.output + ".manifest.json", "run", {**searcher.config(), "topics": job.topics, "k": job.k})
     return {"topics": len(topic_list), "empty": len(topic_list) - len(retrieved)}
 
 
@@ -119,6 +114,7 @@ def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
             raise LlmrankError("evaluation needs --eval-topics, --eval-qrels, --eval-run and a corpus")
         evaluation = RerankEvaluation.from_files(a.eval_topics, a.eval_qrels, a.eval_run, a.eval_corpus or a.corpus,
                                                  a.measures or EVAL_MEASURES, a.eval_depth, a.rel_level)
+        evaluation.ranker, evaluation.settings = rankers.get(name), settings
     progress = Progress(f"train {name} ({settings.optimizer})", quiet, unit="steps")
     try:
         summary = rankers.get(name).trainer(settings, found, a.output, evaluation, a.resume, progress, note,
@@ -191,6 +187,8 @@ class RerankEvaluation:
     depth: int = 100
     rel_level: int = 1
     batch_size: int = 64
+    ranker: type | None = None  # the class being trained (default: the cross-encoder) and its settings:
+    settings: object = None     # the model in training is judged on the inputs it will score
 
     @classmethod
     def from_files(cls, topics: str, qrels: str, run: str, corpus: str, measures: list[str], depth: int,
@@ -211,7 +209,8 @@ class RerankEvaluation:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in (".partial", ".partial.done"):  # an evaluation cut short by a kill
             Path(f"{path}{stale}").unlink(missing_ok=True)
-        reranker = CrossEncoderRanker.wrap(model, "in-training", self.batch_size, str(model.device))
+        reranker = (self.ranker or CrossEncoderRanker).wrap(model, "in-training", self.batch_size, str(model.device),
+                                                            settings=self.settings)
         score_queries(from_run(self.run, self.topics, self.depth), reranker, str(path), lambda wanted: self.passages,
                       tag=self.run.tag, share=False)
         run = read_run(path)

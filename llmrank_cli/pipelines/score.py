@@ -82,18 +82,6 @@ def chunked(queries: list[Query], chunk_pairs: int) -> list[list[Query]]:
     return chunks + ([current] if current else [])
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise LlmrankError(f"--shard must look like i/N (e.g. 1/4), not {text!r}") from None
-    if not 1 <= i <= n:
-        raise LlmrankError(f"--shard {text}: need 1 <= i <= N")
-    return i, n
-
-
 def _held(path: Path) -> bool:
     """Whether another process holds ``path``'s lock (a job writing it now, not an interrupted one)."""
     import fcntl
@@ -270,11 +258,15 @@ def _score_chunk(chunk: list[Query], corpus: dict | None, ranker, tag: str) -> l
         if len(s) != len(q.top) or not np.all(np.isfinite(s)):
             raise LlmrankError(f"the ranker gave {len(s)} scores for {len(q.top)} candidates of query {q.qid}"
                                if len(s) != len(q.top) else f"the ranker produced non-finite scores (query {q.qid})")
-        lines += [f"{q.qid} Q0 {d} 0 {float(v)!r} {tag}\n" for d, v in zip(q.top, s)]
-        floor = float(s.min()) if len(s) else 0.0
-        # below-depth candidates keep their order, strictly below every rescored one
-        lines += [f"{q.qid} Q0 {d} 0 {floor - 1.0 - i!r} {tag}\n" for i, d in enumerate(q.rest)]
+        lines += [f"{q.qid} Q0 {d} 0 {v!r} {tag}\n" for d, v in zip(q.top + q.rest, with_rest(s, len(q.rest)))]
     return lines
+
+
+def with_rest(scores: np.ndarray, rest: int) -> list[float]:
+    """The rescored candidates' scores, then ``rest`` scores for the candidates below the depth:
+    in their order, strictly below every rescored one."""
+    floor = float(scores.min()) if len(scores) else 0.0
+    return [float(v) for v in scores] + [floor - 1.0 - i for i in range(rest)]
 
 
 def _run_from_lines(lines: list[str]) -> Run:

@@ -18,24 +18,9 @@ import numpy as np
 from ..datasets.items import ItemData
 from ..errors import LlmrankError
 from ..settings import Runtime, Settings, flag_name, setting  # noqa: F401  (the rankers' kit)
+from ..training.loop import LoopFields  # noqa: F401  (the rankers' kit)
 
 MANIFEST = "model.json"
-
-
-@dataclass
-class LoopFields(Settings):
-    """Settings of every ranker trained by the small loop (``training/loop.py``); a ranker
-    re-declares a field to give it its own default."""
-
-    epochs: int = setting(10, "Training epochs.", min=1)
-    batch_size: int = setting(64, "Queries per batch.", min=1)
-    lr: float = setting(1e-3, "Learning rate.", min=0.0)
-    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
-    optimizer: str = setting("adamw", "adamw, lion or sgd (momentum 0.9).", choices=("adamw", "lion", "sgd"))
-    warmup_steps: int = setting(0, "Linear warmup steps.", min=0)
-    scheduler: str = setting("constant", "After warmup: constant, linear or cosine decay.",
-                             choices=("constant", "linear", "cosine"))
-    grad_clip: float = setting(0.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
 
 
 class Ranker:

@@ -85,9 +85,11 @@ class CrossEncoderRanker(PassageRanker):
         return ranker
 
     @classmethod
-    def wrap(cls, ce, name: str, batch_size: int, device: str, runtime: Runtime = Runtime()) -> "CrossEncoderRanker":
-        """A ranker over a CrossEncoder already in memory (e.g. one being trained)."""
-        ranker = cls(None, runtime)
+    def wrap(cls, ce, name: str, batch_size: int, device: str, runtime: Runtime = Runtime(),
+             settings=None) -> "CrossEncoderRanker":
+        """A ranker over a CrossEncoder already in memory (e.g. one being trained, with the
+        settings it is trained with: a subclass reads its input as it will when scoring)."""
+        ranker = cls(settings, runtime)
         ranker.ce, ranker.model = ce, _hf_model(ce)
         ranker.model_name, ranker.batch_size, ranker.device = name, batch_size, device
         ranker.max_length = getattr(ce, "max_seq_length", None) or ce.max_length

@@ -43,7 +43,7 @@ class LanguageRankerSettings(LoopFields):
                                       "the seed's ablation).")
     labels: str = setting("binary", "binary (label >= --rel-level; cosine Rele; KL or BCE) or graded (the raw "
                                     "score, else the gain; W.[i; r] Rele; MSE).", choices=("binary", "graded"))
-    rel_level: float = setting(1.0, "Lowest positive label with binary labels (2 for TREC DL).")
+    rel_level: int = setting(1, "Lowest positive label with binary labels, as eval's -l (2 for TREC DL).", min=0)
     group_size: int = setting(0, "Candidates per training group (0: a query's whole pool).", min=0)
     groups_per_query: int = setting(8, "Groups sampled from each training query's pool.", min=1)
     dropout: float = setting(0.1, "Dropout in the blocks.", min=0.0)
@@ -187,7 +187,7 @@ class LanguageRanker(ItemRanker):
     def fit(self, data, train: np.ndarray, seed: int = 0, progress=None) -> "LanguageRanker":
         import torch
 
-        from ..training.loop import LoopSettings, seeded, train_epochs
+        from ..training.loop import seeded, train_epochs
 
         s = self.settings
         self.items, self.encoder = list(data.items), data.meta["encoder"]
@@ -211,7 +211,7 @@ class LanguageRanker(ItemRanker):
             y = flat_y[rows[idx]]
             return loss_of(self.net(i[idx], flat_r[rows[idx]]), y)
 
-        train_epochs(self.net, self.net.parameters(), len(rows), loss, LoopSettings.of(s), generator, "cpu", None,
+        train_epochs(self.net, self.net.parameters(), len(rows), loss, s, generator, "cpu", None,
                      progress, self.watch)
         self.net.eval()
         return self

@@ -93,7 +93,7 @@ class LlmCrossEncoder(ItemRanker):
         from ..kit.devices import place
         from ..kit.encoders import load_encoder
         from ..kit.top_layers import TopLayers, frozen_states
-        from ..training.loop import LoopSettings, seeded, train_epochs
+        from ..training.loop import seeded, train_epochs
 
         s = self.settings
         self.device, dtype = place(self.runtime)
@@ -122,7 +122,7 @@ class LlmCrossEncoder(ItemRanker):
 
         self._held_out = (lambda idx: self.net.scores(top.cls([cached[i] for i in idx]))) if top else None
         with top.swapped() if top else contextlib.nullcontext():
-            train_epochs(self.net, groups, len(texts), loss, LoopSettings.of(s), rng, self.device, dtype, progress,
+            train_epochs(self.net, groups, len(texts), loss, s, rng, self.device, dtype, progress,
                          self.watch)
         self._held_out = None
 

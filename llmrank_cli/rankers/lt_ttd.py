@@ -30,6 +30,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..errors import LlmrankError, Note
+from ..kit.mlp import mlp
 from . import register
 from .base import ItemRanker, LoopFields, Runtime, setting
 
@@ -85,20 +86,6 @@ class LtTtdSettings(LoopFields):
         return w
 
 
-def _mlp(sizes: list[int], dropout: float = 0.0, zero_last: bool = False):
-    import torch.nn as nn
-
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers += [nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
-    if zero_last:
-        nn.init.zeros_(layers[-1].weight)
-        nn.init.zeros_(layers[-1].bias)
-    return nn.Sequential(*layers)
-
-
 def _identity(dim: int):
     import torch
     import torch.nn as nn
@@ -139,12 +126,12 @@ def build_network(s: LtTtdSettings, layers: int, input_dim: int, n_items: int, c
                 self.query, self.item, self.item_embedding = _identity(dim), _identity(dim), None
             else:
                 dim = s.query_layers[-1]
-                self.query = _mlp([input_dim] + s.query_layers)
+                self.query = mlp([input_dim] + s.query_layers)
                 self.item_embedding = nn.Embedding(n_items, s.item_dim)
-                self.item = _mlp([s.item_dim] + s.item_layers)
+                self.item = mlp([s.item_dim] + s.item_layers)
             self.register_buffer("item_gain", torch.zeros(0 if content else n_items))
-            self.r_q = _mlp([dim, 64, s.residual_dim], zero_last=True)
-            self.r_i = _mlp([dim + 1, 64, s.residual_dim], zero_last=True)
+            self.r_q = mlp([dim, 64, s.residual_dim], zero_last=True)
+            self.r_i = mlp([dim + 1, 64, s.residual_dim], zero_last=True)
             self.lt_in = nn.Linear(2 * dim + 2 * s.residual_dim + 1, s.width)
             block = nn.TransformerEncoderLayer(s.width, s.lt_heads, 2 * s.width, s.dropout, batch_first=True)
             self.lt = nn.TransformerEncoder(block, s.lt_layers, enable_nested_tensor=False)
@@ -271,7 +258,7 @@ class LtTtd(ItemRanker):
         import torch
 
         from ..kit.devices import place
-        from ..training.loop import LoopSettings, Watch, seeded, train_epochs
+        from ..training.loop import Watch, seeded, train_epochs
 
         s = self.settings
         device, dtype = place(self.runtime)
@@ -309,9 +296,8 @@ class LtTtd(ItemRanker):
             return loss
 
         watch = self.watch or Watch()
-        loop = LoopSettings.of(s)
         if s.schedule == "joint":
-            train_epochs(self.net, self.net.parameters(), len(x), stage(weights, True), loop, generator, device,
+            train_epochs(self.net, self.net.parameters(), len(x), stage(weights, True), s, generator, device,
                          dtype, progress, watch)
         else:
             tte, lt = self._parameters()
@@ -324,7 +310,7 @@ class LtTtd(ItemRanker):
                              watch.epochs)
                 if part.checkpoints:
                     part.checkpoints.mkdir(parents=True, exist_ok=True)
-                train_epochs(self.net, params, len(x), stage(w, False), loop, generator, device, dtype, progress,
+                train_epochs(self.net, params, len(x), stage(w, False), s, generator, device, dtype, progress,
                              part)
             for p in tte:
                 p.requires_grad_(True)

@@ -19,6 +19,7 @@ from . import register
 from .base import ItemRanker, Settings, setting
 from ..datasets import item_features
 from ..errors import LlmrankError, MissingExtra
+from ..evaluation.dcg import mean_ndcg
 
 
 @dataclass
@@ -121,8 +122,8 @@ class Ltr(ItemRanker):
         booster = lightgbm.train({**params, "metric": "ndcg"}, train_set, num_boost_round=s.trees,
                                  valid_sets=[dataset(held, train_set)],
                                  callbacks=[lightgbm.early_stopping(s.early_stop, verbose=False)])
-        model = ndcg_at_10(self._predict(x[held], booster), gains[held])
-        prior = ndcg_at_10(np.broadcast_to(gains[fit].mean(axis=0), gains[held].shape), gains[held])
+        model = mean_ndcg(self._predict(x[held], booster), gains[held])
+        prior = mean_ndcg(np.broadcast_to(gains[fit].mean(axis=0), gains[held].shape), gains[held])
         return booster, bool(model <= prior)
 
     def _params(self, levels: list[float], seed: int, rows: int) -> dict:
@@ -188,16 +189,6 @@ class Ltr(ItemRanker):
         self.pool = item_features.Pool(**{k: stored[k] for k in stored.files})
         self.booster = _lightgbm().Booster(model_str=(directory / "lightgbm.txt").read_text())
         self.stacked = [load(directory / "stack" / name, self.runtime) for name in self.settings.stacked()]
-
-
-def ndcg_at_10(scores: np.ndarray, gains: np.ndarray) -> float:
-    """Mean nDCG@10 over queries (rows), gains as given, ties in row order; queries with no gain
-    count 0, as trec_eval counts them."""
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    discount = 1 / np.log2(np.arange(2, order.shape[1] + 2))
-    dcg = (np.take_along_axis(gains, order, axis=1) * discount).sum(axis=1)
-    ideal = (-np.sort(-gains, axis=1)[:, :order.shape[1]] * discount).sum(axis=1)
-    return float(np.where(ideal > 0, dcg / np.where(ideal > 0, ideal, 1), 0).mean())
 
 
 def _threads(rows: int) -> int:

@@ -74,7 +74,7 @@ class RouteHead(Ranker):
         import torch
 
         from ..datasets.heads import greedy_heads
-        from ..training.loop import LoopSettings, seeded, train_epochs
+        from ..training.loop import seeded, train_epochs
 
         s = self.settings
         self.lm = {k: data.meta[k] for k in ("lm", "layers", "heads", "hidden", "state_layer")}
@@ -97,7 +97,7 @@ class RouteHead(Ranker):
             return (torch.nn.functional.binary_cross_entropy_with_logits(logits, y[idx])
                     + s.sparsity * torch.sigmoid(logits).mean())
 
-        train_epochs(self.net, self.net.parameters(), len(x), loss, LoopSettings.of(s), generator, progress=progress)
+        train_epochs(self.net, self.net.parameters(), len(x), loss, s, generator, progress=progress)
         return self
 
     def weights(self, states: np.ndarray) -> np.ndarray:

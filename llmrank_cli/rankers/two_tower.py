@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LlmrankError
+from ..kit.mlp import mlp
 from . import register
 from .base import ItemRanker, LoopFields, setting
 
@@ -48,17 +49,6 @@ class TwoTowerSettings(LoopFields):
     epochs: int = setting(30, "Training epochs.", min=1)
 
 
-def _mlp(sizes: list[int], dropout: float):
-    import torch.nn as nn
-
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers += [nn.ReLU(), nn.Dropout(dropout)]
-    return nn.Sequential(*layers)
-
-
 def build_network(cfg, input_dim: int, n_items: int):
     import torch
     import torch.nn as nn
@@ -67,15 +57,15 @@ def build_network(cfg, input_dim: int, n_items: int):
         def __init__(self):
             super().__init__()
             if cfg.heads > 1:
-                self.heads = nn.ModuleList(_mlp([input_dim] + cfg.head_layers, cfg.dropout)
+                self.heads = nn.ModuleList(mlp([input_dim] + cfg.head_layers, cfg.dropout)
                                            for _ in range(cfg.heads))
                 fused = cfg.heads * cfg.head_layers[-1]
-                self.query = _mlp([fused] + cfg.query_layers, cfg.dropout)
+                self.query = mlp([fused] + cfg.query_layers, cfg.dropout)
             else:
                 self.heads = None
-                self.query = _mlp([input_dim] + cfg.query_layers, cfg.dropout)
+                self.query = mlp([input_dim] + cfg.query_layers, cfg.dropout)
             self.item_embedding = nn.Embedding(n_items, cfg.item_dim)
-            self.item = _mlp([cfg.item_dim] + cfg.item_layers, cfg.dropout)
+            self.item = mlp([cfg.item_dim] + cfg.item_layers, cfg.dropout)
 
         def forward(self, x):
             """(cosine scores [batch, items], head outputs or None)."""
@@ -101,7 +91,7 @@ class TwoTower(ItemRanker):
         import torch
 
         from ..kit.devices import place
-        from ..training.loop import LoopSettings, seeded, train_epochs
+        from ..training.loop import seeded, train_epochs
         from ..training.losses import LOSSES, head_diversity
 
         s = self.settings
@@ -120,7 +110,7 @@ class TwoTower(ItemRanker):
             value = LOSSES[s.loss](scores, g[idx.to(device)], s, epoch, generator)
             return value + s.diversity * head_diversity(head_out) if s.diversity else value
 
-        train_epochs(self.net, self.net.parameters(), len(x), loss, LoopSettings.of(s), generator, device, dtype,
+        train_epochs(self.net, self.net.parameters(), len(x), loss, s, generator, device, dtype,
                      progress, self.watch)
         self.net.cpu()
 

@@ -18,11 +18,10 @@ from ..errors import LlmrankError
 from ..formats.io import atomic_output, claim
 from ..settings import Settings, setting
 from .curves import plot_curves, write_log
-from .optimizers import optimizer_class_and_kwargs
+from .optimizers import SCHEDULERS, optimizer_class_and_kwargs
 
 CHECKPOINTS = "checkpoints"
 LOSS_SHAPES = {"bce": "pointwise", "mse": "pointwise", "lambda": "listwise", "listnet": "listwise"}
-SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 
 
 @dataclass
@@ -137,7 +136,7 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from ..kit.devices import pick_device, use_all_cores
+    from ..kit.devices import use_all_cores
     from ..kit.resolve import load_error, resolve_model
 
     settings.check()
@@ -168,7 +167,7 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
         save_strategy="epoch", save_total_limit=1, load_best_model_at_end=settings.keep_best,
         metric_for_best_model=primary if settings.keep_best else None, greater_is_better=True,
         logging_steps=max(1, steps // settings.epochs // 20), report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=_has_accelerator(), ddp_find_unused_parameters=False, **_precision(runtime, pick_device))
+        dataloader_pin_memory=_has_accelerator(), ddp_find_unused_parameters=False, **_precision(runtime))
     if args.world_size > 1:  # every process has checked the directory before rank 0 marks it as started
         import torch.distributed as dist
 
@@ -222,16 +221,14 @@ def epoch_log(history: list[dict]) -> list[dict]:
     return out
 
 
-def _precision(runtime, pick_device) -> dict:
-    """TrainingArguments for --device and --dtype (auto: bf16 on a GPU that has it, else fp32)."""
+def _precision(runtime) -> dict:
+    """TrainingArguments for --device and --dtype."""
+    from ..kit.devices import dtype_name, pick_device
+
     if runtime is None:
         return {}
     device = pick_device(runtime.device)
-    dtype = runtime.dtype
-    if dtype == "auto":
-        import torch
-
-        dtype = "bf16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "fp32"
+    dtype = dtype_name(runtime.dtype, device)
     return {"use_cpu": device == "cpu", "bf16": dtype == "bf16", "fp16": dtype == "fp16"}
 
 

@@ -16,24 +16,24 @@ from typing import Callable
 
 from ..errors import LlmrankError
 from ..formats.io import atomic_output, claim
-from .optimizers import make_optimizer
+from ..settings import Settings, setting
+from .optimizers import OPTIMIZERS, SCHEDULERS, make_optimizer
 
 
 @dataclass
-class LoopSettings:
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    optimizer: str
-    warmup_steps: int = 0
-    scheduler: str = "constant"  # after warmup: constant, linear or cosine decay to 0
-    grad_clip: float = 0.0  # 0: off
+class LoopFields(Settings):
+    """Settings of every ranker trained by this loop (a ranker's settings include them; it
+    re-declares a field to give it its own default)."""
 
-    @classmethod
-    def of(cls, settings) -> "LoopSettings":
-        """The loop's part of a ranker's settings (the LoopFields it includes)."""
-        return cls(**{f: getattr(settings, f) for f in cls.__dataclass_fields__})
+    epochs: int = setting(10, "Training epochs.", min=1)
+    batch_size: int = setting(64, "Queries per batch.", min=1)
+    lr: float = setting(1e-3, "Learning rate.", min=0.0)
+    weight_decay: float = setting(0.01, "Weight decay.", min=0.0)
+    optimizer: str = setting("adamw", "adamw, lion or sgd (momentum 0.9).", choices=OPTIMIZERS)
+    warmup_steps: int = setting(0, "Linear warmup steps.", min=0)
+    scheduler: str = setting("constant", "After warmup: constant, linear or cosine decay.",
+                             choices=tuple(SCHEDULERS))
+    grad_clip: float = setting(0.0, "Gradient norm clipping; 0 turns it off.", min=0.0)
 
 
 @dataclass
@@ -95,7 +95,7 @@ def resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
             json.dump(key, f, indent=2)
 
 
-def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSettings, generator,
+def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopFields, generator,
                  device: str = "cpu", dtype=None, progress=None, watch: Watch | None = None) -> None:
     """``settings.epochs`` passes over ``n_examples`` in seeded random batches; ``loss(idx, epoch)``
     returns the scalar loss (a mean) over the example indices ``idx``.
@@ -147,26 +147,31 @@ def train_epochs(net, groups, n_examples: int, loss: Callable, settings: LoopSet
             net.train()
         watch.epochs.append(row)
         if watch.checkpoints and rank == 0:
-            state = {"epoch": epoch + 1, "net": net.state_dict(), "params": params,
-                     "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict() if schedule else None,
-                     "generator": generator.get_state(), "rng": torch.get_rng_state(),
-                     "log": (watch.steps, watch.epochs)}
-            with atomic_output(watch.checkpoints / "last.pt", "wb") as f:
-                torch.save(state, f)
+            save_checkpoint(watch.checkpoints / "last.pt", {
+                "epoch": epoch + 1, "net": net.state_dict(), "params": params, "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict() if schedule else None, "generator": generator.get_state(),
+                "rng": torch.get_rng_state(), "log": (watch.steps, watch.epochs)})
         if progress:
             progress.advance(1)
     net.eval()
 
 
-def _schedule(optimizer, settings: LoopSettings, total_steps: int):
+def save_checkpoint(path: Path, state: dict) -> None:
+    """An epoch's checkpoint, whole or not at all (a kill mid-write leaves the previous one)."""
+    import torch
+
+    with atomic_output(path, "wb") as f:
+        torch.save(state, f)
+
+
+def _schedule(optimizer, settings: LoopFields, total_steps: int):
     """Linear warmup, then constant, linear or cosine decay; None when there is nothing to
     schedule (no warmup, constant), so the learning rate is exactly --lr throughout."""
     if settings.scheduler == "constant" and not settings.warmup_steps:
         return None
     import transformers
 
-    name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[settings.scheduler]
-    return transformers.get_scheduler(name, optimizer, num_warmup_steps=settings.warmup_steps,
+    return transformers.get_scheduler(SCHEDULERS[settings.scheduler], optimizer, num_warmup_steps=settings.warmup_steps,
                                       num_training_steps=total_steps)
 
 

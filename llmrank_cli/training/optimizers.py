@@ -1,12 +1,13 @@
 """Optimizers by name, with the settings of the Lion-vs-AdamW thesis: AdamW betas (0.9, 0.999),
 eps 1e-8; Lion (lion-pytorch) betas (0.9, 0.99); SGD momentum 0.9 (the
-Language Ranker seed's grid). One definition serves the item-ranker loop
-and the Hugging Face trainer."""
+Language Ranker seed's grid), and the learning-rate schedules after warmup by their names in
+transformers. One definition serves the item-ranker loop and the Hugging Face trainer."""
 from __future__ import annotations
 
 from ..errors import LlmrankError, MissingExtra
 
 OPTIMIZERS = ("adamw", "lion", "sgd")
+SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 
 
 def optimizer_class_and_kwargs(name: str, lr: float, weight_decay: float) -> tuple[type, dict]:

@@ -1,0 +1,84 @@
+"""The Python API's verbs that run models, ``llmrank.rerank`` and ``llmrank.rank``: they take
+the typed job the command builds (``jobs.py``), or keyword arguments that build one, check it
+as the command does, run the same pipeline function and return the run.
+
+>>> import llmrank
+>>> run = llmrank.rerank(run="bm25.run", topics="topics.tsv", corpus="corpus.jsonl",
+...                      model="all-MiniLM-L6-v2", kind="bi", depth=20)
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import LlmrankError
+from .formats import Run, read_run, write_run
+from .jobs import RankJob, RerankJob
+
+
+def rerank(job: RerankJob | None = None, *, quiet: bool = True, **options) -> Run:
+    """The run ``job`` writes: the top ``depth`` of ``run`` rescored by the passage ranker
+    ``kind``. Keyword arguments are RerankJob's fields, then the ranker's own scoring settings
+    (``similarity="dot"`` for the bi-encoder). ``run`` may also be a Run, a dict or a DataFrame
+    (``llmrank.as_run``); with no ``output`` nothing is written but the returned run."""
+    from . import rankers
+    from .pipelines.passages import rerank as rerank_pipeline
+
+    job, settings = _job(RerankJob, job, options)
+    cls = rankers.get(job.kind)
+    own = {f.name for f in dataclasses.fields(cls.Settings) if f.metadata.get("scoring")}
+    unknown = sorted(set(settings) - own)
+    if unknown:
+        raise LlmrankError(f"{unknown[0]!r} is neither a field of RerankJob nor a setting of --kind {job.kind}")
+    with _files(job) as job:
+        rerank_pipeline(job, settings, quiet)
+        return read_run(job.output)
+
+
+def rank(job: RankJob | None = None, *, quiet: bool = True, **options) -> Run:
+    """The run of ``topics`` ranked by BM25 (``model="bm25"``, ``index``) or by a trained item
+    ranker's directory (a submission CSV is the command's: ``llmrank rank --format mllm``)."""
+    from .pipelines.ranking import rank as rank_pipeline
+
+    job, extra = _job(RankJob, job, options)
+    if extra:
+        raise LlmrankError(f"{sorted(extra)[0]!r} is not a field of RankJob")
+    if job.fmt != "trec":
+        raise LlmrankError("llmrank.rank returns a run; a Million LLMs submission is `llmrank rank --format mllm`")
+    with _files(job) as job:
+        rank_pipeline(job, quiet)
+        return read_run(job.output)
+
+
+def _job(cls: type, job, options: dict):
+    """(the job, checked; the keyword arguments that are not its fields)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    if job is None:
+        job = cls(**{k: v for k, v in options.items() if k in names})
+    elif options.keys() & names:
+        raise LlmrankError(f"give the job or its fields, not both ({sorted(options.keys() & names)[0]})")
+    return job, {k: v for k, v in options.items() if k not in names}
+
+
+def _is_data(value) -> bool:
+    return not isinstance(value, (str, os.PathLike, int, float, bool, type(None)))
+
+
+@contextlib.contextmanager
+def _files(job):
+    """The job with its in-memory inputs written to a temporary directory and, with no output,
+    its output there too; checked before anything is read."""
+    with tempfile.TemporaryDirectory(prefix="llmrank-") as tmp:
+        changes = {}
+        if hasattr(job, "run") and _is_data(job.run):
+            from .api import as_run
+
+            write_run(as_run(job.run), Path(tmp) / "input.run")
+            changes["run"] = str(Path(tmp) / "input.run")
+        if job.output == "-":
+            changes["output"] = str(Path(tmp) / "output")
+        job = dataclasses.replace(job, **changes).check()
+        yield job
