@@ -121,7 +121,7 @@ def test_list_ranker_is_permutation_equivariant():
 
 
 @pytest.mark.parametrize("name", ["language-ranker-list", "language-ranker-point"])
-def test_cv_covers_every_query_once_and_a_model_reloads(name, llm_sample, tiny_lm, tmp_path, cli):
+def test_cv_covers_every_query_once_and_a_model_reloads(name, llm_sample, tiny_lm, tmp_path, cli, monkeypatch):
     from llmrank_cli.datasets import load_items
     from llmrank_cli.formats import read_run
 
@@ -140,6 +140,16 @@ def test_cv_covers_every_query_once_and_a_model_reloads(name, llm_sample, tiny_l
     again = rankers.load(ranker.save(tmp_path / "m"), rankers.Runtime("cpu"))
     assert all(np.array_equal(a, b) for a, b in zip(again.score(queries, texts), ranker.score(queries, texts)))
     assert again.name == name and again.lm_info == ranker.lm_info
+    # rerank's --batch-size reaches the LM: one candidate a forward pass, the same scores
+    from llmrank_cli.kit import lm_states
+
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path / "fresh-cache"))  # computed here, not read back
+    batches, token_batches = [], lm_states.token_batches
+    monkeypatch.setattr(lm_states, "token_batches", lambda *a: batches.append(a[1]) or token_batches(*a))
+    opened = rankers.get(name).open(str(tmp_path / "m"), rankers.Runtime("cpu"), batch_size=1)
+    one_by_one = opened.score(queries[:2], texts[:2])
+    assert batches == [1, 1] and all(np.allclose(a, b, atol=1e-4) for a, b in zip(one_by_one, ranker.score(
+        queries[:2], texts[:2])))
 
 
 def test_bad_inputs_exit_2(llm_sample, tiny_lm, tmp_path, cli):

@@ -135,8 +135,14 @@ def proxy(server):
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
+    """The embedded sample's passages, its BM25 run cut to the first 6 queries (a window takes
+    about a second on this server)."""
     root = tmp_path_factory.mktemp("served")
     assert main(["--quiet", "sample", str(root / "s")]) == 0
+    run = root / "s" / "passages" / "bm25.run"
+    lines = run.read_text().splitlines(True)
+    first = list(dict.fromkeys(ln.split()[0] for ln in lines))[:6]
+    run.write_text("".join(ln for ln in lines if ln.split()[0] in first))
     return root / "s" / "passages"
 
 
@@ -173,7 +179,7 @@ def test_a_served_listwise_run_sends_our_prompts_reads_answers_as_rank_llm_and_r
 
     ref, cache_dir = reference
     m = _manifest(ref)
-    assert (m["backend"], m["served_model"], m["windows"], m["calls"]) == ("openai", MODEL, 15, 15)
+    assert (m["backend"], m["served_model"], m["windows"], m["calls"]) == ("openai", MODEL, 6, 6)
     # the server's own count of the prompt tokens equals our tokenizer's count of our rendering
     served = get("listwise").open(MODEL, Runtime(backend="openai"), base_url=proxy.url, cache=False)
     local = get("listwise").open(MODEL)
@@ -197,7 +203,7 @@ def test_a_served_listwise_run_sends_our_prompts_reads_answers_as_rank_llm_and_r
     again, asked = tmp_path / "again.run", proxy.chat_requests()
     assert main(["--quiet", *_args(sample, proxy.url, "--chunk-pairs", "10", "-o", str(again))]) == 0
     assert proxy.chat_requests() == asked and again.read_bytes() == ref.read_bytes()
-    assert _manifest(again)["cached_calls"] == 15
+    assert _manifest(again)["cached_calls"] == 6
 
 
 FAULT_AFTER_FLUSHES = """
@@ -233,7 +239,7 @@ def test_a_server_lost_mid_run_fails_in_one_line_keeping_the_work_and_resume_com
         assert failed.returncode == 2 and len(lines) == 1 and "Traceback" not in failed.stderr, failed.stderr
         assert server.url in lines[0] and "--resume" in lines[0]
         assert ("no answer within 3 s" if fault == "SIGSTOP" else "cannot connect") in lines[0]
-        assert not out.exists() and len(Path(f"{out}.partial.done").read_text().split()) == 4  # 2 chunks of 2
+        assert not out.exists() and len(Path(f"{out}.partial.done").read_text().split()) == 4  # 2 chunks of 2, of 6
     finally:
         server.stop()
         server.start()
@@ -250,9 +256,9 @@ def test_a_429_is_retried_and_an_answer_that_names_no_passage_leaves_its_window(
     out = tmp_path / "x.run"
     assert main(["--quiet", *_args(sample, proxy.url, "--concurrency", "1", "-o", str(out))]) == 0
     m = _manifest(out)
-    assert m["unparsable_windows"] == 1 and m["calls"] == 15
+    assert m["unparsable_windows"] == 1 and m["calls"] == 6
     assert "sk-secret" not in Path(f"{out}.manifest.json").read_text() and m["api_key_env"] == "OPENAI_API_KEY"
-    assert proxy.chat_requests() - asked == 16  # 15 and the one refused
+    assert proxy.chat_requests() - asked == 7  # 6 and the one refused
     first = read_run(str(sample / "bm25.run")).output_order().to_pylist()[:5]  # the rewritten window's query
     got = sorted((r for r in read_run(str(out)).table.to_pylist() if r["qid"] == first[0]["qid"]),
                  key=lambda r: r["rank"])
@@ -371,10 +377,10 @@ def test_the_vllm_engine_batches_a_steps_windows_and_reads_logprobs_through_vllm
               str(sample / "topics.tsv"), "--corpus", str(sample / "corpus.jsonl"), "--depth", "6"]
     r = cli(*common, "--kind", "listwise", "--window", "4", "--stride", "2", "--tensor-parallel", "2", "-o", str(out))
     assert r.code == 0, r.err
-    assert calls == [("chat", 15, {0.0}), ("chat", 15, {0.0})]  # 15 queries, 2 windows each: 2 steps
+    assert calls == [("chat", 6, {0.0}), ("chat", 6, {0.0})]  # 6 queries, 2 windows each: 2 steps
     m = _manifest(out)
-    assert (m["backend"], m["windows"], m["calls"], m["model_identity"].split(":")[0]) == ("vllm", 30, 30, "vllm")
+    assert (m["backend"], m["windows"], m["calls"], m["model_identity"].split(":")[0]) == ("vllm", 12, 12, "vllm")
     calls.clear()
     r = cli(*common, "--kind", "pointwise", "-o", str(out))
     assert r.code == 0, r.err
-    assert calls == [("chat", 90, {0.0})] and {ln.split()[4] for ln in out.read_text().splitlines()[:6]} == {"1.5"}
+    assert calls == [("chat", 36, {0.0})] and {ln.split()[4] for ln in out.read_text().splitlines()[:6]} == {"1.5"}

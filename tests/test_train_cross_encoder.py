@@ -150,7 +150,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_weights(tiny_cross_en
     assert cross_encoder.last_checkpoint(tmp_path / "cut").endswith(f"checkpoint-{full['steps'] // 2}")
     with pytest.raises(LlmrankError, match="--resume"):
         cross_encoder.train(_settings(tiny_cross_encoder, optimizer, lr=lr), ex, tmp_path / "cut")
-    with pytest.raises(LlmrankError, match="different settings than the interrupted training: lr"):
+    with pytest.raises(LlmrankError, match="different settings than the interrupted run: lr"):
         cross_encoder.train(_settings(tiny_cross_encoder, optimizer, lr=lr / 2), ex, tmp_path / "cut", resume=True)
     resumed = cross_encoder.train(_settings(tiny_cross_encoder, optimizer, lr=lr), ex, tmp_path / "cut", resume=True)
     assert resumed["steps"] == full["steps"]

@@ -89,9 +89,10 @@ class LmStates:
     """Last-token states of one LM at one layer; the LM loads on first use."""
 
     def __init__(self, lm: str, fraction: float, device: str = "cpu", dtype=None, max_length: int = 256,
-                 max_tokens: int | None = None):
+                 max_tokens: int | None = None, batch_size: int = 256):
         self.lm_name, self.fraction, self.device, self.dtype, self.max_length = lm, fraction, device, dtype, max_length
         self.max_tokens = max_tokens or (512 if str(device) == "cpu" else 4096)
+        self.batch_size = batch_size  # most candidates in one forward pass (within the token budget)
         root = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank"))
         path, gguf = resolve_causal_lm(lm)
         files = str(Path(path) / gguf) if gguf else path
@@ -157,7 +158,7 @@ class LmStates:
             out = body(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
             i = out.last_hidden_state[0, -1].float().cpu().numpy()
             lengths = np.array([len(s) for s in suffixes])
-            for idx in token_batches(lengths, 256, max(self.max_tokens, int(lengths.max(initial=1)))):
+            for idx in token_batches(lengths, self.batch_size, max(self.max_tokens, int(lengths.max(initial=1)))):
                 longest = int(lengths[idx].max())
                 ids = torch.zeros((len(idx), longest), dtype=torch.long)
                 for row, j in enumerate(idx):
@@ -232,7 +233,7 @@ class LmStates:
         if self.workers is None and min(count, len(todo)) > 1 and \
                 sum(len(c) for cs in todo.values() for c in cs) >= PARALLEL_CHARACTERS:
             self.workers = Workers((self.lm_name, self.fraction, self.device, self.dtype, self.max_length,
-                                    self.max_tokens), count, threads)
+                                    self.max_tokens, self.batch_size), count, threads)
         parallel = bool(todo) and self.workers is not None
         if parallel:
             self.computed_tokens += self.workers.fill({q: list(dict.fromkeys(cs)) for q, cs in todo.items()}, done)

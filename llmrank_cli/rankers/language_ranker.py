@@ -162,6 +162,7 @@ class LanguageRanker(ItemRanker):
         self.lm_info: dict = {}  # the LM, layer and key of the states it was trained on
         self.prior: list[float] = []  # mean training label per item: the prior baseline of the report
         self._lm_states = None
+        self.scoring_batch = 256  # candidates in one forward pass of the LM (rerank's --batch-size)
 
     def lm_states(self):
         from ..kit.devices import place
@@ -170,7 +171,8 @@ class LanguageRanker(ItemRanker):
         if self._lm_states is None:
             s = self.settings
             device, dtype = place(self.runtime)
-            self._lm_states = LmStates(s.lm, s.layer_fraction, device, dtype, s.max_length)
+            self._lm_states = LmStates(s.lm, s.layer_fraction, device, dtype, s.max_length,
+                                       batch_size=self.scoring_batch)
             info = self.lm_info
             if info and info["lm_key"] != self._lm_states.key:
                 raise LlmrankError(f"this model was trained on the states of {info['lm']} (key {info['lm_key']}) at "
@@ -317,8 +319,10 @@ class LanguageRanker(ItemRanker):
         if max_length and max_length != ranker.settings.max_length:
             raise LlmrankError(f"--max-length: this model read candidates cut at {ranker.settings.max_length} tokens "
                                f"and scores them cut the same way")
+        ranker.scoring_batch = batch_size  # --batch-size: candidates in one forward pass of the LM
         states = ranker.lm_states()
         ranker.model_name, ranker.max_length, ranker.device = model, states.max_length, states.device
+        ranker.batch_size = batch_size
         return ranker
 
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[np.ndarray]:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import LlmrankError
-from ..formats.io import atomic_output, claim
 from ..settings import Settings, setting
 from .curves import plot_curves, write_log
+from .loop import check_resumable, mark_started
 from .optimizers import SCHEDULERS, optimizer_class_and_kwargs
 
 CHECKPOINTS = "checkpoints"
@@ -105,28 +105,6 @@ def last_checkpoint(out: Path) -> str | None:
     return max(complete)[1] if complete else None
 
 
-def _check_resume(out: Path, settings: TrainSettings, resume: bool) -> str | None:
-    """The checkpoint to continue from, refusing to mix runs with different settings (and a
-    directory a running training holds)."""
-    from ..kit.devices import launched
-
-    started = out / CHECKPOINTS / "settings.json"
-    if (out / CHECKPOINTS).is_dir() and launched()[0] == 0:
-        claim(out / CHECKPOINTS)
-    checkpoint = last_checkpoint(out)
-    if not resume:
-        if checkpoint or started.exists():
-            raise LlmrankError(f"{out} holds checkpoints of an earlier training: pass --resume to continue it, "
-                               f"or choose another output directory")
-        return None
-    if started.exists():
-        before = json.loads(started.read_text())
-        changed = sorted(k for k, v in asdict(settings).items() if before.get(k) != v)
-        if changed:
-            raise LlmrankError(f"--resume with different settings than the interrupted training: {', '.join(changed)}")
-    return checkpoint
-
-
 def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: bool = False, progress=None,
           note=lambda message: None, callbacks=(), runtime=None) -> dict:
     """Train, save a CrossEncoder directory at ``out``, and return the per-epoch log. ``runtime``
@@ -143,7 +121,8 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
     if settings.keep_best and evaluation is None:
         raise LlmrankError("--keep-best needs an evaluation set (--eval-topics/--eval-qrels/--eval-run)")
     directory = Path(out)
-    checkpoint = _check_resume(directory, settings, resume)
+    check_resumable(directory / CHECKPOINTS, asdict(settings), resume, "checkpoints of an earlier training")
+    checkpoint = last_checkpoint(directory) if resume else None
     note(examples.describe())  # after the check: a refused training says one line
     transformers.logging.set_verbosity_error()
     use_all_cores()
@@ -168,15 +147,7 @@ def train(settings: TrainSettings, examples, out: str, evaluation=None, resume: 
         metric_for_best_model=primary if settings.keep_best else None, greater_is_better=True,
         logging_steps=max(1, steps // settings.epochs // 20), report_to="none", disable_tqdm=True,
         dataloader_pin_memory=_has_accelerator(), ddp_find_unused_parameters=False, **_precision(runtime))
-    if args.world_size > 1:  # every process has checked the directory before rank 0 marks it as started
-        import torch.distributed as dist
-
-        dist.barrier()
-    if args.process_index == 0:
-        (directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-        claim(directory / CHECKPOINTS)
-        with atomic_output(directory / CHECKPOINTS / "settings.json") as fh:
-            json.dump(asdict(settings), fh, indent=2)
+    mark_started(directory / CHECKPOINTS, asdict(settings))  # the processes exist now (TrainingArguments)
     trainer = CrossEncoderTrainer(
         model=model, args=args, train_dataset=train_data, loss=_loss(settings.loss, model),
         evaluator=_epoch_evaluator(evaluation, directory) if evaluation else None,

@@ -71,11 +71,17 @@ def resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
     directory left by an interrupted run is continued only with ``resume`` and the same key, and
     one a running job holds is refused. Under a launcher every process checks before rank 0
     writes the claim (and holds the directory)."""
+    check_resumable(directory, key, resume, what)
+    mark_started(directory, key)
+
+
+def check_resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
+    """:func:`resumable`'s check alone, for a caller that starts the work later (the HF trainer
+    sets up its processes in between)."""
     from ..kit.devices import launched
 
-    rank, world = launched()
     stamp = directory / "settings.json"
-    if rank == 0 and directory.is_dir():
+    if launched()[0] == 0 and directory.is_dir():
         claim(directory)
     if stamp.exists():
         if not resume:
@@ -84,10 +90,18 @@ def resumable(directory: Path, key: dict, resume: bool, what: str) -> None:
         changed = sorted(k for k in key if before.get(k) != key[k])
         if changed:
             raise LlmrankError(f"--resume with different settings than the interrupted run: {', '.join(changed)}")
+
+
+def mark_started(directory: Path, key: dict) -> None:
+    """Once every process has checked: rank 0 writes the key and holds the directory."""
+    from ..kit.devices import launched
+
+    rank, world = launched()
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
+    stamp = directory / "settings.json"
     if rank == 0 and not stamp.exists():
         directory.mkdir(parents=True, exist_ok=True)
         claim(directory)
