@@ -38,6 +38,7 @@ class LlmEngine:
     identity: str  # what decides an answer besides the prompt: weights, or server and served model
     context: int
     tokenizer = None
+    device = "server"  # where the model runs, as the manifest says it (the local engines: their device)
 
     def __init__(self):
         self.prompt_tokens = self.completion_tokens = self.calls = 0

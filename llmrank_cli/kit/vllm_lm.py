@@ -22,7 +22,7 @@ class VllmLM(LlmEngine):
     def __init__(self, name: str, llm, tokenizer, context: int, dtype: str):
         super().__init__()
         self.name, self.llm, self.tokenizer, self.context = name, llm, tokenizer, context
-        self.identity = f"vllm:{name}:{dtype}"
+        self.identity, self.device = f"vllm:{name}:{dtype}", "cuda"
 
     @classmethod
     def open(cls, model: str, runtime, served) -> "VllmLM":

@@ -73,7 +73,7 @@ class Listwise(PassageRanker):
             raise LlmrankError(f"--window {s.window}: even one-word passages make a {smallest}-token prompt and "
                                f"answer, over {model}'s context of {lm.context} tokens; use a smaller window")
         ranker.cache = ResponseCache(default_dir() if s.cache else None)
-        ranker.model_name, ranker.device, ranker.batch_size = model, getattr(lm, "device", runtime.backend), 1
+        ranker.model_name, ranker.device, ranker.batch_size = model, lm.device, 1
         ranker.max_length = s.passage_words
         ranker.windows = []  # a Window per call
         return ranker

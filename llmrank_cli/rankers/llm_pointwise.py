@@ -74,7 +74,7 @@ class LlmPointwise(PassageRanker):
                                f"whole input")
         ranker.tokens = [lm.single_token(s.true_token, "--true-token"), lm.single_token(s.false_token, "--false-token")]
         ranker.lm = lm  # the local engine loads its weights at the first batch
-        ranker.model_name, ranker.device, ranker.batch_size = model, getattr(lm, "device", runtime.backend), batch_size
+        ranker.model_name, ranker.device, ranker.batch_size = model, lm.device, batch_size
         ranker.max_length = max_length or PASSAGE_TOKENS
         return ranker
 
