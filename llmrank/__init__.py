@@ -1,5 +1,6 @@
 """llmrank as a library: read and write runs, qrels and topics; evaluate with trec_eval's numbers,
-compare runs with paired tests, fuse and validate them; rank and rerank with any model. Names
+compare runs with paired tests, fuse and validate them; rank, rerank, train and cross-validate
+any model, with the jobs the commands build (``RerankJob``, ``ItemTrainJob``, ...). Names
 are imported on first use, so ``import llmrank`` costs nothing until they are.
 
 >>> import llmrank
@@ -10,7 +11,10 @@ from llmrank_cli.lazy import exports
 
 _EXPORTS = {
     "evaluate": "api", "evaluations": "api", "compare": "api", "fuse": "api", "validate": "api",
-    "as_run": "api", "as_qrels": "api", "rerank": "verbs", "rank": "verbs", "RerankJob": "jobs", "RankJob": "jobs",
+    "as_run": "api", "as_qrels": "api", "rerank": "verbs", "rank": "verbs", "train": "verbs",
+    "cross_validate": "verbs", "RerankJob": "jobs.scoring", "RankJob": "jobs.scoring", "EvalJob": "jobs.evaluation",
+    "ItemTrainJob": "jobs.training", "ItemCvJob": "jobs.training", "PassageTrainJob": "jobs.training",
+    "PassageCvJob": "jobs.training", "HeadsTrainJob": "jobs.training",
     "Run": "formats", "Qrels": "formats", "Topic": "formats", "read_run": "formats", "write_run": "formats",
     "read_qrels": "formats", "write_qrels": "formats", "read_topics": "formats", "write_topics": "formats",
     "LlmrankError": "errors",

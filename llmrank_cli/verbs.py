@@ -1,10 +1,12 @@
-"""The Python API's verbs that run models, ``llmrank.rerank`` and ``llmrank.rank``: they take
-the typed job the command builds (``jobs.py``), or keyword arguments that build one, check it
-as the command does, run the same pipeline function and return the run.
+"""The Python API's verbs that run models, ``llmrank.rerank``, ``llmrank.rank``,
+``llmrank.train`` and ``llmrank.cross_validate``: they take the typed job the command builds
+(``jobs/``), or keyword arguments that build one, check it as the command does, run the same
+pipeline function and return the run, the model directory or the CV report.
 
 >>> import llmrank
 >>> run = llmrank.rerank(run="bm25.run", topics="topics.tsv", corpus="corpus.jsonl",
 ...                      model="all-MiniLM-L6-v2", kind="bi", depth=20)
+>>> report = llmrank.cross_validate("tier1", data="data/", output="cv/", folds=5)
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from .errors import LlmrankError
 from .formats import Run, read_run, write_run
-from .jobs import RankJob, RerankJob
+from .jobs.scoring import RankJob, RerankJob
 
 
 def rerank(job: RerankJob | None = None, *, quiet: bool = True, **options) -> Run:
@@ -24,15 +26,10 @@ def rerank(job: RerankJob | None = None, *, quiet: bool = True, **options) -> Ru
     ``kind``. Keyword arguments are RerankJob's fields, then the ranker's own scoring settings
     (``similarity="dot"`` for the bi-encoder). ``run`` may also be a Run, a dict or a DataFrame
     (``llmrank.as_run``); with no ``output`` nothing is written but the returned run."""
-    from . import rankers
     from .pipelines.passages import rerank as rerank_pipeline
 
     job, settings = _job(RerankJob, job, options)
-    cls = rankers.get(job.kind)
-    own = {f.name for f in dataclasses.fields(cls.Settings) if f.metadata.get("scoring")}
-    unknown = sorted(set(settings) - own)
-    if unknown:
-        raise LlmrankError(f"{unknown[0]!r} is neither a field of RerankJob nor a setting of --kind {job.kind}")
+    _own_settings(job, job.kind, settings, scoring=True)
     with _files(job) as job:
         rerank_pipeline(job, settings, quiet)
         return read_run(job.output)
@@ -51,6 +48,46 @@ def rank(job: RankJob | None = None, *, quiet: bool = True, **options) -> Run:
     with _files(job) as job:
         rank_pipeline(job, quiet)
         return read_run(job.output)
+
+
+def train(name: str, job=None, *, quiet: bool = True, **options) -> Path:
+    """The model directory ``output`` where the ranker ``name`` was trained. Keyword arguments are
+    the fields of the job of the examples it learns from (``jobs.training.train_job``: a data
+    directory, passage topics/qrels/run/corpus, cached heads), then the ranker's settings
+    (``epochs=3``)."""
+    from . import pipelines, rankers
+    from .jobs.training import train_job
+
+    job, settings = _job(train_job(rankers.get(name)), job, options)
+    _own_settings(job, name, settings)
+    pipelines.train(name, job.check(), settings, quiet)
+    return Path(job.output)
+
+
+def cross_validate(name: str, job=None, *, quiet: bool = True, **options) -> dict:
+    """The k-fold CV by query of the ranker ``name`` (as ``llmrank cv NAME``): its report, the dict
+    written as OUTPUT/NAME.cv.json (measures per fold with mean, std and 95% CI), beside the
+    out-of-fold run OUTPUT/NAME.run."""
+    from . import pipelines, rankers
+    from .jobs.training import cv_job
+
+    job_cls = cv_job(rankers.get(name))
+    if job_cls is None:
+        raise LlmrankError(f"{name} has no cross-validation (`llmrank cv --help` lists the rankers that do)")
+    job, settings = _job(job_cls, job, options)
+    _own_settings(job, name, settings)
+    return pipelines.cross_validate(name, job.check(), settings, quiet)[0]
+
+
+def _own_settings(job, name: str, settings: dict, scoring: bool = False) -> None:
+    """Refuse a keyword that is neither the job's field nor the ranker's (scoring) setting."""
+    from . import rankers
+
+    own = {f.name for f in dataclasses.fields(rankers.get(name).Settings) if f.metadata.get("scoring") or not scoring}
+    unknown = sorted(set(settings) - own)
+    if unknown:
+        raise LlmrankError(f"{unknown[0]!r} is neither a field of {type(job).__name__} nor a setting of "
+                           f"{'--kind ' if scoring else ''}{name}")
 
 
 def _job(cls: type, job, options: dict):

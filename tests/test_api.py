@@ -135,3 +135,48 @@ def test_rerank_takes_the_commands_job_and_returns_its_run(sample, cli, tmp_path
                          ({"device": "tpu"}, "--device must be one of")]:
         with pytest.raises(llmrank.LlmrankError, match=re.escape(problem)):
             llmrank.rerank(**{"run": "missing.run", "model": "m", "kind": "bi", **files, **bad})
+
+
+@pytest.fixture(scope="module")
+def llm_data(sample):
+    """The sample's LLM-ranking topics and qrels as a data directory (`prepare items`)."""
+    from llmrank_cli.cli import main
+
+    llm = sample / "sample" / "llm"
+    out = sample / "llm-data"
+    assert main(["--quiet", "prepare", "items", "--topics", str(llm / "topics.tsv"), "--qrels", str(llm / "qrels.txt"),
+                 "--folds", "3", "-o", str(out)]) == 0
+    return out
+
+
+def test_train_and_cross_validate_take_the_commands_jobs(llm_data, cli, tmp_path):
+    """llmrank.cross_validate by keywords and by an ItemCvJob: the report and out-of-fold run that
+    `llmrank cv` writes; llmrank.train returns the directory `llmrank train` fills, with the same
+    held-out scores; a fold the data lacks, a ranker with no cv, a stray keyword and a missing data
+    directory are one LlmrankError each, with nothing written."""
+    flags = ["--data", str(llm_data), "--epochs", "2"]
+    assert cli("--quiet", "cv", "two-tower-tier1", *flags, "-o", str(tmp_path / "cli-cv")).code == 0
+    by_keywords = llmrank.cross_validate("two-tower-tier1", data=str(llm_data), output=str(tmp_path / "kw"), epochs=2)
+    job = llmrank.ItemCvJob(data=str(llm_data), output=str(tmp_path / "job"))
+    by_job = llmrank.cross_validate("two-tower-tier1", job, epochs=2)
+    on_disk = json.loads((tmp_path / "cli-cv" / "two-tower-tier1.cv.json").read_text())
+    assert by_keywords["measures"] == by_job["measures"] == on_disk["measures"] and on_disk["folds"] == 3
+    assert _rows(tmp_path / "kw" / "two-tower-tier1.run") == _rows(tmp_path / "cli-cv" / "two-tower-tier1.run")
+
+    assert cli("--quiet", "train", "two-tower-tier1", *flags, "--fold", "1", "-o", str(tmp_path / "cli-m")).code == 0
+    model = llmrank.train("two-tower-tier1", data=str(llm_data), fold=1, output=str(tmp_path / "api-m"), epochs=2)
+    assert model == tmp_path / "api-m"
+    assert (model / "epochs.csv").read_text() == (tmp_path / "cli-m" / "epochs.csv").read_text()
+
+    for call, problem in [
+            (lambda: llmrank.train("two-tower-tier1", data=str(llm_data), fold=3, output=str(tmp_path / "x")),
+             "--fold 3: " + str(llm_data) + " has folds 0 to 2"),
+            (lambda: llmrank.cross_validate("routehead", data=str(llm_data), output=str(tmp_path / "x")),
+             "routehead has no cross-validation"),
+            (lambda: llmrank.cross_validate("prior", data=str(llm_data), output=str(tmp_path / "x"), window=3),
+             "'window' is neither a field of ItemCvJob nor a setting of prior"),
+            (lambda: llmrank.cross_validate("prior", data=str(tmp_path / "none"), output=str(tmp_path / "x")),
+             "none: no such file (--data)")]:
+        with pytest.raises(llmrank.LlmrankError, match=re.escape(problem)):
+            call()
+        assert not (tmp_path / "x").exists()

@@ -258,13 +258,25 @@ def _options():
     yield from walk(typer.main.get_command(app), [])
 
 
+def _default(text: str, default) -> str:
+    """An option's default as shown: its own, or (a generated flag is None) the one in its help."""
+    if default is None:
+        found = re.search(r"\(default: ([^)]*)\)", text)
+        return found.group(1) if found else "none"
+    return str(default).lower() if isinstance(default, bool) else str(default)
+
+
 def test_every_option_follows_the_flag_glossary():
-    """One meaning per flag: the input run is --run, an input's format --input-format, --format
-    an output format; old spellings are gone from every command (they still parse, with a note)."""
+    """One meaning per flag: every option that is a glossary term (settings.GLOSSARY, which the
+    jobs' and rankers' fields and the other commands' options are declared from) has its meaning
+    and its default in every command; the input run is --run, an input's format --input-format,
+    --format an output format; old spellings are gone (they still parse, with a note)."""
     from llmrank_cli.cli.options import RENAMED, RENAMED_IN
+    from llmrank_cli.settings import GLOSSARY
 
     found = list(_options())
     assert len({c for c, *_ in found}) > 30
+    checked = set()
     for command, names, text, default in found:
         old = set(RENAMED) | set(RENAMED_IN.get(command.split()[0], {}))
         assert not set(names) & old, (command, names)
@@ -272,12 +284,19 @@ def test_every_option_follows_the_flag_glossary():
             assert "input" not in text.lower(), (command, text)
         if "--run" in names:
             assert "run" in text.lower(), (command, text)
+        for name, term in GLOSSARY.items():
+            if "--" + name.replace("_", "-") in names:
+                meaning = re.sub(r"^--kind [^:]+: ", "", text)
+                assert meaning.startswith(term.meaning), (command, names, text)
+                if term.default is not None:  # else each command gives its own
+                    assert _default(text, default) == _default("", term.default), (command, names, default, text)
+                checked.add((command, name))
+    assert {n for _, n in checked} == set(GLOSSARY)  # every term is some command's flag
+    assert {c for c, n in checked if n == "device"} >= {"rerank", "rank", "train cross-encoder", "cv two-tower-tier1",
+                                                         "prepare mllm", "prepare heads"}
     assert {c for c, n, *_ in found if "-o" in n} >= {"eval", "fuse", "convert", "merge", "rerank", "rank"}
-    # one default per flag: trec_eval's -l 1 (an integer label everywhere), ten folds (item cv: the data directory's, from prepare);
-    # a ranker setting's flag is None, its default in its help
-    defaults = {flag: {d if d is not None else re.search(r"\(default: ([^)]*)\)", t).group(1)
-                       for _, n, t, d in found if flag in n} for flag in ("--rel-level", "--folds")}
-    assert defaults == {"--rel-level": {1, "1"}, "--folds": {10, "the data directory's"}}, defaults
+    # ten folds everywhere (item cv: the data directory's, from prepare)
+    assert {_default(t, d) for _, n, t, d in found if "--folds" in n} == {"10", "the data directory's"}
 
 
 def test_old_flag_spellings_still_work_with_a_note(cli, write, tmp_path):
@@ -316,15 +335,24 @@ def test_a_full_disk_is_one_line_and_the_old_output_survives(cli, write, tmp_pat
 @pytest.mark.parametrize("command", [
     ["rerank", "--model", "x", "--run", "missing.run", "--topics", "missing.tsv", "--corpus", "missing.jsonl"],
     ["rank", "--model", "x", "--topics", "missing.tsv"],
-    ["train", "cross-encoder", "--topics", "missing.tsv", "--qrels", "missing.txt", "--run", "missing.run",
-     "--corpus", "missing.jsonl"],
+    ["train", "cross-encoder", "--encoder", "x", "--topics", "missing.tsv", "--qrels", "missing.txt", "--run",
+     "missing.run", "--corpus", "missing.jsonl"],
+    ["cv", "prior", "--data", "missing.dir"],
+    ["prepare", "mllm", "--queries", "missing.tsv", "--qrels", "missing.txt"],
 ])
 @pytest.mark.parametrize("device, problem", [("tpu", "--device must be one of auto, cpu, cuda, mps, not 'tpu'"),
                                              ("cuda", "--device cuda was asked for, but torch sees no CUDA device")])
-def test_a_device_is_checked_when_parsed_before_any_file_is_read(cli, tmp_path, command, device, problem):
+def test_a_device_is_checked_when_parsed_before_any_file_is_read(cli, tmp_path, monkeypatch, command, device,
+                                                                  problem):
     import torch
 
     if device == "cuda" and torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
+    inputs = tmp_path.parent / f"{tmp_path.name}-inputs"  # they exist (else that is the one line) and are empty
+    inputs.mkdir()
+    for name in command:
+        if name.startswith("missing."):
+            (inputs / name).touch()
+    monkeypatch.chdir(inputs)
     r = cli(*command, "--device", device, "-o", str(tmp_path / "out"))
     assert r.code == 2 and r.err.strip().splitlines() == [f"llmrank: error: {problem}"] and not list(tmp_path.iterdir())

@@ -28,3 +28,20 @@ def test_no_import_climbs_a_floor():
         climbing += [f"{path.relative_to(PACKAGE)}:{line} imports {target}" for line, target in _imports(path)
                      if target in FLOORS and FLOORS.index(target) > FLOORS.index(top)]
     assert not climbing
+
+
+def test_pipelines_and_commands_pass_jobs_not_namespaces():
+    """No pipeline, command or API verb takes a namespace of flags (``a``, ``args``) or builds one
+    (``SimpleNamespace``); a pipeline's first parameters are a job or plain values."""
+    found = []
+    for folder in ("pipelines", "cli"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found += [f"{path.name}:{node.lineno} {node.name}({a.arg})" for a in node.args.args
+                              if a.arg in ("a", "args", "namespace")]
+                elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) \
+                        == "SimpleNamespace" and folder == "cli":
+                    found.append(f"{path.name}:{node.lineno} SimpleNamespace")
+    assert not found

@@ -19,10 +19,10 @@ def convert_command(
                                                                   "the run tag)."),
     tag: Optional[str] = typer.Option(None, "--tag", help="Run tag of a trec output (default: the input's tag or "
                                                           "team id)."),
-    depth: Optional[int] = typer.Option(None, "--depth", min=1, help="Keep the top N per query."),
+    k: Optional[int] = typer.Option(None, "--k", min=1, help="Keep the top K per query (default: all)."),
     quiet: bool = options.QUIET,
 ) -> None:
     """Convert a run; output is in trec_eval order with ranks 1..n."""
     from ..pipelines.runs import convert
 
-    convert(source, output, fmt, input_format, team_id, tag, depth)
+    convert(source, output, fmt, input_format, team_id, tag, k)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional
 
 import typer
 
 from ..errors import LlmrankError
-from ..rankers.base import flag_name
+from ..settings import flag_name
 
 
 def _base_type(hint) -> type:
@@ -20,8 +20,9 @@ def _base_type(hint) -> type:
 
 
 def _shown(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) \
-        else "none" if value is None else str(value)
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return str(value).lower() if isinstance(value, bool) else "none" if value is None else str(value)
 
 
 def setting_fields(settings_cls: type, scoring_only: bool = False) -> list[dataclasses.Field]:
@@ -39,16 +40,23 @@ def parameters(settings_cls: type, preset: dict, scoring_only: bool = False, own
         text = (f"--kind {owner}: " if owner else "") + meta["help"] + ("" if meta.get("required") else
                                                                          f" (default: {_shown(default)})")
         flags = meta.get("names") or (f"--{flag_name(f.name)}",)
-        if kind is bool:  # --x/--no-x, or the names given (a bare switch: --resume)
+        required = ... if meta.get("required") else None
+        if meta.get("argument"):
+            option = typer.Argument(required, help=text, show_default=False)
+            annotation = List[str] if kind is list else Optional[str]
+        elif meta.get("repeated"):
+            option = typer.Option(None, *flags, help=text, show_default=False)
+            annotation = Optional[List[str]]
+        elif kind is bool:  # --x/--no-x, or the names given (a bare switch: --resume)
             names = meta.get("names") or (f"{flags[0]}/--no-{flag_name(f.name)}",)
             option = typer.Option(None, *names, help=text, show_default=False)
             annotation = Optional[bool]
         elif kind in (int, float):
-            option = typer.Option(... if meta.get("required") else None, *flags, help=text, min=meta.get("min"),
+            option = typer.Option(required, *flags, help=text, min=meta.get("min"), max=meta.get("max"),
                                   show_default=False)
             annotation = Optional[kind]
         else:  # str and comma-separated lists
-            option = typer.Option(... if meta.get("required") else None, *flags, help=text, show_default=False)
+            option = typer.Option(required, *flags, help=text, show_default=False)
             annotation = Optional[str]
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                         annotation=annotation))
@@ -62,7 +70,9 @@ def values(settings_cls: type, given: dict) -> dict:
     for name, value in given.items():
         if value is None:
             continue
-        if _base_type(hints[name]) is list:
+        if isinstance(value, tuple):  # a repeated flag or an argument's values
+            value = list(value)
+        if _base_type(hints[name]) is list and not isinstance(value, list):  # comma-separated
             kind = _element_type(settings_cls, name)
             try:
                 value = [kind(x) for x in str(value).split(",") if x.strip()]
@@ -80,32 +90,24 @@ def _element_type(settings_cls: type, name: str) -> type:
     return float if any(isinstance(x, float) for x in default) else int
 
 
-def job_command(job_cls: type, own: list, extra: list, body: Callable, doc: str) -> Callable:
-    """A typer command whose flags are ``job_cls``'s fields, then ``own`` (options of the command
-    alone, e.g. --quiet), then ``extra``; ``body(job, extra values)`` gets the job checked."""
-    def make(given: dict, rest: dict):
-        job = job_cls(**values(job_cls, {k: v for k, v in given.items() if k in job_cls.__dataclass_fields__}))
+def job_command(job_cls: type, extra: list, body: Callable, doc: str,
+                check_extra: Callable | None = None) -> Callable:
+    """A typer command whose flags are ``job_cls``'s fields, --quiet (its callback sets it), then
+    ``extra`` (a ranker's settings); ``body(job, extra values)`` gets the job checked, before
+    anything is read (``check_extra(job, extra values)`` first, where the extra flags need it)."""
+    from .options import QUIET
+
+    job_names = set(job_cls.__dataclass_fields__)
+    quiet = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=QUIET, annotation=bool)
+
+    def run(**given):
+        job = job_cls(**values(job_cls, {k: v for k, v in given.items() if k in job_names}))
+        rest = {k: v for k, v in given.items() if k not in job_names | {"quiet"}}
+        if check_extra:
+            check_extra(job, rest)
         return body(job.check(), rest)
 
-    return command((), parameters(job_cls, {}) + own + extra, make, doc, split=len(extra))
-
-
-def command(fixed: Sequence[Callable], extra: list, body: Callable, doc: str, split: int | None = None) -> Callable:
-    """A typer command whose flags are the parameters of the ``fixed`` functions followed by
-    ``extra``; ``body`` receives the fixed arguments as a dict and the extra ones as a second
-    (``split``: only the last ``split`` of ``extra`` go to the second)."""
-    extra_names = {p.name for p in (extra[len(extra) - split:] if split is not None else extra)}
-
-    def run(**kwargs):
-        return body({k: v for k, v in kwargs.items() if k not in extra_names},
-                    {k: v for k, v in kwargs.items() if k in extra_names})
-
-    params = []
-    for function in fixed:
-        hints = typing.get_type_hints(function)
-        params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
-                   for p in inspect.signature(function).parameters.values()]
-    run.__signature__ = inspect.Signature(params + extra)
+    run.__signature__ = inspect.Signature(parameters(job_cls, {}) + [quiet] + extra)
     run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}
     run.__doc__ = doc
     return run

@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import typer
 
+from ..settings import GLOSSARY
 from . import options
 from .app import app
 
@@ -15,7 +16,8 @@ def fuse_command(
     method: str = typer.Option("rrf", "--method", help="rrf, combsum or combmnz."),
     rrf_k: int = typer.Option(60, "--rrf-k", help="k in 1/(k + rank) for RRF."),
     norm: str = typer.Option("minmax", "--norm", help="Per-query score normalisation for comb*: none, minmax, zscore."),
-    depth: Optional[int] = typer.Option(None, "--depth", min=1, help="Use only the top N of each run."),
+    depth: Optional[int] = options.term("depth", min=1, default=None, help=f"{GLOSSARY['depth'].meaning}: fused "
+                                        "(default: all)."),
     k: Optional[int] = typer.Option(None, "--k", min=1, help="Keep the top K fused documents per query."),
     tag: str = typer.Option("fused", "--tag", help="Run tag of the output."),
     output: str = options.OUTPUT,

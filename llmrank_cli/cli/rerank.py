@@ -5,7 +5,7 @@ bi-encoder's ``--similarity``) are generated from its settings and refused for o
 from __future__ import annotations
 
 from .. import rankers
-from . import flags, options
+from . import flags
 from .app import app, note, state
 
 
@@ -34,23 +34,24 @@ def _scoring_parameters() -> list:
     return list(params.values())
 
 
-def _own() -> list:
-    """rerank's options beyond its job: --quiet after the command."""
-    import inspect
+def _own(job) -> set:
+    return {f.name for f in flags.setting_fields(rankers.get(job.kind).Settings, scoring_only=True)}
 
-    return [inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=options.QUIET, annotation=bool)]
+
+def _no_foreign_flags(job, scoring: dict) -> None:
+    """Every scoring flag given is one of --kind's own."""
+    from ..errors import LlmrankError
+
+    foreign = sorted(k for k, v in scoring.items() if v is not None and k not in _own(job))
+    if foreign:
+        raise LlmrankError(f"--{foreign[0].replace('_', '-')} is not an option of --kind {job.kind}")
 
 
 def _rerank(job, scoring: dict) -> None:
-    from ..errors import LlmrankError
     from ..pipelines import passages
 
-    cls = rankers.get(job.kind)
-    own = {f.name for f in flags.setting_fields(cls.Settings, scoring_only=True)}
-    foreign = sorted(k for k, v in scoring.items() if v is not None and k not in own)
-    if foreign:
-        raise LlmrankError(f"--{foreign[0].replace('_', '-')} is not an option of --kind {job.kind}")
-    stats, ranker = passages.rerank(job, flags.values(cls.Settings, {k: scoring[k] for k in own}), state.quiet)
+    settings = flags.values(rankers.get(job.kind).Settings, {k: scoring[k] for k in _own(job)})
+    stats, ranker = passages.rerank(job, settings, state.quiet)
     if not stats.main:
         return
     rate = stats.pairs / stats.seconds if stats.seconds > 0 else 0.0
@@ -60,10 +61,11 @@ def _rerank(job, scoring: dict) -> None:
 
 
 def _command():
-    from ..jobs import RerankJob
+    from ..jobs.scoring import RerankJob
 
-    command = flags.job_command(RerankJob, _own(), _scoring_parameters(), _rerank,
-                                "Rescore the top-k of a run with a passage ranker and write a TREC run.")
+    command = flags.job_command(RerankJob, _scoring_parameters(), _rerank,
+                                "Rescore the top-k of a run with a passage ranker and write a TREC run.",
+                                check_extra=_no_foreign_flags)
     kind = command.__signature__.parameters["kind"].default
     kind.help = f"The ranker: {_kinds_help()}. (default: cross)"
     return command

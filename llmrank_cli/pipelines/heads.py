@@ -14,44 +14,45 @@ from ..datasets.passages import passage_source
 from ..errors import LlmrankError
 from ..evaluation import evaluate as evaluate_run, parse_measures
 from ..formats import Run, read_qrels, read_run, read_topics, write_run
+from ..jobs.training import HeadsPrepareJob, HeadsTrainJob
 from ..progress import Progress, note
 from . import trainable
 from .score import from_run, with_rest
 
 
-def prepare(a, quiet: bool = False) -> Path:
-    """``a``: prepare heads' flags. The heads directory, resumable."""
-    icr = rankers.get("icr").open(a.model, rankers.Runtime(a.device, a.dtype), a.max_length, window=a.window)
-    queries = from_run(read_run(a.run), read_topics(a.topics), a.window)
+def prepare(job: HeadsPrepareJob, quiet: bool = False) -> Path:
+    """The heads directory of ``job``, resumable."""
+    icr = rankers.get("icr").open(job.model, rankers.Runtime(job.device, job.dtype), job.max_length, window=job.window)
+    queries = from_run(read_run(job.run), read_topics(job.topics), job.window)
     wanted = {d for q in queries for d in q.top}
-    texts = passage_source(a.corpus)(wanted)
+    texts = passage_source(job.corpus)(wanted)
     missing = sorted(wanted - texts.keys())
     if missing:
-        raise LlmrankError(f"{len(missing)} run passages are not in {a.corpus} (first: {missing[0]})")
+        raise LlmrankError(f"{len(missing)} run passages are not in {job.corpus} (first: {missing[0]})")
     progress = Progress("prepare heads", quiet, unit="queries")
     progress.start(len(queries))
     try:
-        return prepare_heads(icr, queries, texts, a.qrels, a.output,
-                             round(a.state_fraction * icr.lm.config.num_hidden_layers), progress)
+        return prepare_heads(icr, queries, texts, job.qrels, job.output,
+                             round(job.state_fraction * icr.lm.config.num_hidden_layers), progress)
     finally:
         progress.close()
 
 
-def train(name: str, a, settings: dict, quiet: bool = False) -> Path:
-    """Train a head router on a heads directory (``a.data``); with ``a.eval_data``, evaluate it
-    on another."""
+def train(name: str, job: HeadsTrainJob, settings: dict, quiet: bool = False) -> Path:
+    """Train a head router on a heads directory (``job.data``); with ``job.eval_data``, evaluate
+    it on another."""
     trainable(name, HeadsData)
-    data = load_heads(a.data)
+    data = load_heads(job.data)
     ranker = rankers.create(name, **settings)
     progress = Progress(f"train {name}", quiet, unit="epochs")
     progress.start(ranker.settings.epochs)
     try:
-        ranker.fit(data, a.seed, progress)
+        ranker.fit(data, job.seed, progress)
     finally:
         progress.close()
-    out = ranker.save(a.output, {"seed": a.seed, "heads": a.data})
-    if a.eval_data:
-        evaluate(ranker, load_heads(a.eval_data), Path(a.output) / "eval")
+    out = ranker.save(job.output, {"seed": job.seed, "heads": job.data})
+    if job.eval_data:
+        evaluate(ranker, load_heads(job.eval_data), Path(job.output) / "eval")
     return out
 
 

@@ -18,7 +18,8 @@ from ..datasets import ItemData, assign_folds
 from ..errors import LlmrankError
 from ..formats import Run, read_qrels, write_run
 from ..formats.io import atomic_output
-from ..jobs import RankJob
+from ..jobs.scoring import RankJob
+from ..jobs.training import PREPARED_FOLDS, ItemCvJob, ItemTrainJob
 from ..kit.devices import launched
 from ..training.loop import resumable
 from . import trainable
@@ -110,20 +111,20 @@ class _FinishedFolds:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def cross_validate(name: str, a, settings: dict, quiet: bool = False):
-    """``cv NAME`` of an item ranker on the data directory ``a.data`` (``a``: its flags), with a
-    progress bar over every fold's epochs."""
+def cross_validate(name: str, job: ItemCvJob, settings: dict, quiet: bool = False):
+    """``cv NAME`` of an item ranker on the data directory ``job.data``, with a progress bar over
+    every fold's epochs."""
     from ..datasets import load_items
     from ..progress import Progress
 
-    data = load_items(a.data)
-    folds = a.folds or data.meta["folds"]
-    runtime = rankers.Runtime(a.device, a.dtype)
+    data = load_items(job.data)
+    folds = job.folds or data.meta["folds"]
+    runtime = rankers.Runtime(job.device, job.dtype)
     progress = Progress(f"cv {name}", quiet, unit="epochs")
     progress.start(folds * item_ranker(name, runtime, settings).epochs)
     try:
-        return cross_validate_data(name, data, folds, a.seed, settings, a.output, runtime, progress, a.weak_labels,
-                                   a.resume)
+        return cross_validate_data(name, data, folds, job.seed, settings, job.output, runtime, progress,
+                                   job.weak_labels, job.resume)
     finally:
         progress.close()
 
@@ -195,9 +196,9 @@ def cross_validate_data(name: str, data: ItemData, folds: int, seed: int, settin
     return result, ev
 
 
-def train(name: str, a, settings: dict, quiet: bool = False) -> dict | None:
-    """``train NAME`` of an item ranker: ``a`` holds its flags (a data directory or the files to
-    prepare one, --fold K or --all, --resume). Checkpoints every epoch; with --fold, evaluates the
+def train(name: str, job: ItemTrainJob, settings: dict, quiet: bool = False) -> dict | None:
+    """``train NAME`` of an item ranker (``job``: a data directory or the files to prepare one,
+    --fold K or --all, --resume; checked). Checkpoints every epoch; with --fold, evaluates the
     held-out fold after each. Returns where the model went and its last held-out measures (None
     in launched processes other than rank 0)."""
     import shutil
@@ -208,34 +209,29 @@ def train(name: str, a, settings: dict, quiet: bool = False) -> dict | None:
     from ..training.curves import plot_curves, write_log
     from ..training.loop import Watch
 
-    if (a.fold is None) == (not a.all_):
-        raise LlmrankError("give exactly one of --fold K or --all")
-    if a.data and any((a.topics, a.qrels, a.corpus, a.run, a.teacher_run)):
-        raise LlmrankError("give --data DIR or --topics/--qrels/--corpus/--run/--teacher-run, not both")
-    if a.teacher_run:
+    trainable(name, ItemData)
+    if job.teacher_run:
         if rankers.get(name).candidates != "passages":
             raise LlmrankError(f"--teacher-run distils a run's passage scores; {name} ranks items, not passages")
         if settings.get("labels") == "binary":
             raise LlmrankError("--teacher-run learns the run's scores: graded labels, not --labels binary")
         settings = {**settings, "labels": "graded"}
-    out = Path(a.output)
-    d = load_items(a.data or prepared(name, a, out / "data"))
-    if not a.all_ and a.fold not in set(d.folds.tolist()):  # else it trains on every query and judges none
-        raise LlmrankError(f"--fold {a.fold}: {d.path} has folds 0 to {int(d.folds.max())}")
-    train_idx = np.arange(len(d.qids)) if a.all_ else np.flatnonzero(d.folds != a.fold)
-    trained_on = d.with_weak_labels(a.weak_labels) if a.weak_labels else d
-    ranker = item_ranker(name, rankers.Runtime(a.device, a.dtype), settings)
-    held = None if a.all_ else np.flatnonzero(d.folds == a.fold)
+    out = Path(job.output)
+    d = load_items(job.data or prepared(name, job, out / "data"))
+    train_idx = np.arange(len(d.qids)) if job.all_ else np.flatnonzero(d.folds != job.fold)
+    trained_on = d.with_weak_labels(job.weak_labels) if job.weak_labels else d
+    ranker = item_ranker(name, rankers.Runtime(job.device, job.dtype), settings)
+    held = None if job.all_ else np.flatnonzero(d.folds == job.fold)
     ranker.watch = Watch(out / "checkpoints", (lambda: held_out_measures(ranker, d, held)) if held is not None
                          else None)
-    resumable(ranker.watch.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": a.seed,
-                                         "fold": a.fold, "weak_labels": a.weak_labels,
+    resumable(ranker.watch.checkpoints, {"ranker": name, "settings": asdict(ranker.settings), "seed": job.seed,
+                                         "fold": job.fold, "weak_labels": job.weak_labels,
                                          "data_fingerprint": d.meta["fingerprint"]},
-              a.resume, "checkpoints of an interrupted training")
+              job.resume, "checkpoints of an interrupted training")
     progress = Progress(f"train {name}", quiet, unit="epochs")
     progress.start(ranker.epochs)
     try:
-        ranker.fit(trained_on, train_idx, a.seed, progress)
+        ranker.fit(trained_on, train_idx, job.seed, progress)
     except BaseException:
         checkpoints = ranker.watch.checkpoints
         if [p.name for p in checkpoints.iterdir()] == ["settings.json"]:  # failed before its first epoch: no claim
@@ -243,7 +239,7 @@ def train(name: str, a, settings: dict, quiet: bool = False) -> dict | None:
         raise
     finally:
         progress.close()
-    saved = save(ranker, out, d, a.seed, a.fold, a.weak_labels)
+    saved = save(ranker, out, d, job.seed, job.fold, job.weak_labels)
     if not saved:
         return None
     shutil.rmtree(ranker.watch.checkpoints, ignore_errors=True)
@@ -253,7 +249,7 @@ def train(name: str, a, settings: dict, quiet: bool = False) -> dict | None:
     return {"model": saved, "last_epoch": ranker.watch.epochs[-1] if ranker.watch.epochs else {}}
 
 
-def prepared(name: str, a, directory: Path) -> str:
+def prepared(name: str, job: ItemTrainJob, directory: Path) -> str:
     """A data directory made from --topics, --qrels (and --corpus) as `prepare items` makes it,
     with the query features the ranker reads; one left by an earlier run of the same inputs
     (e.g. before a --resume) is reused."""
@@ -261,20 +257,16 @@ def prepared(name: str, a, directory: Path) -> str:
     from ..formats import Qrels, read_topics
     from ..progress import note
 
-    teacher = a.teacher_run
-    if teacher and (a.qrels or a.run or not (a.topics and a.corpus)):
-        raise LlmrankError("--teacher-run takes --topics and --corpus and replaces --qrels and --run")
-    if not (a.topics and (a.qrels or teacher)):
-        raise LlmrankError("give --data DIR, or --topics and --qrels (and --corpus for passages as items)")
-    sources = [p for p in (a.topics, a.qrels, a.corpus, a.run, teacher) if p]
+    teacher = job.teacher_run
+    sources = [p for p in (job.topics, job.qrels, job.corpus, job.run, teacher) if p]
     meta = directory / "data.json"
     if meta.exists() and json.loads(meta.read_text())["sources"] == sources:
         return str(directory)
     note(f"preparing {directory} from {', '.join(sources)}")
-    qrels = Qrels.from_columns([], [], []) if teacher else read_qrels(a.qrels)
-    prepare_items(read_topics(a.topics), qrels, str(directory), None, 2, a.seed, DEFAULT_ENCODER, sources,
-                  with_layer_states=rankers.get(name).query_features == "layer_states", corpus=a.corpus,
-                  candidates=teacher or a.run, depth=a.depth, teacher=bool(teacher))
+    qrels = Qrels.from_columns([], [], []) if teacher else read_qrels(job.qrels)
+    prepare_items(read_topics(job.topics), qrels, str(directory), None, PREPARED_FOLDS, job.seed, DEFAULT_ENCODER,
+                  sources, with_layer_states=rankers.get(name).query_features == "layer_states", corpus=job.corpus,
+                  candidates=teacher or job.run, depth=job.depth, teacher=bool(teacher))
     return str(directory)
 
 

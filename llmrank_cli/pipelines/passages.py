@@ -15,7 +15,8 @@ from ..evaluation import evaluate, parse_measures
 from ..formats import read_qrels, read_run, read_topics, write_run
 from ..formats.corpus import read_passages
 from ..formats.io import atomic_output
-from ..jobs import RankJob, RerankJob, parse_shard
+from ..jobs.scoring import RankJob, RerankJob, parse_shard
+from ..jobs.training import PassageCvJob, PassageTrainJob
 from ..manifest import fingerprint, write_manifest
 from ..progress import Progress, note
 from . import trainable
@@ -86,87 +87,82 @@ def training_settings(name: str, values: dict, teacher_run):
     return rankers.settings_for(name, **values)
 
 
-def examples(a, topic_list, seed: int):
-    """Training examples from the flags' one source: a teacher run, triples, or qrels + candidates."""
-    if a.teacher_run:
-        if topic_list is None or not a.corpus:
-            raise LlmrankError("--teacher-run needs --topics and --corpus")
-        if a.qrels or a.run or getattr(a, "triples", None):
-            raise LlmrankError("--teacher-run replaces --qrels, --run and --triples: give one source")
-        return examples_from.from_teacher(topic_list, read_run(a.teacher_run), a.corpus, a.teacher_depth)
-    if getattr(a, "triples", None):
-        return examples_from.from_triples(a.triples, topic_list, a.corpus)
-    if topic_list is None or not (a.qrels and a.run and a.corpus):
-        raise LlmrankError("give --topics, --qrels, --run and --corpus (or --triples)")
-    return examples_from.from_judgements(topic_list, read_qrels(a.qrels), read_run(a.run), a.corpus,
-                                         a.negatives, a.per_positive, a.rel_level, a.negatives_depth, seed)
+def examples(job: PassageTrainJob | PassageCvJob, topic_list, seed: int, triples: str | None = None):
+    """Training examples from the job's one source (checked when parsed): a teacher run, triples,
+    or qrels + candidates."""
+    if job.teacher_run:
+        return examples_from.from_teacher(topic_list, read_run(job.teacher_run), job.corpus, job.teacher_depth)
+    if triples:
+        return examples_from.from_triples(triples, topic_list, job.corpus)
+    return examples_from.from_judgements(topic_list, read_qrels(job.qrels), read_run(job.run), job.corpus,
+                                         job.negatives, job.per_positive, job.rel_level, job.negatives_depth, seed)
 
 
-def train(name: str, a, values: dict, quiet: bool = False) -> dict | None:
+def train(name: str, job: PassageTrainJob, values: dict, quiet: bool = False) -> dict | None:
     """Fine-tune a passage reranker with its ``trainer`` (the cross-encoder's: AdamW or Lion on
-    the Hugging Face Trainer), evaluating every epoch; the output directory works with `llmrank rerank --model DIR`. Returns the
-    training summary (None in launched processes other than rank 0)."""
-    settings = training_settings(name, values, a.teacher_run)
-    found = examples(a, read_topics(a.topics) if a.topics else None, settings.seed)
+    the Hugging Face Trainer), evaluating every epoch; the output directory works with `llmrank
+    rerank --model DIR`. Returns the training summary (None in launched processes other than
+    rank 0)."""
+    settings = training_settings(name, values, job.teacher_run)
+    found = examples(job, read_topics(job.topics) if job.topics else None, settings.seed, job.triples)
     evaluation = None
-    if any((a.eval_topics, a.eval_qrels, a.eval_run)):
-        if not all((a.eval_topics, a.eval_qrels, a.eval_run)) or not (a.eval_corpus or a.corpus):
-            raise LlmrankError("evaluation needs --eval-topics, --eval-qrels, --eval-run and a corpus")
-        evaluation = RerankEvaluation.from_files(a.eval_topics, a.eval_qrels, a.eval_run, a.eval_corpus or a.corpus,
-                                                 a.measures or EVAL_MEASURES, a.eval_depth, a.rel_level)
+    if job.eval_topics:
+        evaluation = RerankEvaluation.from_files(job.eval_topics, job.eval_qrels, job.eval_run,
+                                                 job.eval_corpus or job.corpus, job.measures or EVAL_MEASURES,
+                                                 job.eval_depth, job.rel_level)
         evaluation.ranker, evaluation.settings = rankers.get(name), settings
     progress = Progress(f"train {name} ({settings.optimizer})", quiet, unit="steps")
     try:
-        summary = rankers.get(name).trainer(settings, found, a.output, evaluation, a.resume, progress, note,
-                           runtime=rankers.Runtime(a.device, a.dtype))
+        summary = rankers.get(name).trainer(settings, found, job.output, evaluation, job.resume, progress, note,
+                                            runtime=rankers.Runtime(job.device, job.dtype))
     finally:
         progress.close()
     if not summary.pop("main"):
         return None
-    inputs = {k: getattr(a, k, None) for k in ("topics", "qrels", "run", "corpus", "triples", "teacher_run",
-                                               "eval_topics", "eval_qrels", "eval_run", "eval_corpus")}
-    write_manifest(Path(a.output) / rankers.base.MANIFEST, name, {
-        **vars(settings), "negatives": a.negatives, "negatives_per_positive": a.per_positive,
-        "negatives_depth": a.negatives_depth, "rel_level": a.rel_level, "eval_depth": a.eval_depth,
-        "device": a.device, "dtype": a.dtype, **({"teacher_depth": a.teacher_depth} if a.teacher_run else {}),
+    inputs = {k: getattr(job, k) for k in ("topics", "qrels", "run", "corpus", "triples", "teacher_run",
+                                           "eval_topics", "eval_qrels", "eval_run", "eval_corpus")}
+    write_manifest(Path(job.output) / rankers.base.MANIFEST, name, {
+        **vars(settings), "negatives": job.negatives, "negatives_per_positive": job.per_positive,
+        "negatives_depth": job.negatives_depth, "rel_level": job.rel_level, "eval_depth": job.eval_depth,
+        "device": job.device, "dtype": job.dtype, **({"teacher_depth": job.teacher_depth} if job.teacher_run else {}),
         "inputs": inputs, "data_fingerprint": fingerprint(*(p for p in inputs.values() if p)),
         "examples": found.stats, **summary}, ranker=name, settings=vars(settings))
     return summary
 
 
-def cross_validate(name: str, a, values: dict, quiet: bool = False):
+def cross_validate(name: str, job: PassageCvJob, values: dict, quiet: bool = False):
     """K-fold CV by query of a passage reranker: per fold, train on the other folds' topics and
     rerank the held-out topics' candidates; the out-of-fold run covers every topic once. Writes
     NAME.run and NAME.cv.json; returns (result, evaluation of the out-of-fold run)."""
     from .items import fold_spread
 
-    settings = training_settings(name, values, a.teacher_run)
-    cls, runtime = rankers.get(name), rankers.Runtime(a.device, a.dtype)
-    topic_list, run = read_topics(a.topics), read_run(a.run)
-    fold_of = assign_folds(len(topic_list), a.folds, settings.seed)
-    out, held_runs = Path(a.output), []
-    for k in range(a.folds):
+    settings = training_settings(name, values, job.teacher_run)
+    cls, runtime = rankers.get(name), rankers.Runtime(job.device, job.dtype)
+    topic_list, run = read_topics(job.topics), read_run(job.run)
+    fold_of = assign_folds(len(topic_list), job.folds, settings.seed)
+    out, held_runs = Path(job.output), []
+    for k in range(job.folds):
         train_topics = [t for t, f in zip(topic_list, fold_of) if f != k]
         held = [t for t, f in zip(topic_list, fold_of) if f == k]
         model = out / f"fold-{k}"
-        if not (a.resume and (model / "held-out.run").exists()):  # --resume keeps a finished fold
-            progress = Progress(f"cv {name}: fold {k + 1}/{a.folds}", quiet, unit="steps")
+        if not (job.resume and (model / "held-out.run").exists()):  # --resume keeps a finished fold
+            progress = Progress(f"cv {name}: fold {k + 1}/{job.folds}", quiet, unit="steps")
             try:
-                cls.trainer(settings, examples(a, train_topics, settings.seed), str(model), resume=a.resume,
+                cls.trainer(settings, examples(job, train_topics, settings.seed), str(model), resume=job.resume,
                             progress=progress, note=note, runtime=runtime)
             finally:
                 progress.close()
             ranker = cls.open(str(model), runtime, settings.max_length)
-            score_queries(from_run(run.for_queries(t.qid for t in held), held, a.depth), ranker,
-                          str(model / "held-out.run"), passage_source(a.corpus), resume=a.resume, tag=name)
+            score_queries(from_run(run.for_queries(t.qid for t in held), held, job.depth), ranker,
+                          str(model / "held-out.run"), passage_source(job.corpus), resume=job.resume, tag=name)
         held_runs.append(read_run(model / "held-out.run"))
     oof = merge_runs(held_runs, [t for t in topic_list if t.qid in set(run.table["qid"].to_pylist())], tag=name)
     write_run(oof, out / f"{name}.run")
-    ev = evaluate(read_qrels(a.qrels), read_run(out / f"{name}.run"), parse_measures(a.measures or EVAL_MEASURES))
+    ev = evaluate(read_qrels(job.qrels), read_run(out / f"{name}.run"), parse_measures(job.measures or EVAL_MEASURES))
     ev.run_name = f"{name} (out of fold)"
-    result = {"ranker": name, "folds": a.folds, "seed": settings.seed, "queries": len(ev.qids),
+    result = {"ranker": name, "folds": job.folds, "seed": settings.seed, "queries": len(ev.qids),
               "config": vars(settings), "measures": fold_spread(ev, {t.qid: f for t, f in zip(topic_list, fold_of)},
-                                                                 a.folds)}
+                                                                 job.folds)}
     with atomic_output(out / f"{name}.cv.json") as f:
         json.dump(result, f, indent=2)
     return result, ev

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..formats import read_topics
-from ..jobs import RankJob
+from ..jobs.scoring import RankJob
 from . import items, passages
 
 

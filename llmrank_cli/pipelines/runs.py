@@ -5,53 +5,47 @@ from __future__ import annotations
 
 from ..api import evaluations
 from ..errors import LlmrankError
-from ..evaluation import FORMATS, render
+from ..evaluation import render
 from ..evaluation.breakdown import compared
 from ..evaluation.gain_table import trec_gain_order_differs
-from ..evaluation.significance import CORRECTIONS, TESTS
 from ..evaluation.versions import unranked_note, version
 from ..formats import read_categories
 from ..formats.io import atomic_output
+from ..jobs.evaluation import EvalJob
 from ..kit.heap import keep_freed_memory, large_input
 from ..progress import note
 
 
-def evaluate_report(a) -> None:
-    """``a``: eval's flags. Every run against the qrels (the baseline first), the paired tests and
-    categories it asks for, rendered to ``a.output``."""
-    if large_input([a.qrels, *a.runs]):
+def evaluate_report(job: EvalJob) -> None:
+    """Every run against the qrels (the baseline first), the paired tests and categories the job
+    asks for, rendered to ``job.output``."""
+    if large_input([job.qrels, *job.runs]):
         keep_freed_memory()
-    for value, allowed, what in ((a.fmt, FORMATS, "--format"), (a.test, TESTS, "--test"),
-                                 (a.correction, CORRECTIONS, "--correction")):
-        if value not in allowed:
-            raise LlmrankError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-    if a.by is not None and a.fmt in ("trec", "latex"):
-        raise LlmrankError("--by prints table, csv, tsv or json")
-    category_of = read_categories(a.by) if a.by is not None else None
-    paths = [a.baseline] + [p for p in a.runs if p != a.baseline] if a.baseline is not None else list(a.runs)
-    evals = evaluations(a.qrels, paths, a.measure or (["official"] if a.fmt == "trec" else None),
-                        rel_level=a.rel_level, complete=a.complete, max_docs=a.max_docs, gains=a.gains,
-                        run_format=a.run_format, trec_eval=a.trec_eval)
+    category_of = read_categories(job.by) if job.by is not None else None
+    paths = [job.baseline] + [p for p in job.runs if p != job.baseline] if job.baseline is not None else list(job.runs)
+    evals = evaluations(job.qrels, paths, job.measure or (["official"] if job.fmt == "trec" else None),
+                        rel_level=job.rel_level, complete=job.complete, max_docs=job.max_docs, gains=job.gains,
+                        run_format=job.run_format, trec_eval=job.trec_eval)
     for m in evals[0].measures:
         if m.trec_gains and trec_gain_order_differs(m.trec_gains):
             note(f"llmrank: note: {m.label} reproduces trec_eval, whose gain sort truncates differences "
                  f"to integers, so gains less than 1 apart are not ordered; use --gains for true gain order")
     for ev in evals:
-        if ev.unranked and not a.complete and version(a.trec_eval).stand_in:
+        if ev.unranked and not job.complete and version(job.trec_eval).stand_in:
             note(unranked_note(ev.run_name, ev.unranked, len(ev.qids)))
-    evals, comparisons = compared(evals, a.baseline is not None, category_of, a.by, a.test, a.correction, a.alpha,
-                                  a.permutations, a.seed)
-    settings = {k: getattr(a, k) for k in ("qrels", "trec_eval", "rel_level", "complete", "max_docs", "gains", "by",
-                                          "baseline", "test", "correction", "alpha")}
-    with atomic_output(a.output) as out:
-        render(a.fmt, evals, out, a.per_query, comparisons, settings)
+    evals, comparisons = compared(evals, job.baseline is not None, category_of, job.by, job.test, job.correction,
+                                  job.alpha, job.permutations, job.seed)
+    settings = {k: getattr(job, k) for k in ("qrels", "trec_eval", "rel_level", "complete", "max_docs", "gains", "by",
+                                            "baseline", "test", "correction", "alpha")}
+    with atomic_output(job.output) as out:
+        render(job.fmt, evals, out, job.per_query, comparisons, settings)
 
 
 CONVERT_FORMATS = ("trec", "msmarco", "mllm")
 
 
 def convert(source: str, output: str, fmt: str = "trec", input_format: str = "auto", team_id: str | None = None,
-            tag: str | None = None, depth: int | None = None) -> None:
+            tag: str | None = None, k: int | None = None) -> None:
     """A run or Million LLMs submission rewritten as ``fmt``, in trec_eval's order with ranks
     1..n; ``auto`` tells a submission by its header line."""
     from ..formats import read_run, read_submission, write_run, write_submission
@@ -63,8 +57,8 @@ def convert(source: str, output: str, fmt: str = "trec", input_format: str = "au
         head = (first_data_line(load(source)) or "").lower() if source != "-" else ""
         input_format = "mllm" if head.startswith("query_id") else "auto"
     run = read_submission(source) if input_format == "mllm" else read_run(source, input_format)
-    if depth:
-        run = run.truncated(depth)
+    if k:
+        run = run.truncated(k)
     if fmt == "mllm":
         write_submission(run, output, team_id)
     else:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..datasets.items import ItemData
 from ..errors import LlmrankError
-from ..settings import Runtime, Settings, flag_name, setting  # noqa: F401  (the rankers' kit)
+from ..settings import Runtime, Settings, flag_name, setting, term  # noqa: F401  (the rankers' kit)
 from ..training.loop import LoopFields  # noqa: F401  (the rankers' kit)
 
 MANIFEST = "model.json"

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import LlmrankError
 from . import register
-from .base import ItemRanker, LoopFields, Runtime, setting
+from .base import ItemRanker, LoopFields, Runtime, setting, term
 
 
 @dataclass
@@ -43,7 +43,7 @@ class LanguageRankerSettings(LoopFields):
                                       "the seed's ablation).")
     labels: str = setting("binary", "binary (label >= --rel-level; cosine Rele; KL or BCE) or graded (the raw "
                                     "score, else the gain; W.[i; r] Rele; MSE).", choices=("binary", "graded"))
-    rel_level: int = setting(1, "Lowest positive label with binary labels, as eval's -l (2 for TREC DL).", min=0)
+    rel_level: int = term("rel_level", ": with binary labels, the lowest positive (2 for TREC DL).", min=0)
     group_size: int = setting(0, "Candidates per training group (0: a query's whole pool).", min=0)
     groups_per_query: int = setting(8, "Groups sampled from each training query's pool.", min=1)
     dropout: float = setting(0.1, "Dropout in the blocks.", min=0.0)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import LlmrankError
-from ..settings import Settings, setting
+from ..settings import Settings, setting, term
 from .curves import plot_curves, write_log
 from .loop import check_resumable, mark_started
 from .optimizers import SCHEDULERS, optimizer_class_and_kwargs
@@ -44,7 +44,7 @@ class TrainSettings(Settings):
     loss: str = setting("bce", "bce (pointwise), lambda (LambdaLoss) or listnet (listwise); mse against a "
                         "teacher's scores (the default with --teacher-run, and only with it).",
                         choices=tuple(LOSS_SHAPES))
-    seed: int = setting(0, "Random seed (initialisation, order, negatives).")
+    seed: int = term("seed", " (initialisation, order, negatives).")
     keep_best: bool = setting(False, "Save the best epoch on the primary measure instead of the last.")
 
 

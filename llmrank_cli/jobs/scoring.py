@@ -1,50 +1,28 @@
-"""Typed jobs: one dataclass per verb, its fields declared once with the metadata the rankers'
-settings use (help, default, range, choices), read by three users: the command's flags are
-generated from it (``cli/flags.py``), the pipeline takes it whole (never a namespace), and the
-Python API builds it from keyword arguments (``verbs.py``). :meth:`Job.check` runs as the flags
-are parsed, before any file is read or written.
-"""
+"""`rank` and `rerank`: a model's scores written as a run, in chunks that flush, resume and
+shard."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-from .errors import LlmrankError
-from .settings import Settings, setting
+from ..errors import LlmrankError
+from ..settings import setting, term
+from . import Job, RuntimeFields, output, resume
 
 
 @dataclass
-class Job(Settings):
-    """What every job checks when parsed: its own ranges and choices (Settings.check), then
-    what :meth:`check_more` adds."""
-
-    def check(self) -> "Job":
-        super().check()
-        self.check_more()
-        return self
-
-    def check_more(self) -> None:
-        """Checks beyond ranges and choices, still before any file is read."""
-
-
-@dataclass
-class ScoringJob(Job):
+class ScoringJob(RuntimeFields):
     """Where a model runs and where its run goes: `rank` and `rerank` alike."""
 
-    device: str = setting("auto", "auto, cpu, cuda or mps (under torchrun: each process's GPU).")
-    dtype: str = setting("auto", "auto (bf16 on a GPU that has it, else fp32), fp32, bf16 or fp16.",
-                         choices=("auto", "fp32", "bf16", "fp16"))
-    resume: bool = setting(False, "Continue an interrupted scoring job from OUT.partial.", names=("--resume",))
+    resume: bool = resume(" scoring job from OUT.partial.")
     chunk_pairs: int = setting(512, "Pairs per chunk of queries: the unit of flushing, --resume, --shard and each "
                                     "process's share under torchrun.", min=1)
-    topics_format: str = setting("auto", "auto, tsv, sgml, xml, jsonl, csv or smart.")
-    topics_field: str = setting("title", "SGML/XML field: title, desc or narr.", choices=("title", "desc", "narr"))
-    output: str = setting("-", "Output file, written atomically; - for stdout.", names=("-o", "--output"))
+    topics_format: str = term("topics_format")
+    topics_field: str = term("topics_field", choices=("title", "desc", "narr"))
+    output: str = output("Output file, written atomically; - for stdout.", "-")
 
     def check_more(self) -> None:
-        from .kit.devices import check_device
-
-        check_device(self.device)
+        super().check_more()
         if self.output == "-" and self.resume:
             raise LlmrankError("--resume needs an output file (-o)")
 
@@ -53,13 +31,13 @@ class ScoringJob(Job):
 class _RerankFields(Job):
     """`rerank`'s own fields (listed before the scoring job's: dataclasses put a base's first)."""
 
-    run: str = setting(None, "Input run (TREC or MS MARCO); - for stdin.", required=True)
-    topics: str = setting(None, "Topics (TSV, SGML, XML, JSONL, CSV).", required=True)
+    run: str = setting(None, "Input run (TREC or MS MARCO); - for stdin.", required=True, exists=True)
+    topics: str = setting(None, "Topics (TSV, SGML, XML, JSONL, CSV).", required=True, exists=True)
     corpus: str = setting(None, "Passages: JSONL/TSV/TREC/SMART file (.gz ok) or a Lucene index built with "
-                                "--store-raw.", required=True)
+                                "--store-raw.", required=True, exists=True)
     model: str = setting(None, "Model directory, hub id, or an installed offline model name.", required=True)
     kind: str = setting("cross", "The passage ranker (its name or an alias; `llmrank rerank --help` lists them).")
-    depth: int = setting(100, "Rescore the top N; the rest keep their order below.", min=1)
+    depth: int = term("depth", ": rescored; the rest keep their order below.", 100, min=1)
     batch_size: int = setting(64, "Most pairs in one forward pass.", min=1)
     max_length: Optional[int] = setting(None, "Token limit (none: the model's).", min=8)
     backend: str = setting("torch", "torch; for cross- and bi-encoders onnx, openvino (CPU; exported once, cached) "
@@ -79,7 +57,7 @@ class RerankJob(ScoringJob, _RerankFields):
     ranker's own scoring settings travel beside the job."""
 
     def check_more(self) -> None:
-        from . import rankers
+        from .. import rankers
 
         super().check_more()
         cls = rankers.get(self.kind)  # an unknown kind: one line naming the known ones
@@ -96,10 +74,10 @@ class _RankFields(Job):
 
     model: str = setting(None, "bm25 (with --index) or an item ranker's directory from `llmrank train`.",
                          required=True)
-    topics: str = setting(None, "Topics (TSV, SGML, XML, JSONL, CSV, SMART).", required=True)
-    index: Optional[str] = setting(None, "Lucene index from `prepare index`.")
+    topics: str = setting(None, "Topics (TSV, SGML, XML, JSONL, CSV, SMART).", required=True, exists=True)
+    index: Optional[str] = setting(None, "Lucene index from `prepare index`.", exists=True)
     corpus: Optional[str] = setting(None, "Passages to rank, for a model trained on passages (lt-ttd on "
-                                          "`prepare items --corpus` data).")
+                                          "`prepare items --corpus` data).", exists=True)
     k: int = setting(1000, "Documents (items) per query.", min=1)
     k1: float = setting(0.9, "BM25 k1.")
     b: float = setting(0.4, "BM25 b.")

@@ -1,0 +1,38 @@
+"""Data directories for item rankers (``prepare mllm``, ``prepare items``): the inputs read and
+handed to ``datasets.prepare_items`` with the job's gains, folds and encoder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..jobs.data import ItemsPrepareJob, MllmPrepareJob
+
+
+def prepare_mllm(job: MllmPrepareJob) -> Path:
+    """The Million LLMs track's files (queries, qrels, discovery and its metadata, streamed)."""
+    from ..datasets import MLLM_GAINS
+    from ..datasets.discovery import read_discovery
+    from ..formats import read_qrels, read_topics
+
+    judgements = read_qrels(job.qrels)
+    found = read_discovery(job.discovery, sorted(set(judgements.table["docno"].to_pylist())), job.metadata) \
+        if job.discovery else None
+    return _write(job, read_topics(job.queries, "tsv"), judgements, MLLM_GAINS,
+                  [job.queries, job.qrels, *job.discovery, *job.metadata], discovery=found)
+
+
+def prepare_items(job: ItemsPrepareJob) -> Path:
+    """Any topics and qrels, with the items' texts (a corpus, responses, a run's candidates)."""
+    from ..formats import read_qrels, read_topics
+
+    sources = [job.topics, job.qrels, job.corpus, job.responses, job.scores, job.run, job.categories]
+    return _write(job, read_topics(job.topics), read_qrels(job.qrels), None, [p for p in sources if p],
+                  corpus=job.corpus, responses=job.responses, scores=job.scores, candidates=job.run, depth=job.depth)
+
+
+def _write(job, topics, qrels, default_gains: dict | None, sources: list, **inputs) -> Path:
+    from ..datasets import prepare_items
+    from ..evaluation import parse_gains
+
+    gains = dict(parse_gains(job.gains)) if job.gains else default_gains
+    return prepare_items(topics, qrels, job.output, gains, job.folds, job.seed, job.encoder, sources,
+                         with_layer_states=job.layer_states, categories=job.categories, device=job.device, **inputs)
