@@ -36,13 +36,13 @@ class Settings:
         for f in dataclasses.fields(self):
             value, choices, low = getattr(self, f.name), f.metadata.get("choices"), f.metadata.get("min")
             if choices and value not in choices:
-                raise LlmrankError(f"--{flag_name(f.name)} must be one of {', '.join(map(str, choices))}, "
+                raise LlmrankError(f"{_flag(f)} must be one of {', '.join(map(str, choices))}, "
                                    f"not {value!r}")
             if low is not None and value is not None and value < low:
-                raise LlmrankError(f"--{flag_name(f.name)} must be at least {low:g}, not {value!r}")
+                raise LlmrankError(f"{_flag(f)} must be at least {low:g}, not {value!r}")
             high = f.metadata.get("max")
             if high is not None and value is not None and value > high:
-                raise LlmrankError(f"--{flag_name(f.name)} must be at most {high:g}, not {value!r}")
+                raise LlmrankError(f"{_flag(f)} must be at most {high:g}, not {value!r}")
 
     def check_paths(self) -> None:
         """The paths that must exist (``-``: stdin)."""
@@ -52,11 +52,17 @@ class Settings:
                 for path in value if isinstance(value, list) else [value]:
                     if path != "-" and not Path(path).exists():
                         raise InputError(path, None, "no such file" + (
-                            "" if f.metadata.get("argument") else f" (--{flag_name(f.name)})"))
+                            "" if f.metadata.get("argument") else f" ({_flag(f)})"))
 
 
 def flag_name(field_name: str) -> str:
     return field_name.replace("_", "-")
+
+
+def _flag(field: dataclasses.Field) -> str:
+    """The flag a field is given by: its long name (``--format`` for ``fmt``)."""
+    long = [n for n in field.metadata.get("names", ()) if n.startswith("--")]
+    return long[0] if long else f"--{flag_name(field.name)}"
 
 
 @dataclass(frozen=True)

@@ -356,3 +356,43 @@ def test_a_device_is_checked_when_parsed_before_any_file_is_read(cli, tmp_path, 
     monkeypatch.chdir(inputs)
     r = cli(*command, "--device", device, "-o", str(tmp_path / "out"))
     assert r.code == 2 and r.err.strip().splitlines() == [f"llmrank: error: {problem}"] and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command, problem", [
+    (["rerank", "--model", "x", "--run", "in.run", "--topics", "in.tsv", "--corpus", "in.jsonl", "--kind", "nope"],
+     "unknown ranker 'nope'"),
+    (["rerank", "--model", "x", "--run", "in.run", "--topics", "in.tsv", "--corpus", "in.jsonl", "--kind", "prior"],
+     "--kind prior ranks items, not passages"),
+    (["rerank", "--model", "x", "--run", "in.run", "--topics", "in.tsv", "--corpus", "in.jsonl", "--backend", "tpu"],
+     "--backend must be one of"),
+    (["rank", "--model", "x", "--topics", "in.tsv", "--format", "csv"], "--format must be one of trec, mllm"),
+    (["train", "tier1", "--topics", "in.tsv", "--qrels", "in.txt", "--fold", "2"],
+     "--fold 2: the prepared data has folds 0 to 1"),
+    (["train", "tier1", "--topics", "in.tsv", "--qrels", "in.txt"], "give exactly one of --fold K or --all"),
+    (["train", "cross-encoder", "--encoder", "x", "--topics", "in.tsv", "--qrels", "in.txt", "--run", "in.run",
+      "--corpus", "in.jsonl", "--eval-topics", "in.tsv"], "evaluation needs --eval-topics, --eval-qrels, --eval-run"),
+    (["train", "cross-encoder", "--encoder", "x", "--topics", "in.tsv", "--qrels", "in.txt", "--run", "in.run",
+      "--corpus", "gone.jsonl"], "gone.jsonl: no such file (--corpus)"),
+    (["cv", "cross-encoder", "--encoder", "x", "--topics", "in.tsv", "--qrels", "in.txt", "--run", "in.run",
+      "--corpus", "in.jsonl", "--negatives", "soft"], "--negatives must be one of hard, random"),
+    (["prepare", "heads", "--model", "x", "--run", "in.run", "--topics", "in.tsv", "--corpus", "in.jsonl", "--qrels",
+      "in.txt", "--state-fraction", "1.5"], "1.5 is not in the range"),
+    (["prepare", "mllm", "--queries", "in.tsv", "--qrels", "in.txt", "--metadata", "in.jsonl"],
+     "--metadata adds log-probs to the responses of --discovery"),
+    (["eval", "in.txt", "in.run", "--by", "in.tsv", "--format", "trec"], "--by prints table, csv, tsv or json"),
+    (["eval", "in.txt", "gone.run"], "gone.run: no such file"),
+    (["eval", "in.txt", "in.run", "--test", "z"], "--test must be one of t, wilcoxon, permutation"),
+])
+def test_values_are_checked_when_parsed_before_any_file_is_read(cli, tmp_path, monkeypatch, command, problem):
+    """Each bad value is one line (click's usage block for a range) and exit 2 with nothing
+    written, from the job's checks: the inputs exist but are empty, so a command that read one
+    would fail otherwise."""
+    inputs = tmp_path.parent / f"{tmp_path.name}-inputs"
+    inputs.mkdir()
+    for name in ("in.run", "in.tsv", "in.jsonl", "in.txt"):
+        (inputs / name).touch()
+    monkeypatch.chdir(inputs)
+    r = cli(*command, "-o", str(tmp_path / "out"))
+    assert r.code == 2 and len(r.err.strip().splitlines()) in (1, 4) and problem in " ".join(r.err.split()), r.err
+    assert not list(tmp_path.iterdir()) and sorted(p.name for p in inputs.iterdir()) == [
+        "in.jsonl", "in.run", "in.tsv", "in.txt"]
