@@ -162,10 +162,13 @@ def fuse(runs: Any, method: str = "rrf", *, rrf_k: int = 60, norm: str = "minmax
     return fused.truncated(k) if k else fused
 
 
-def validate(run: Any, qrels: Any = None, topics: Any = None) -> list:
+def validate(run: Any, qrels: Any = None, topics: Any = None, pool: Any = None, tags: list | None = None) -> list:
     """Findings (severity, where, problem) of one run: duplicate docnos, non-finite scores,
     rank/score disagreement, ties at cutoffs, coverage of ``qrels``/``topics`` (a path or a list
-    of :class:`~llmrank_cli.formats.Topic`)."""
+    of :class:`~llmrank_cli.formats.Topic`); with ``pool`` (LLM ids, a file of them or a data
+    directory), what TREC Million LLMs refuses: an LLM missing, twice or unknown, ranks not 1..N
+    by score, more than one of ``tags`` (the file's run tags), queries that are not topics."""
+    from .evaluation.submission import read_pool, validate_pool
     from .evaluation.validation import validate_run
     from .formats import read_topics
 
@@ -175,4 +178,8 @@ def validate(run: Any, qrels: Any = None, topics: Any = None) -> list:
     if judged is not None:
         judged.check_unique()
     topic_list = read_topics(topics) if isinstance(topics, (str, os.PathLike)) else topics
-    return validate_run(as_run(run), judged, topic_list)
+    run = as_run(run)
+    if pool is None:
+        return validate_run(run, judged, topic_list)
+    llms = read_pool(pool) if isinstance(pool, (str, os.PathLike)) else list(pool)
+    return validate_run(run, judged) + validate_pool(run, llms, topic_list, tags)  # topics: errors here

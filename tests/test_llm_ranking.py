@@ -299,3 +299,61 @@ def test_train_logs_every_epoch_on_the_held_out_fold_with_its_schedule(cli, data
     ev = json.loads(cli("eval", data_dir / "data" / "qrels.txt", tmp_path / "held.run", "-m", "nDCG@10", "--gains",
                         gains, "--format", "json").out)["runs"][0]["aggregate"]["nDCG@10"]
     assert ev == pytest.approx(epochs[-1]["eval_nDCG@10"], abs=1e-6)
+
+
+def _lines(path):
+    return path.read_text().splitlines()
+
+
+def test_a_ranked_pool_passes_the_tracks_checks_and_each_break_is_one_finding(cli, data_dir, tmp_path):
+    """`rank --model DIR` writes the TREC run the track takes (validate --pool finds nothing) and
+    its run form from the manifest; each way a run breaks the track's rules is one error line and
+    exit 1."""
+    model, run = tmp_path / "prior", tmp_path / "team-prior.run"
+    topics, pool = data_dir / "s" / "llm" / "topics.tsv", data_dir / "data"
+    assert cli("--quiet", "train", "prior", "--data", pool, "--fold", "1", "-o", model).code == 0
+    assert cli("--quiet", "rank", "--model", model, "--topics", topics, "--tag", "team-prior", "-o", run).code == 0
+    form = json.loads((tmp_path / "team-prior.run.run-form.json").read_text())
+    assert form["run_tag"] == "team-prior" and form["topics"] == 30 and form["run_type"] == "automatic"
+    assert form["trained_on_dev_qrels"] == "the dev queries outside fold 1" and form["response_metadata_used"] is False
+    assert form["external_resources"] == ["all-MiniLM-L6-v2 (pretrained query encoder)"]
+    r = cli("validate", run, "--pool", pool, "--topics", topics)
+    assert r.code == 0 and "0 error(s)" in r.err
+    good = _lines(run)
+    llms = (pool / "items.txt").read_text().split()
+    assert len(good) == 30 * len(llms)
+    first = good[0].split()[0]
+
+    def broken(name, lines):
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    cases = {
+        "a missing LLM": (broken("missing.run", good[1:]),
+                          f"1 queries do not rank every LLM of the pool (12): {first}"),
+        "an unknown LLM": (broken("unknown.run", [good[0].replace(good[0].split()[2], "gpt-99")] + good[1:]),
+                           "1 LLM ids are not in the pool: gpt-99"),
+        "a duplicate LLM": (broken("dup.run", [good[0], good[0].replace(" 1 ", " 2 ", 1)] + good[1:]),
+                            f"repeated for qid {first}"),
+        "an unknown topic": (broken("topic.run", good + [good[0].replace(first, "zz-9", 1)]),
+                             "1 queries are not track topics: zz-9"),
+        "two tags": (broken("tags.run", good[:-1] + [good[-1].rsplit(" ", 1)[0] + " other"]),
+                     "2 run tags in one file (team-prior, other)"),
+        "ranks": (broken("ranks.run", [" ".join(p[:3] + ["7"] + p[4:]) for p in [good[0].split()]] + good[1:]),
+                  f"1 queries do not rank 1..N: {first}"),
+        "scores": (broken("scores.run", [" ".join(a[:4] + b[4:5] + a[5:]) for a, b in
+                                         ((good[0].split(), good[1].split()), (good[1].split(), good[0].split()))]
+                          + good[2:]), f"1 queries have a score above the one ranked before it: {first}"),
+    }
+    for what, (path, problem) in cases.items():
+        r = cli("validate", path, "--pool", pool, "--topics", topics)
+        errors = 2 if what == "an unknown LLM" else 1  # it also leaves the LLM it replaced unranked
+        assert r.code == 1 and problem in r.err and f"{errors} error(s)" in r.err, (what, r.err)
+    copies = [broken(f"copy{i}.run", [line.replace("team-prior", f"team-{i}") for line in good]) for i in range(5)]
+    r = cli("validate", run, *copies, "--pool", pool)
+    assert r.code == 1 and "6 runs: a team submits at most 5" in r.err and "is also" not in r.err
+    r = cli("validate", run, copies[0], broken("same.run", good), "--pool", pool)
+    assert r.code == 1 and f"run tag team-prior is also {run}'s" in r.err
+    r = cli("validate", run, "--pool", tmp_path / "nowhere")
+    assert r.code == 2 and "neither a file of LLM ids nor a data directory" in r.err

@@ -28,8 +28,8 @@ COMMANDS = {
     "sample": ("sample", "Write the embedded samples: passages/ (topics, corpus, qrels, first-stage runs) and "
                          "llm/ (queries × LLM ids with graded qrels)."),
     "validate": ("validate", "Report duplicate docnos, non-finite scores, rank/score disagreement, ties at "
-                             "cutoffs, missing queries and empty topics. Exit 1 if any error was found (2: "
-                             "unreadable input)."),
+                             "cutoffs, missing queries and empty topics; with --pool, what TREC Million LLMs would "
+                             "refuse. Exit 1 if any error was found (2: unreadable input)."),
     "prepare": ("prepare", "Normalise corpora, topics and qrels; build BM25 indexes."),
     "train": ("train", "Train a ranker: an item ranker (NAME --data DIR) or a passage reranker (cross-encoder "
                        "--encoder MODEL ...)."),

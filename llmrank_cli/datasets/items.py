@@ -89,14 +89,16 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
                   seed: int, encoder: str, sources: list[str], discovery=None,
                   with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
                   scores: str | None = None, candidates: str | None = None, depth: int = 100,
-                  teacher: bool = False, categories: str | None = None, device: str = "auto") -> Path:
+                  teacher: bool = False, categories: str | None = None, device: str = "auto",
+                  response_metadata: bool = False) -> Path:
     """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
     its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
     file an item (content items, embedded once), and the items are else the qrels' documents,
     with ``responses`` their texts per query. ``teacher``: the candidates' scores are the raw
     labels (distilling that run), and its queries count as judged. ``categories``: a qid ->
     category TSV that must cover every judged topic; ``discovery``: a ``discovery.Discovery``
-    over the qrels' items; ``device`` runs the encoder (fp32 on any device: the cached vectors
+    over the qrels' items (``response_metadata``: with the track's token log-probs, recorded for
+    the run form); ``device`` runs the encoder (fp32 on any device: the cached vectors
     do not depend on it beyond rounding)."""
     from . import responses as texts
     out_dir = Path(out)
@@ -173,7 +175,7 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
                 "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
                 "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
                 "content_items": bool(corpus) and not candidates, "depth": depth if candidates else None,
-                "categories": category_of is not None,
+                "categories": category_of is not None, "response_metadata": response_metadata,
                 "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt",
                                            *[p for p in (corpus, responses, scores, candidates, categories) if p])}
         with atomic_output(out_dir / "data.json") as f:

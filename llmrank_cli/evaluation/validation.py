@@ -35,6 +35,12 @@ def _listed(items) -> str:
     return ", ".join(map(str, items[:MAX_LISTED])) + more
 
 
+def counted(severity: str, where: str, items, what: str) -> list[Finding]:
+    """One finding naming how many ``items`` there are and the first few; none when there are none."""
+    items = list(items)
+    return [Finding(severity, where, f"{len(items)} {what}: {_listed(items)}")] if items else []
+
+
 def _where(run: Run, row: int) -> str:
     line = run.source.line(row) if run.source else None
     return f"{run.name}:{line}" if line else run.name
@@ -70,13 +76,10 @@ def validate_run(run: Run, qrels: Qrels | None = None, topics: list[Topic] | Non
             findings.append(Finding("warning", run.name, f"{len(extra)} queries are not in the qrels and are "
                                                          f"ignored by eval: {_listed(extra)}"))
     if topics is not None:
-        missing = [tp.qid for tp in topics if tp.qid not in run_qids]
-        unknown = sorted(run_qids - {tp.qid for tp in topics})
-        if missing:
-            findings.append(Finding("warning", run.name, f"{len(missing)} topics have no results: {_listed(missing)}"))
-        if unknown:
-            findings.append(Finding("warning", run.name, f"{len(unknown)} queries are not among the topics: "
-                                                         f"{_listed(unknown)}"))
+        findings += counted("warning", run.name, [tp.qid for tp in topics if tp.qid not in run_qids],
+                            "topics have no results")
+        findings += counted("warning", run.name, sorted(run_qids - {tp.qid for tp in topics}),
+                            "queries are not among the topics")
     return findings
 
 

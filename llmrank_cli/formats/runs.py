@@ -119,6 +119,12 @@ def sniff_run_format(src: str | bytes, name: str) -> str:
     raise InputError(name, None, f"expected a run with 6 fields (TREC) or 3 (MS MARCO), found {n}{hint}")
 
 
+def run_tags(path) -> list[str]:
+    """Every run tag a TREC run file names (a file should name one; the Run keeps the first)."""
+    table = read_table(path, [Column("tag", 5, pa.string(), str)], 6, "a TREC run", extra_fields_ok=True)
+    return pc.unique(table["tag"]).to_pylist()
+
+
 def read_run(path, fmt: str = "auto", check: bool = True) -> Run:
     """Read a TREC (``qid Q0 docno rank score tag``) or MS MARCO (``qid docno rank``) run.
 

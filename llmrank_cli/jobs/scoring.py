@@ -84,7 +84,8 @@ class _RankFields(Job):
     rm3: bool = setting(False, "RM3 pseudo-relevance feedback (10 terms, 10 docs, 0.5).", names=("--rm3",))
     threads: int = setting(2, "Search threads.", min=1)
     tag: str = setting("bm25", "Run tag (pyserini's CLI uses 'Anserini').")
-    fmt: str = setting("trec", "trec or mllm (Million LLMs submission CSV).", choices=("trec", "mllm"),
+    fmt: str = setting("trec", "trec (the run TREC Million LLMs takes) or mllm (the CSV of the track's 2025 draft).",
+                       choices=("trec", "mllm"),
                        names=("--format",))
     team_id: Optional[str] = setting(None, "team_id for --format mllm.")
 

@@ -17,7 +17,8 @@ def prepare_mllm(job: MllmPrepareJob) -> Path:
     found = read_discovery(job.discovery, sorted(set(judgements.table["docno"].to_pylist())), job.metadata) \
         if job.discovery else None
     return _write(job, read_topics(job.queries, "tsv"), judgements, MLLM_GAINS,
-                  [job.queries, job.qrels, *job.discovery, *job.metadata], discovery=found)
+                  [job.queries, job.qrels, *job.discovery, *job.metadata], discovery=found,
+                  response_metadata=bool(job.metadata))
 
 
 def prepare_items(job: ItemsPrepareJob) -> Path:

@@ -318,4 +318,31 @@ def rank(job: RankJob, topics, quiet: bool = False) -> dict | None:
         write_manifest(job.output + ".manifest.json", "run", {
             "model": job.model, "ranker": ranker.name, "topics": len(topics), "items": len(ranker.items),
             "format": job.fmt, "k": job.k, "corpus": job.corpus})
+        if job.fmt == "trec" and not ranker.content_items:
+            with atomic_output(job.output + ".run-form.json") as f:
+                json.dump(run_form(job.model, tag, len(topics)), f, indent=2)
     return {"topics": len(topics), "items": len(ranker.items)}
+
+
+def run_form(model: str, tag: str, topics: int) -> dict:
+    """What NIST's run form for TREC Million LLMs asks of a run, answered from the model's
+    manifest and its data directory: the submitter confirms it (and the run's priority) by hand."""
+    from .. import __version__
+
+    manifest = rankers.base.read_manifest(model)
+    data = Path(manifest.get("data", ""), "data.json")
+    meta = json.loads(data.read_text()) if data.is_file() else {}
+    fold = manifest.get("fold")
+    return {
+        "track": "TREC Million LLMs", "run_tag": tag, "format": "trec (6 columns)", "topics": topics,
+        "run_type": "automatic",
+        "dev_set_used": True,
+        "trained_on_dev_qrels": "every dev query" if fold is None else f"the dev queries outside fold {fold}",
+        "response_metadata_used": meta.get("response_metadata", "unknown: the data directory does not say"),
+        "discovery_data_used": (data.parent / "discovery.npz").is_file(),
+        "external_resources": [f"{name} (pretrained {what})" for name, what in (
+            (meta.get("encoder"), "query encoder"), (manifest.get("settings", {}).get("lm"), "language model"),
+            (manifest.get("settings", {}).get("encoder"), "encoder fine-tuned")) if isinstance(name, str)],
+        "system": f"llmrank {__version__}, ranker {manifest.get('ranker')}", "model": model,
+        "data": meta.get("sources", []),
+    }
