@@ -205,6 +205,7 @@ def test_million_llms_track_files(cli, tmp_path):
                "--discovery", d / "llm_discovery_data.json", "-o", out).code == 0
     meta = json.loads((out / "data.json").read_text())
     assert meta["gains"] == {"0": 0.0, "1": 1.0, "2": 0.7} and meta["queries"] == 100 and meta["items"] == 16
+    assert meta["gains_source"] == "bradleypallen/mllm-baseline's mapping (the track publishes none)"
     stats = json.loads((out / "discovery.json").read_text())
     assert stats["queries"] == 200 and len(stats["llms"]) == 16
     assert all(0 < v["substantive"] <= v["responses"] for v in stats["llms"].values())
@@ -212,7 +213,9 @@ def test_million_llms_track_files(cli, tmp_path):
     assert flags.shape == (200, 16) and np.nansum(flags) == sum(v["substantive"] for v in stats["llms"].values())
     cv = tmp_path / "cv"
     assert cli("--quiet", "cv", "prior", "--data", out, "--weak-labels", "0.5", "-o", cv).code == 0
-    assert json.loads((cv / "prior.cv.json").read_text())["weak_labels"] == 0.5
+    report = json.loads((cv / "prior.cv.json").read_text())
+    assert report["weak_labels"] == 0.5 and "mllm-baseline" in report["gains_source"]
+    assert report["measures"]["nDCG@10 (raw labels)"]["mean"] < report["measures"]["nDCG@10"]["mean"]  # 2 above 1
     items = tmp_path / "items"
     assert cli("--quiet", "prepare", "items", "--topics", d / "llm_dev_data.tsv", "--qrels", d / "llm_dev_qrels.txt",
                "--folds", "5", "-o", items).code == 0
@@ -357,3 +360,30 @@ def test_a_ranked_pool_passes_the_tracks_checks_and_each_break_is_one_finding(cl
     assert r.code == 1 and f"run tag team-prior is also {run}'s" in r.err
     r = cli("validate", run, "--pool", tmp_path / "nowhere")
     assert r.code == 2 and "neither a file of LLM ids nor a data directory" in r.err
+
+
+def test_gains_are_stated_and_the_raw_labels_reported_beside_them(cli, data_dir, tmp_path):
+    """A data directory records where its gain map came from; cv names the map under its table and
+    reports nDCG@10 under the raw labels too, each equal to `eval` of the out-of-fold run with and
+    without --gains; labels used as their own gains get no second row."""
+    llm, data, cv = data_dir / "s" / "llm", tmp_path / "data", tmp_path / "cv"
+    gains = "0=0,1=3,2=2,3=1"
+    assert cli("--quiet", "prepare", "items", "--topics", llm / "topics.tsv", "--qrels", llm / "qrels.txt",
+               "--gains", gains, "--folds", "3", "-o", data).code == 0
+    assert json.loads((data / "data.json").read_text())["gains_source"] == f"--gains {gains}"
+    r = cli("--quiet", "cv", "prior", "--data", data, "-o", cv)
+    assert r.code == 0 and f"nDCG gains: {gains} (--gains {gains})" in " ".join(r.out.split())
+    report = json.loads((cv / "prior.cv.json").read_text())
+
+    def evaluated(*extra):
+        out = cli("eval", llm / "qrels.txt", cv / "prior.run", "-m", "ndcg_cut.10", "--format", "trec", *extra).out
+        return float(out.split()[-1])
+
+    assert report["measures"]["nDCG@10"]["mean"] == pytest.approx(evaluated("--gains", gains), abs=5e-5)
+    assert report["measures"]["nDCG@10 (raw labels)"]["mean"] == pytest.approx(evaluated(), abs=5e-5)
+    assert report["measures"]["nDCG@10"]["mean"] != report["measures"]["nDCG@10 (raw labels)"]["mean"]
+    assert "nDCG gains: 0=0,1=3" in " ".join(cli("eval", llm / "qrels.txt", cv / "prior.run", "--gains", gains).out.split())
+    plain = json.loads((data_dir / "data" / "data.json").read_text())["gains_source"]
+    assert plain == "the labels themselves (trec_eval's)"
+    assert cli("--quiet", "cv", "prior", "--data", data_dir / "data", "-o", tmp_path / "plain").code == 0
+    assert "nDCG@10 (raw labels)" not in json.loads((tmp_path / "plain" / "prior.cv.json").read_text())["measures"]

@@ -2,7 +2,7 @@
 
 The names below load on first use, so that importing a light submodule (``neighbours``, as the
 rankers do when the CLI lists them) does not bring in the formats layer and pyarrow."""
-__all__ = ["DEFAULT_ENCODER", "MLLM_GAINS", "ItemData", "assign_folds", "load_items", "prepare_items"]
+__all__ = ["DEFAULT_ENCODER", "MLLM_GAINS", "MLLM_GAINS_SOURCE", "ItemData", "assign_folds", "load_items", "prepare_items"]
 
 
 def __getattr__(name: str):

@@ -28,7 +28,10 @@ from ..formats.io import atomic_directory, atomic_output
 from ..kit.encoders import cached_embeddings, layer_states
 from ..manifest import fingerprint
 
-MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}  # the Million LLMs track: 1 = best, 2 = second best, 0 = other
+# The Million LLMs labels (1 = best, 2 = second best, 0 = other) are not in gain order and the
+# track publishes no mapping: this one is bradleypallen/mllm-baseline's, stated wherever it is used.
+MLLM_GAINS = {0: 0.0, 1: 1.0, 2: 0.7}
+MLLM_GAINS_SOURCE = "bradleypallen/mllm-baseline's mapping (the track publishes none)"
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
 
@@ -90,7 +93,7 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
                   with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
                   scores: str | None = None, candidates: str | None = None, depth: int = 100,
                   teacher: bool = False, categories: str | None = None, device: str = "auto",
-                  response_metadata: bool = False) -> Path:
+                  response_metadata: bool = False, gains_source: str | None = None) -> Path:
     """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
     its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
     file an item (content items, embedded once), and the items are else the qrels' documents,
@@ -98,7 +101,7 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     labels (distilling that run), and its queries count as judged. ``categories``: a qid ->
     category TSV that must cover every judged topic; ``discovery``: a ``discovery.Discovery``
     over the qrels' items (``response_metadata``: with the track's token log-probs, recorded for
-    the run form); ``device`` runs the encoder (fp32 on any device: the cached vectors
+    the run form); ``gains_source`` says where ``gains`` came from (none given: the labels); ``device`` runs the encoder (fp32 on any device: the cached vectors
     do not depend on it beyond rounding)."""
     from . import responses as texts
     out_dir = Path(out)
@@ -173,7 +176,9 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
         label_gains = gains or {int(v): float(v) for v in set(qrels.table["rel"].to_pylist())}
         meta = {"kind": "items", "sources": sources, "queries": len(topics), "items": len(items), "folds": folds,
                 "seed": seed, "encoder": encoder, "dim": int(embeddings.shape[1]),
-                "gains": {str(k): v for k, v in sorted(label_gains.items())}, "layer_states": with_layer_states,
+                "gains": {str(k): v for k, v in sorted(label_gains.items())},
+                "gains_source": gains_source if gains else "the labels themselves (trec_eval's)",
+                "layer_states": with_layer_states,
                 "content_items": bool(corpus) and not candidates, "depth": depth if candidates else None,
                 "categories": category_of is not None, "response_metadata": response_metadata,
                 "fingerprint": fingerprint(out_dir / "topics.tsv", out_dir / "qrels.txt",

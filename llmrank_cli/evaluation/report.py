@@ -97,13 +97,16 @@ def write_latex(evals: list[Evaluation], out: IO[str], comparisons: list[Compari
 
 
 def write_table(evals: list[Evaluation], out: IO[str], comparisons: list[Comparison], test: str,
-                correction: str, alpha: float) -> None:
+                correction: str, alpha: float, gains: str | None = None) -> None:
+    """Runs x measures (a † where the baseline test is significant), then the tests; ``gains``
+    names the label gains nDCG used when they are not the labels (trec_eval's)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     console = Console(file=out, highlight=False)
-    table = Table(title=f"{len(evals[0].qids)} queries" if len(evals) == 1 else None)
+    table = Table(title=f"{len(evals[0].qids)} queries" if len(evals) == 1 else None,
+                  caption=f"nDCG gains: {gains}" if gains else None)
     table.add_column("run")
     for mi in _columns(evals[0]):
         table.add_column(evals[0].measures[mi].label, justify="right")
@@ -134,7 +137,7 @@ def render(fmt: str, evals: list[Evaluation], out: IO[str], per_query: bool,
         write_latex(evals, out, comparisons)
     else:
         write_table(evals, out, comparisons, settings.get("test", "t"), settings.get("correction", "holm"),
-                    settings.get("alpha", 0.05))
+                    settings.get("alpha", 0.05), settings.get("gains") and f"{settings['gains']} (--gains)")
 
 
 def write_cv(result: dict, evaluation: Evaluation, out: IO[str]) -> None:
@@ -144,21 +147,25 @@ def write_cv(result: dict, evaluation: Evaluation, out: IO[str]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    write_table([evaluation], out, [], "t", "none", 0.05)
+    gains = result.get("gains")
+    identity = gains is None or all(float(k) == v for k, v in gains.items())
+    write_table([evaluation], out, [], "t", "none", 0.05, None if identity else
+                ",".join(f"{k}={v:g}" for k, v in gains.items()) + f" ({result.get('gains_source', 'not recorded')})")
     spread = Table(title=f"{result['ranker']}: {result['folds']}-fold CV, {result['queries']} queries, "
                          f"per-fold means")
-    for col in ("measure", "std", "95% CI"):
+    for col in ("measure", "mean", "std", "95% CI"):
         spread.add_column(col, justify="left" if col == "measure" else "right")
     for name, m in result["measures"].items():
-        spread.add_row(name, f"{m['std']:.4f}", f"{m['ci95'][0]:.4f}–{m['ci95'][1]:.4f}")
+        spread.add_row(name, f"{m['mean']:.4f}", f"{m['std']:.4f}", f"{m['ci95'][0]:.4f}–{m['ci95'][1]:.4f}")
     Console(file=out, highlight=False).print(spread)
     if result.get("by_category"):
         rows = result["by_category"]
         table = Table(title=f"{result['ranker']}: out-of-fold means per category")
-        for col in ("category", "queries", *result["measures"]):
+        measures = [m for m in result["measures"] if m in next(iter(rows.values()))]
+        for col in ("category", "queries", *measures):
             table.add_column(col, justify="left" if col == "category" else "right")
         for category, values in rows.items():
-            table.add_row(escape(category), str(values["queries"]), *(f"{values[m]:.4f}" for m in result["measures"]))
+            table.add_row(escape(category), str(values["queries"]), *(f"{values[m]:.4f}" for m in measures))
         Console(file=out, highlight=False).print(table)
     if result.get("report"):
         out.write("  ".join(f"{k} {v:.4g}" for k, v in result["report"].items()) + "\n")

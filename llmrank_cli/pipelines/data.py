@@ -9,14 +9,19 @@ from ..jobs.data import ItemsPrepareJob, MllmPrepareJob
 
 def prepare_mllm(job: MllmPrepareJob) -> Path:
     """The Million LLMs track's files (queries, qrels, discovery and its metadata, streamed)."""
-    from ..datasets import MLLM_GAINS
+    from ..datasets import MLLM_GAINS, MLLM_GAINS_SOURCE
     from ..datasets.discovery import read_discovery
     from ..formats import read_qrels, read_topics
+    from ..progress import note
 
+    if not job.gains:
+        mapping = ",".join(f"{k}={v:g}" for k, v in MLLM_GAINS.items())
+        note(f"gains {mapping}: {MLLM_GAINS_SOURCE}; the track's labels put the best LLM (1) below the second (2) "
+             f"in plain trec_eval, so cv reports their raw-label nDCG beside these; --gains chooses others")
     judgements = read_qrels(job.qrels)
     found = read_discovery(job.discovery, sorted(set(judgements.table["docno"].to_pylist())), job.metadata) \
         if job.discovery else None
-    return _write(job, read_topics(job.queries, "tsv"), judgements, MLLM_GAINS,
+    return _write(job, read_topics(job.queries, "tsv"), judgements, (MLLM_GAINS, MLLM_GAINS_SOURCE),
                   [job.queries, job.qrels, *job.discovery, *job.metadata], discovery=found,
                   response_metadata=bool(job.metadata))
 
@@ -30,10 +35,13 @@ def prepare_items(job: ItemsPrepareJob) -> Path:
                   corpus=job.corpus, responses=job.responses, scores=job.scores, candidates=job.run, depth=job.depth)
 
 
-def _write(job, topics, qrels, default_gains: dict | None, sources: list, **inputs) -> Path:
+def _write(job, topics, qrels, default_gains: tuple | None, sources: list, **inputs) -> Path:
+    """``default_gains``: (the map, where it comes from) when --gains is not given."""
     from ..datasets import prepare_items
     from ..evaluation import parse_gains
 
-    gains = dict(parse_gains(job.gains)) if job.gains else default_gains
+    given = (dict(parse_gains(job.gains)), f"--gains {job.gains}") if job.gains else None
+    gains, source = given or default_gains or (None, None)
     return prepare_items(topics, qrels, job.output, gains, job.folds, job.seed, job.encoder, sources,
-                         with_layer_states=job.layer_states, categories=job.categories, device=job.device, **inputs)
+                         with_layer_states=job.layer_states, categories=job.categories, device=job.device,
+                         gains_source=source, **inputs)

@@ -174,6 +174,10 @@ def cross_validate_data(name: str, data: ItemData, folds: int, seed: int, settin
     ev = evaluate(read_qrels(data.path / "qrels.txt"), run, measures, gains=tuple(sorted(data.gain_map.items())))
     ev.run_name = f"{canonical} (out of fold)"
     spread = fold_spread(ev, dict(zip(data.qids, fold_of)), folds)
+    if any(float(label) != gain for label, gain in data.gain_map.items()):  # the labels' own nDCG too, named
+        raw = evaluate(read_qrels(data.path / "qrels.txt"), run, parse_measures(["nDCG@10"]))
+        spread.update({f"{m} (raw labels)": v for m, v in fold_spread(raw, dict(zip(data.qids, fold_of)),
+                                                                       folds).items()})
     report, per_query = {"ms_per_query": 1000 * seconds / len(data.qids)}, {}
     for key, values in extras.items():
         if values.ndim == 2:  # a score matrix: another out-of-fold run beside the ranker's
@@ -181,7 +185,8 @@ def cross_validate_data(name: str, data: ItemData, folds: int, seed: int, settin
         else:
             report[key], per_query[key] = float(np.nanmean(values)), values
     result = {"ranker": canonical, "folds": folds, "seed": seed, "weak_labels": weak_labels, "queries": len(ev.qids),
-              "gains": data.meta["gains"], "config": config, "measures": spread,
+              "gains": data.meta["gains"], "gains_source": data.meta.get("gains_source", "not recorded"),
+              "config": config, "measures": spread,
               "report": rankers.get(name).cv_report(report, spread, rankers.settings_for(name, **settings), per_query)}
     if data.categories is not None:
         from ..evaluation.breakdown import by_category
