@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """TREC Million LLMs files at the track's scale: ``prepare mllm`` time and peak RSS on synthetic
 files of both editions' shapes, against loading the same discovery JSON whole (``json.load``,
-the baseline a streaming reader must beat on memory), and ``train ltr`` + ``rank --format mllm``
-into a submission that is then checked (every query, every LLM once, ranks 1..n, finite scores).
+the baseline a streaming reader must beat on memory); then ``cv ltr --stack profile`` (10 folds,
+the profile ranker's BM25 over the discovery answers as a feature), ``train`` of the same on every
+dev query, and ``rank`` of the test queries into the TREC run the track takes, which ``validate
+--pool`` must accept: time and peak RSS of each (goals: each <= 2 GiB, the cv <= 15 min).
 
 Shapes: 2026: 150 LLMs, 7,759 discovery queries with token log-probs in a metadata file, 84%
 "I don't know" refusals, 322 dev queries; 2025: 1,131 LLMs, 14,950 discovery queries (17M
@@ -86,19 +88,6 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
     return seconds, rss, proc.stderr
 
 
-def check_submission(path: Path, queries: int, llms: int) -> str:
-    from llmrank_cli.formats import read_submission
-
-    run = read_submission(path)
-    run.check()
-    table = run.table.to_pandas()
-    per_query = table.groupby("qid")["docno"].agg(["count", "nunique"])
-    ranks = [int(line.split(",")[2]) for line in path.read_text().splitlines()[1:]]
-    ok = (len(per_query) == queries and (per_query["count"] == llms).all() and (per_query["nunique"] == llms).all()
-          and np.isfinite(table["score"]).all() and sorted(ranks) == sorted(list(range(1, llms + 1)) * queries))
-    return f"valid: {queries} queries x {llms} LLMs, ranks 1..{llms}" if ok else "INVALID submission"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--edition", default="both", choices=("2026", "2025", "both"))
@@ -121,16 +110,20 @@ def main() -> None:
                                      str(src / "llm_discovery_data.json"), *extra, "-o", str(data)])
         print(f"prepare mllm: {prep_s:.0f} s, peak RSS {prep_rss:.2f} GiB (goal <= 2)  |  json.load of the discovery "
               f"file alone: {whole_s:.0f} s, {whole_rss:.2f} GiB  ->  RSS ratio {prep_rss / whole_rss:.2f}x")
+        stack = ["ltr", "--data", str(data), "--stack", "profile"]
+        cv_s, cv_rss, _ = timed([*llmrank, "cv", *stack, "-o", str(Path(args.work) / f"cv-{edition}")])
+        print(f"cv ltr --stack profile (10 folds): {cv_s:.0f} s (goal <= 900), peak RSS {cv_rss:.2f} GiB")
         model = Path(args.work) / f"ltr-{edition}"
         subprocess.run(["rm", "-rf", str(model)])
-        train_s, train_rss, _ = timed([*llmrank, "train", "ltr", "--data", str(data), "--all", "-o", str(model)])
-        submission = Path(args.work) / f"submission-{edition}.csv"
-        rank_s, rank_rss, _ = timed([*llmrank, "rank", "--model", str(model), "--topics", str(src / "test_queries.tsv"),
-                                     "--format", "mllm", "--team-id", "bench", "--k", str(EDITIONS[edition]["llms"]),
-                                     "-o", str(submission)])
-        queries = sum(1 for _ in open(src / "test_queries.tsv"))
-        print(f"train ltr --all: {train_s:.0f} s, {train_rss:.2f} GiB; rank --format mllm: {rank_s:.0f} s, "
-              f"{rank_rss:.2f} GiB; {check_submission(submission, queries, EDITIONS[edition]['llms'])}")
+        train_s, train_rss, _ = timed([*llmrank, "train", *stack, "--all", "-o", str(model)])
+        run = Path(args.work) / f"bench-{edition}.run"
+        rank_s, rank_rss, _ = timed([*llmrank, "rank", "--model", str(model), "--topics",
+                                     str(src / "test_queries.tsv"), "--k", str(EDITIONS[edition]["llms"]), "--tag",
+                                     f"bench-{edition}", "-o", str(run)])
+        checked = subprocess.run([*llmrank[:-1], "validate", str(run), "--pool", str(data), "--topics",
+                                  str(src / "test_queries.tsv")], capture_output=True, text=True)
+        print(f"train --all: {train_s:.0f} s, {train_rss:.2f} GiB; rank: {rank_s:.0f} s, {rank_rss:.2f} GiB; "
+              f"validate --pool: {'accepted' if checked.returncode == 0 else 'REFUSED: ' + checked.stderr.strip()}")
 
 
 if __name__ == "__main__":

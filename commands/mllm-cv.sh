@@ -16,6 +16,10 @@
 #   ltr-no-GROUP) and on STACK_SETS ltr with --stack STACK (default lt-ttd; those sets are
 #   prepared with --layer-states) -> runs/mllm-SET.eval.csv and, where a set has categories,
 #   runs/mllm-SET.by-category.csv.
+# - profile: on the sets with answers to read (discovery answers or responses), prior, knn, ltr,
+#   the profile ranker (BM25 over each LLM's substantive answers), its document-centric variant
+#   (--documents answers), profiles of relevant answers only (--evidence relevant) and ltr with
+#   --stack profile -> runs/mllm-SET.profile.eval.csv.
 # docs/experiments/mllm-cv.md's tables are generated from those files (commands/make_docs.py).
 # Work files go to out/mllm/; a CV whose run exists is not redone, so an interrupted recipe
 # continues where it stopped.
@@ -25,7 +29,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 L=${DATA:-../shared/data/llm-ranking}
 SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
-PARTS=${PARTS:-tiers ltr}
+PARTS=${PARTS:-tiers ltr profile}
 TIER3_SETS=${TIER3_SETS-mllm-format-arena arena-bench-v1}  # set but empty: none
 TIER3_TOP_SETS=${TIER3_TOP_SETS-$SETS}
 WEAK=${WEAK:-0.5}
@@ -75,6 +79,14 @@ for set in $SETS; do
       for arch in prior two-tower-tier2; do cv_variant "$arch" +weak --weak-labels "$WEAK"; runs+=("$OUT/$set/cv/$arch+weak.run"); done
     fi
     evaluate "runs/mllm-$set.tiers.eval.csv" "${runs[@]}"
+  fi
+  if [[ " $PARTS " == *" profile "* ]] && [ -f "$OUT/$set/evidence.jsonl" -o -f "$OUT/$set/responses.jsonl" ]; then
+    runs=()
+    for arch in prior knn ltr profile; do cv "$arch"; runs+=("$OUT/$set/cv/$arch.run"); done
+    cv_variant profile -answers --documents answers; runs+=("$OUT/$set/cv/profile-answers.run")
+    [ -f "$OUT/$set/responses.jsonl" ] && { cv_variant profile -relevant --evidence relevant; runs+=("$OUT/$set/cv/profile-relevant.run"); }
+    cv_variant ltr -stack-profile --stack profile; runs+=("$OUT/$set/cv/ltr-stack-profile.run")
+    evaluate "runs/mllm-$set.profile.eval.csv" "${runs[@]}"
   fi
   [[ " $PARTS " == *" ltr "* ]] || continue
   runs=()

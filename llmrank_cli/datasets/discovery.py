@@ -12,6 +12,7 @@ per-LLM counts in ``discovery.json``.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -104,11 +105,13 @@ def _records(path: str, with_logprobs: bool) -> Iterator[tuple[str, str, dict]]:
             raise InputError(name, None, f"invalid or truncated JSON near byte {f.tell()} ({problem})") from None
 
 
-def read_discovery(paths: list[str], items: list[str], metadata: list[str] = ()) -> Discovery:
+def read_discovery(paths: list[str], items: list[str], metadata: list[str] = (), evidence=None) -> Discovery:
     """Stream the discovery files, then the metadata files (their log-probs fill in the
     responses the discovery files named; texts given only in metadata count as responses too).
     An LLM outside ``items`` (the qrels' LLMs), or a metadata query or LLM the discovery files do
-    not have, is an error naming the file: the two must describe one pool."""
+    not have, is an error naming the file: the two must describe one pool. ``evidence`` (a text
+    file) receives each substantive answer as a JSON line ``{"llm", "qid", "text"}`` (the query
+    and the answer): the profile ranker's documents, written as they stream by."""
     from ..formats.io import display_name
 
     column = {item: n for n, item in enumerate(items)}
@@ -121,6 +124,8 @@ def read_discovery(paths: list[str], items: list[str], metadata: list[str] = ())
             row = np.full((len(items), len(FEATURES)), np.nan, dtype=np.float32)
             for llm, (answer, logprobs) in answers.items():
                 row[column[llm]] = response_features(answer, logprobs)
+                if evidence is not None and row[column[llm], SUBSTANTIVE] == 1:
+                    evidence.write(json.dumps({"llm": llm, "qid": qid, "text": f"{text}\n{answer}"}) + "\n")
             row_of[qid] = len(rows)
             qids.append(qid)
             texts.append(text)

@@ -16,6 +16,7 @@ encoder, seed and a fingerprint of the inputs.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
                   with_layer_states: bool = False, corpus: str | None = None, responses: str | None = None,
                   scores: str | None = None, candidates: str | None = None, depth: int = 100,
                   teacher: bool = False, categories: str | None = None, device: str = "auto",
-                  response_metadata: bool = False, gains_source: str | None = None) -> Path:
+                  response_metadata: bool = False, gains_source: str | None = None,
+                  evidence: str | None = None) -> Path:
     """Write a data directory. ``candidates`` (a run, with ``corpus``) makes each query's pool
     its top ``depth`` passages, kept as texts; otherwise ``corpus`` makes every passage of that
     file an item (content items, embedded once), and the items are else the qrels' documents,
@@ -101,7 +103,9 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
     labels (distilling that run), and its queries count as judged. ``categories``: a qid ->
     category TSV that must cover every judged topic; ``discovery``: a ``discovery.Discovery``
     over the qrels' items (``response_metadata``: with the track's token log-probs, recorded for
-    the run form); ``gains_source`` says where ``gains`` came from (none given: the labels); ``device`` runs the encoder (fp32 on any device: the cached vectors
+    the run form); ``gains_source`` says where ``gains`` came from (none given: the labels);
+    ``evidence``: the discovery's substantive answers (``read_discovery``), moved in as
+    ``evidence.jsonl``; ``device`` runs the encoder (fp32 on any device: the cached vectors
     do not depend on it beyond rounding)."""
     from . import responses as texts
     out_dir = Path(out)
@@ -168,6 +172,8 @@ def prepare_items(topics: list[Topic], qrels: Qrels, out: str, gains: dict[int, 
             with atomic_output(out_dir / "discovery.npz", "wb") as f:
                 np.savez(f, qids=np.array(discovery.qids), flags=discovery.flags, features=discovery.values,
                          embeddings=cached_embeddings(discovery.texts, encoder, device=device))
+        if evidence:
+            os.replace(evidence, out_dir / "evidence.jsonl")
         if responses:
             from .discovery import pair_features
 

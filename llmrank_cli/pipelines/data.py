@@ -2,6 +2,7 @@
 handed to ``datasets.prepare_items`` with the job's gains, folds and encoder."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from ..jobs.data import ItemsPrepareJob, MllmPrepareJob
@@ -19,11 +20,21 @@ def prepare_mllm(job: MllmPrepareJob) -> Path:
         note(f"gains {mapping}: {MLLM_GAINS_SOURCE}; the track's labels put the best LLM (1) below the second (2) "
              f"in plain trec_eval, so cv reports their raw-label nDCG beside these; --gains chooses others")
     judgements = read_qrels(job.qrels)
-    found = read_discovery(job.discovery, sorted(set(judgements.table["docno"].to_pylist())), job.metadata) \
-        if job.discovery else None
-    return _write(job, read_topics(job.queries, "tsv"), judgements, (MLLM_GAINS, MLLM_GAINS_SOURCE),
-                  [job.queries, job.qrels, *job.discovery, *job.metadata], discovery=found,
-                  response_metadata=bool(job.metadata))
+    llms = sorted(set(judgements.table["docno"].to_pylist()))
+    found, evidence = None, None
+    try:
+        if job.discovery:  # its substantive answers go to a file beside the output, moved in when done
+            Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=Path(job.output).parent, prefix=".evidence.",
+                                             suffix=".jsonl", delete=False) as out:
+                evidence = out.name
+                found = read_discovery(job.discovery, llms, job.metadata, out)
+        return _write(job, read_topics(job.queries, "tsv"), judgements, (MLLM_GAINS, MLLM_GAINS_SOURCE),
+                      [job.queries, job.qrels, *job.discovery, *job.metadata], discovery=found,
+                      response_metadata=bool(job.metadata), evidence=evidence)
+    finally:
+        if evidence:
+            Path(evidence).unlink(missing_ok=True)
 
 
 def prepare_items(job: ItemsPrepareJob) -> Path:

@@ -241,6 +241,8 @@ def train(name: str, job: ItemTrainJob, settings: dict, quiet: bool = False) -> 
         checkpoints = ranker.watch.checkpoints
         if [p.name for p in checkpoints.iterdir()] == ["settings.json"]:  # failed before its first epoch: no claim
             shutil.rmtree(checkpoints)
+            if not any(out.iterdir()):  # nor an empty model directory
+                out.rmdir()
         raise
     finally:
         progress.close()
