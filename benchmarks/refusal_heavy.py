@@ -92,7 +92,7 @@ def main() -> None:
                 "--gains", "0=0,1=1,2=2", "-o", str(data))
     runs = []
     for name, flags in RANKERS:
-        label = name + "".join(f"-{f.lstrip('-')}" for f in flags[1:])
+        label = name + "".join(f"-{f.lstrip('-')}" for f in flags)
         out = work / "cv" / label
         if not (out / f"{name}.run").exists():
             llmrank("cv", name, "--data", str(data), *flags, "-o", str(out))
