@@ -77,8 +77,11 @@ def _scoring_killed_resumes_to_the_same_bytes(job: list[str], tmp_path, queries:
     assert refused.returncode == 2 and "--resume" in refused.stderr and refused.stderr.count("\n") == 1
     assert main([*job, "--quiet", "--resume", "-o", str(cut)]) == 0
     assert cut.read_bytes() == whole.read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name not in ("cache", "model")) == [
-        "cut.run", "cut.run.manifest.json", "whole.run", "whole.run.manifest.json"]
+    beside = {p.name for p in tmp_path.iterdir() if p.name not in ("cache", "model")} - {"cut.run", "whole.run"}
+    assert {name.replace("whole.run", "cut.run") for name in beside} == {n for n in beside if n.startswith("cut")}
+    assert {"cut.run.manifest.json", "whole.run.manifest.json"} <= beside  # and an LLM pool's run form
+    assert beside <= {f"{run}.{what}" for run in ("cut.run", "whole.run") for what in ("manifest.json",
+                                                                                      "run-form.json")}
 
 
 @pytest.fixture(scope="module")
