@@ -91,34 +91,9 @@ def prepare_index(
     quiet: bool = options.QUIET,
 ) -> None:
     """Build a Lucene index with Anserini (positions and document vectors stored, so RM3 works)."""
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
+    from ..retrieval.bm25 import index_corpus
 
-    from ..errors import LlmrankError
-    from ..retrieval.bm25 import build_index
-
-    target, source = Path(output), Path(corpus)
-    if target.exists():
-        raise LlmrankError(f"{target}: exists; remove it or choose another --output")
-    if not source.exists():
-        raise LlmrankError(f"{source}: no such file or directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        if source.is_dir():
-            collection = source
-        else:
-            collection = staging / "collection"
-            collection.mkdir()
-            os.symlink(source.resolve(), collection / (source.name if source.suffix in (".jsonl", ".gz", ".json")
-                                                       else source.name + ".jsonl"))
-        build_index(str(collection), str(staging / "index"), threads, stemmer, store_raw)
-        os.replace(staging / "index", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    note(f"index written to {target}")
+    note(f"index written to {index_corpus(corpus, output, threads, stemmer, store_raw)}")
 
 
 def _data_directory(job, _: dict) -> None:

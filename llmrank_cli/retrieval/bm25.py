@@ -127,6 +127,35 @@ def build_index(corpus_dir: str, index_dir: str, threads: int = 2, stemmer: str 
     (Path(index_dir) / INDEX_SETTINGS).write_text(json.dumps({"stemmer": stemmer}) + "\n")
 
 
+def index_corpus(corpus: str, output: str, threads: int = 2, stemmer: str = "porter",
+                 store_raw: bool = False) -> Path:
+    """`prepare index`: a JsonCollection file (or a directory of them) indexed into ``output``,
+    built aside and renamed when done, so a failed or killed build leaves nothing there."""
+    import shutil
+    import tempfile
+
+    target, source = Path(output), Path(corpus)
+    if target.exists():
+        raise LlmrankError(f"{target}: exists; remove it or choose another --output")
+    if not source.exists():
+        raise LlmrankError(f"{source}: no such file or directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        if source.is_dir():
+            collection = source
+        else:  # Anserini reads a directory: the file, linked under a name its JsonCollection takes
+            collection = staging / "collection"
+            collection.mkdir()
+            os.symlink(source.resolve(), collection / (source.name if source.suffix in (".jsonl", ".gz", ".json")
+                                                       else source.name + ".jsonl"))
+        build_index(str(collection), str(staging / "index"), threads, stemmer, store_raw)
+        os.replace(staging / "index", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 def index_stemmer(index: str) -> str:
     """The stemmer the index was built with (queries must be analysed alike); Anserini's
     default, porter, for indexes not built by llmrank."""
