@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 ./commands/setup.sh
 # llama.cpp's OpenAI-compatible server, for the served-LLM tests (tests/test_served_llm.py): built
 # from source once (a few minutes on 2 cores), then pip's cache holds the wheel.
-CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} .venv/bin/python -m pip install -q \
-  --disable-pip-version-check "llama-cpp-python[server]==0.3.36"
-exec .venv/bin/python -m pytest -q "$@"
+VENV=${VENV:-.venv}
+LOCK=()
+[ "$(cat "$VENV/llmrank-lock")" = unlocked ] || LOCK=(-c constraints.txt)
+CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} "$VENV/bin/python" -m pip install -q \
+  --disable-pip-version-check "${LOCK[@]}" "llama-cpp-python[server]==0.3.36"
+exec "$VENV/bin/python" -m pytest -q "$@"

@@ -14,13 +14,39 @@ _LIBRARIES = ("llmrank", "numpy", "pyarrow", "torch", "transformers", "sentence-
 
 
 def versions(libraries: tuple[str, ...] = _LIBRARIES) -> dict[str, str]:
+    """Python's and the key libraries' versions, the lock the environment was installed from and
+    the CPU: what a number depends on beyond the code (float kernels differ by vector ISA)."""
     out = {"python": platform.python_version()}
     for lib in libraries:
         try:
             out[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             pass
-    return out
+    return {**out, "lock": installed_lock(), "cpu": cpu()}
+
+
+def installed_lock() -> str:
+    """The hash of constraints.txt that commands/setup.sh installed this environment from
+    (``unlocked``: the newest versions; ``unknown``: not installed by setup.sh)."""
+    from pathlib import Path
+
+    marker = Path(sys.prefix) / "llmrank-lock"
+    return marker.read_text().strip() if marker.is_file() else "unknown"
+
+
+def cpu() -> str:
+    """The CPU's model name and widest vector ISA (AMX, AVX-512, AVX2, NEON), from /proc/cpuinfo."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith(("model name", "Model", "CPU part"))), platform.machine())
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines()
+                      if line.startswith(("flags", "Features"))), []))
+    isa = next((label for flag, label in (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"),
+                                          ("asimd", "NEON")) if flag in flags), "no vector extension named")
+    return f"{name} ({isa})"
 
 
 def fingerprint(*paths) -> str:

@@ -1,0 +1,45 @@
+"""Locked installs: constraints.txt pins the tested environment (torch left to setup.sh), the
+environment setup.sh made holds exactly those versions, and every manifest names the lock and
+the CPU its numbers came from."""
+import hashlib
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^\s;]+)", line)
+        assert match, f"constraints.txt: not a pin: {line!r}"
+        pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_the_environment_is_the_locked_one():
+    pins = _pins()
+    assert len(pins) > 100 and not {"torch", "triton"} & set(pins)
+    assert {"transformers", "sentence-transformers", "pyarrow", "numpy"} <= set(pins)
+    marker = (Path(sys.prefix) / "llmrank-lock").read_text().strip()  # setup.sh writes it, locked or not
+    if marker == "unlocked":  # LLMRANK_UNLOCKED=1: the newest versions, on purpose
+        return
+    assert marker == hashlib.sha256((ROOT / "constraints.txt").read_bytes()).hexdigest()[:16]
+    installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()}
+    differ = {name: (version, installed[name]) for name, version in pins.items()
+              if name in installed and installed[name] != version}
+    assert not differ, differ
+    unpinned = set(installed) - set(pins) - {"llmrank", "torch", "triton", "pip", "setuptools", "wheel"}
+    assert not {n for n in unpinned if not n.startswith("nvidia-")}, unpinned
+
+
+def test_manifests_name_the_lock_and_the_cpu():
+    from llmrank_cli.manifest import versions
+
+    found = versions()
+    assert found["lock"] == (Path(sys.prefix) / "llmrank-lock").read_text().strip()
+    assert re.fullmatch(r".+ \((AMX|AVX-512|AVX2|NEON|no vector extension named)\)", found["cpu"]), found["cpu"]
