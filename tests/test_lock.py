@@ -4,6 +4,7 @@ the CPU its numbers came from."""
 import hashlib
 import re
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def test_the_environment_is_the_locked_one():
     if marker == "unlocked":  # LLMRANK_UNLOCKED=1: the newest versions, on purpose
         return
     assert marker == hashlib.sha256((ROOT / "constraints.txt").read_bytes()).hexdigest()[:16]
-    installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()}
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()  # not the copies libraries vendor (setuptools')
+    installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()
+                 if Path(d.locate_file("")).resolve() == site}
     differ = {name: (version, installed[name]) for name, version in pins.items()
               if name in installed and installed[name] != version}
     assert not differ, differ
