@@ -25,29 +25,12 @@ def validate_command(
     """Report duplicate docnos, non-finite scores, rank/score disagreement, ties at cutoffs,
     missing queries and empty topics; with --pool, what TREC Million LLMs would refuse. Exit 1
     if any error was found (2: unreadable input)."""
-    from ..api import validate
     from ..errors import EXIT_FINDINGS
-    from ..evaluation.submission import read_pool, validate_submission_set
-    from ..evaluation.validation import validate_topics
-    from ..formats import read_qrels, read_run, read_topics
-    from ..formats.runs import run_tags
+    from ..pipelines.runs import validate_files
 
-    qrels_data = read_qrels(qrels) if qrels else None
-    if qrels_data is not None:
-        qrels_data.check_unique()
-    topic_list = read_topics(topics, topics_format, topics_field) if topics else None
-    findings = validate_topics(topic_list, topics) if topic_list is not None else []
-    llms = read_pool(pool) if pool else None
-    tags_of = {}
-    for path in runs:
-        run = read_run(path, "trec" if pool else run_format, check=False)
-        tags_of[run.name] = run_tags(path) if pool and path != "-" else [run.tag]
-        findings += validate(run, qrels_data, topic_list, llms, tags_of[run.name])
-    if pool:
-        findings += validate_submission_set(tags_of)
+    findings = validate_files(runs, qrels, topics, topics_format, topics_field, run_format, pool)
     for f in findings:
         typer.echo(str(f), err=True)
     errors = sum(f.severity == "error" for f in findings)
-    warnings = len(findings) - errors
-    typer.echo(f"{len(runs)} run(s) checked: {errors} error(s), {warnings} warning(s)", err=True)
+    typer.echo(f"{len(runs)} run(s) checked: {errors} error(s), {len(findings) - errors} warning(s)", err=True)
     return EXIT_FINDINGS if errors else 0

@@ -41,6 +41,32 @@ def evaluate_report(job: EvalJob) -> None:
         render(job.fmt, evals, out, job.per_query, comparisons, settings)
 
 
+def validate_files(runs: list[str], qrels: str | None = None, topics: str | None = None,
+                   topics_format: str = "auto", topics_field: str = "title", run_format: str = "auto",
+                   pool: str | None = None) -> list:
+    """``validate``'s findings: the topics', then each run's against the qrels and topics, and
+    with ``pool`` (LLM ids or a data directory) what TREC Million LLMs refuses, the files taken
+    together included (runs per team, run tags shared)."""
+    from ..api import validate
+    from ..evaluation.submission import read_pool, validate_submission_set
+    from ..evaluation.validation import validate_topics
+    from ..formats import read_qrels, read_run, read_topics
+    from ..formats.runs import run_tags
+
+    judged = read_qrels(qrels) if qrels else None
+    if judged is not None:
+        judged.check_unique()
+    topic_list = read_topics(topics, topics_format, topics_field) if topics else None
+    findings = validate_topics(topic_list, topics) if topic_list is not None else []
+    llms = read_pool(pool) if pool else None
+    tags_of = {}
+    for path in runs:
+        run = read_run(path, "trec" if pool else run_format, check=False)
+        tags_of[run.name] = run_tags(path) if pool and path != "-" else [run.tag]
+        findings += validate(run, judged, topic_list, llms, tags_of[run.name])
+    return findings + (validate_submission_set(tags_of) if pool else [])
+
+
 CONVERT_FORMATS = ("trec", "msmarco", "mllm")
 
 
