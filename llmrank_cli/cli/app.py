@@ -27,6 +27,8 @@ COMMANDS = {
     "merge": ("merge", "Join shard runs; every query must come from exactly one shard."),
     "sample": ("sample", "Write the embedded samples: passages/ (topics, corpus, qrels, first-stage runs) and "
                          "llm/ (queries × LLM ids with graded qrels)."),
+    "report": ("report", "One self-contained HTML page of where and why runs differ: the summary against each "
+                         "baseline, per query, per category, distributions, and the runs' lists query by query."),
     "validate": ("validate", "Report duplicate docnos, non-finite scores, rank/score disagreement, ties at "
                              "cutoffs, missing queries and empty topics; with --pool, what TREC Million LLMs would "
                              "refuse. Exit 1 if any error was found (2: unreadable input)."),
