@@ -10,4 +10,10 @@ LOCK=()
 [ "$(cat "$VENV/llmrank-lock")" = unlocked ] || LOCK=(-c constraints.txt)
 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} "$VENV/bin/python" -m pip install -q \
   --disable-pip-version-check "${LOCK[@]}" "llama-cpp-python[server]==0.3.36"
+# Debian's Chromium and its driver, for the report's browser tests (tests/test_report_browser.py).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=()
+  [ "$(id -u)" = 0 ] || SUDO=(sudo)
+  "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 exec "$VENV/bin/python" -m pytest -q "$@"

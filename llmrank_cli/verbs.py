@@ -1,7 +1,7 @@
-"""The Python API's verbs that run models, ``llmrank.rerank``, ``llmrank.rank``,
-``llmrank.train`` and ``llmrank.cross_validate``: they take the typed job the command builds
+"""The Python API's verbs that run models or write pages, ``llmrank.rerank``, ``llmrank.rank``,
+``llmrank.train``, ``llmrank.cross_validate`` and ``llmrank.report``: they take the typed job the command builds
 (``jobs/``), or keyword arguments that build one, check it as the command does, run the same
-pipeline function and return the run, the model directory or the CV report.
+pipeline function and return the run, the model directory, the CV report or the page.
 
 >>> import llmrank
 >>> run = llmrank.rerank(run="bm25.run", topics="topics.tsv", corpus="corpus.jsonl",
@@ -77,6 +77,20 @@ def cross_validate(name: str, job=None, *, quiet: bool = True, **options) -> dic
     job, settings = _job(job_cls, job, options)
     _own_settings(job, name, settings)
     return pipelines.cross_validate(name, job.check(), settings, quiet)[0]
+
+
+def report(job=None, **options) -> str:
+    """The HTML page ``llmrank report`` writes (to ``output`` too, when given): keyword arguments
+    are ReportJob's fields (``qrels``, ``runs``, ``baseline=[...]``, ``topics``, ``corpus``, ...)."""
+    from .jobs.evaluation import ReportJob
+    from .pipelines.report import build, report as write_report
+
+    job, extra = _job(ReportJob, job, options)
+    if extra:
+        raise LlmrankError(f"{sorted(extra)[0]!r} is not a field of ReportJob")
+    if job.output is None:
+        return build(dataclasses.replace(job, output="-").check())
+    return write_report(job.check())
 
 
 def _own_settings(job, name: str, settings: dict, scoring: bool = False) -> None:

@@ -7,6 +7,7 @@ import io
 
 from markupsafe import Markup
 
+POINTS = 1000  # points drawn per run in the distributions
 WIN, LOSS, TIE = "#2e7d32", "#c62828", "#9e9e9e"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
@@ -66,13 +67,15 @@ def per_query(deltas: list[tuple[str, float]], anchor_of: dict[str, str], measur
 
 @styled
 def distributions(values: list[list[float]], runs: list[str], measure: str) -> Markup:
-    """Each run's per-query values: a box with every query as a point over it."""
+    """Each run's per-query values: a box, and over it each query as a point (past POINTS
+    queries, a seeded sample of them)."""
     import numpy as np
 
     fig, ax = _axes(9, 0.45 * len(runs) + 0.9)
-    ax.boxplot(values, vert=False, widths=0.5, showfliers=False, medianprops={"color": "#111"})
+    ax.boxplot(values, orientation="horizontal", widths=0.5, showfliers=False, medianprops={"color": "#111"})
     jitter = np.random.default_rng(0)
     for i, v in enumerate(values, 1):
+        v = v if len(v) <= POINTS else jitter.choice(v, POINTS, replace=False)
         ax.scatter(v, i + jitter.uniform(-0.15, 0.15, len(v)), s=6, alpha=0.45, color=PALETTE[(i - 1) % 10],
                    linewidths=0)
     ax.set_yticks(range(1, len(runs) + 1), runs)

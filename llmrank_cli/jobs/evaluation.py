@@ -84,7 +84,7 @@ class ReportJob(MeasuredJob):
                                         "categories and the LLMs' responses, items in place of passages.",
                                   exists=True)
     by: Optional[str] = setting(None, BY_HELP, exists=True)
-    depth: int = setting(10, "Documents of each run shown per query.", min=1, max=1000, names=("-k", "--depth"))
+    top: int = setting(10, "Documents of each run shown per query: its top k.", min=1, max=1000, names=("-k", "--top"))
     max_queries: int = setting(200, "Queries drawn one by one (those differing most from the baseline); the charts "
                                     "show every query up to 1000.", min=1)
     output: str = output("The HTML page, written atomically; - for stdout.")

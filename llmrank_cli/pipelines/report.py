@@ -95,6 +95,37 @@ def _categories(job, evals, category_of, source, label):
     return rows
 
 
+def _query_views(job, sources, runs, judged, values, qids, anchors, measure) -> list[page.QueryView]:
+    """The queries drawn one by one: text, category, each run's value and top k."""
+    topic_text = {t.qid: t.text for t in read_topics(sources.topics, "auto", job.topics_field)} \
+        if sources.topics else {}
+    category_of = read_categories(sources.by) if sources.by else {}
+    tops = _tops(runs, qids, job.top)
+    text_of = _texts(job, sources, {d for _, top in tops for docs in top.values() for d in docs}, set(qids))
+    label_of = _labels(judged, qids)
+    return [page.QueryView(anchors[qid], qid, topic_text.get(qid, ""), category_of.get(qid),
+                           [value_text(measure, v[qid]) if qid in v else "" for v in values],
+                           page.columns_of(qid, [(run, top.get(qid, [])) for run, top in tops], label_of, text_of,
+                                           page.terms(topic_text.get(qid, ""))))
+            for qid in qids]
+
+
+def _per_query_charts(evals, values, anchors, label, names) -> tuple[list[dict], str]:
+    """Each run's per-query Δ chart against the first baseline, with its bars' tooltips; and a
+    note when the charts leave queries out."""
+    out, note = [], ""
+    for ev, v in zip(evals[1:], values[1:]):
+        diff = page.deltas(v, values[0])
+        if len(diff) < len(set(v) & set(values[0])):
+            note = f"More than {page.CHART_LIMIT} queries: each chart shows the largest losses and wins."
+        out.append({"svg": charts.per_query(diff, anchors, label, names[ev.run_name], names[evals[0].run_name]),
+                    "tips": {anchors[q]: f"{q}: Δ {d:+.4f}" for q, d in diff if q in anchors}})
+    return out, note
+
+
+TEST_NAMES = {"t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank", "permutation": "permutation test"}
+
+
 def build(job: ReportJob) -> str:
     """The page's HTML."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -112,59 +143,37 @@ def build(job: ReportJob) -> str:
     if not shown:
         raise LlmrankError("report: no measure with one value per run among -m")
     labels = [evals[0].measures[mi].label for mi in shown]
-    label = labels[0]
     tested = page.against_baselines(evals, baselines, job.test, job.correction, job.alpha, job.permutations, job.seed)
     rows = page.summary(evals, {r.name: r.tag for r in runs}, tested)
-    values = [page.per_query(ev, label) for ev in evals]
+    values = [page.per_query(ev, labels[0]) for ev in evals]
     qids = page.chosen(values, job.max_queries)
     anchors = {q: f"q{i}" for i, q in enumerate(qids)}
     names = short_names(paths)
-
-    topic_text = {t.qid: t.text for t in read_topics(sources.topics, "auto", job.topics_field)} if sources.topics \
-        else {}
-    category_of = read_categories(sources.by) if sources.by else None
-    tops = _tops(runs, qids, job.depth)
-    wanted = {d for _, top in tops for docs in top.values() for d in docs}
-    text_of = _texts(job, sources, wanted, set(qids))
-    label_of = _labels(judged, qids)
-    queries = []
-    for qid in qids:
-        words = page.terms(topic_text.get(qid, ""))
-        queries.append(page.QueryView(
-            anchors[qid], qid, topic_text.get(qid, ""), category_of.get(qid) if category_of else None,
-            [value_text(evals[0].measures[shown[0]], v[qid]) if qid in v else "" for v in values],
-            page.columns_of(qid, [(run, top.get(qid, [])) for run, top in tops], label_of, text_of, words)))
-
-    per_query_charts, chart_note = [], ""
-    for ev, v in zip(evals[1:], values[1:]):
-        diff = page.deltas(v, values[0])
-        if len(diff) < len(set(v) & set(values[0])):
-            chart_note = f"More than {page.CHART_LIMIT} queries: each chart shows the largest losses and wins."
-        per_query_charts.append({"svg": charts.per_query(diff, anchors, label, names[ev.run_name],
-                                                         names[paths[0]]),
-                                 "tips": {anchors[q]: f"{q}: Δ {d:+.4f}" for q, d in diff if q in anchors}})
-    categories = _categories(job, evals, category_of, sources.by, label) if category_of else None
+    queries = _query_views(job, sources, runs, judged, values, qids, anchors, evals[0].measures[shown[0]])
+    per_query_charts, chart_note = _per_query_charts(evals, values, anchors, labels[0], names)
+    categories = _categories(job, evals, read_categories(sources.by), sources.by, labels[0]) if sources.by else None
     env = Environment(loader=PackageLoader("llmrank_cli", "resources"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(
         title=f"llmrank report: {len(paths)} runs, {Path(job.qrels).name if job.qrels != '-' else 'qrels'}",
         settings=[("qrels", job.qrels), ("trec_eval", job.trec_eval), ("queries", len(evals[0].qids)),
                   ("baseline", ", ".join(names[b] for b in baselines)), ("test", job.test),
-                  ("correction", job.correction), ("depth", job.depth)],
+                  ("correction", job.correction), ("top", job.top)],
         measures=labels, rows=rows, runs=paths, names=names, baselines=baselines,
-        compared_with={b: any(b in r.versus for r in rows) for b in baselines},
-        test_name={"t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank", "permutation": "permutation test"}[job.test],
-        correction=job.correction, alpha=job.alpha, chart_measure=label, chart_note=chart_note,
+        compared_with={b: any(b in r.versus for r in rows) for b in baselines}, test_name=TEST_NAMES[job.test],
+        correction=job.correction, alpha=job.alpha, chart_measure=labels[0], chart_note=chart_note,
         per_query_charts=per_query_charts, categories=categories,
         category_chart=charts.by_category([(c["name"], c["means"]) for c in categories], [names[p] for p in paths],
-                                          label) if categories else "",
-        distribution_chart=charts.distributions([list(v.values()) for v in values], [names[p] for p in paths], label),
-        queries=queries, query_count=len(values[0]), item_word=sources.item_word,
+                                          labels[0]) if categories else "",
+        distribution_chart=charts.distributions([list(v.values()) for v in values], [names[p] for p in paths],
+                                                labels[0]),
+        queries=queries, query_count=len(values[0]), points=charts.POINTS, item_word=sources.item_word,
         has_texts=job.corpus is not None or sources.responses is not None, version=__version__)
 
 
-def report(job: ReportJob) -> None:
+def report(job: ReportJob) -> str:
     """The page, written atomically to ``job.output``: a failure leaves an existing page as it was."""
     html = build(job)
     with atomic_output(job.output) as out:
         out.write(html)
+    return html
