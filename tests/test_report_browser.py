@@ -74,6 +74,7 @@ def test_the_dl19_page_shows_evals_numbers_and_opens_a_query_from_its_bar(cli, b
     assert r.code == 0, r.err
     assert out.stat().st_size < 5_000_000
     _load(browser, out)
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0  # no fetches
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTEFACTS / "report-dl19.png"))
 
