@@ -50,7 +50,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata.get("exists") and value is not None:
                 for path in value if isinstance(value, list) else [value]:
-                    if path != "-" and not Path(path).exists():
+                    if path != "-" and not str(path).startswith("irds:") and not Path(path).exists():
                         raise InputError(path, None, "no such file" + (
                             "" if f.metadata.get("argument") else f" ({_flag(f)})"))
 

@@ -5,6 +5,7 @@ Errors print one line on stderr; ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from importlib import import_module
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     state.debug, state.quiet = "--debug" in argv, "--quiet" in argv  # nothing kept from an earlier call
     _show_notes()
+    logging.getLogger("ir_datasets").setLevel(logging.WARNING if state.quiet else logging.NOTSET)  # its progress
     try:
         argv = _renamed(argv)
         result = _app_for(argv)(args=argv, prog_name="llmrank", standalone_mode=False)

@@ -24,29 +24,13 @@ def prepare_corpus(
 
     from ..formats.corpus import iter_documents, write_corpus
 
-    n = write_corpus(itertools.chain.from_iterable(_documents(p, fmt, iter_documents) for p in inputs), output)
+    n = write_corpus(itertools.chain.from_iterable(iter_documents(p, fmt) for p in inputs), output)
     note(f"{n} documents written to {output}")
-
-
-def _documents(path: str, fmt: str, iter_documents):
-    if not path.startswith("irds:"):
-        return iter_documents(path, fmt)
-    from ..errors import LlmrankError, MissingExtra
-
-    try:
-        import ir_datasets
-    except ImportError:
-        raise MissingExtra(f"{path}", "ir_datasets") from None
-    try:
-        dataset = ir_datasets.load(path[5:])
-        return ((d.doc_id, d.default_text()) for d in dataset.docs_iter())
-    except Exception as exc:  # ir_datasets raises many kinds when offline or unknown
-        raise LlmrankError(f"{path}: ir_datasets could not provide it ({str(exc).splitlines()[0][:200]})") from None
 
 
 @prepare_app.command("topics")
 def prepare_topics(
-    source: str = typer.Argument(..., help="Topics: TSV, TREC SGML, XML, JSONL, CSV or SMART queries."),
+    source: str = typer.Argument(..., help="Topics: TSV, TREC SGML, XML, JSONL, CSV or SMART queries, or irds:<id>."),
     output: str = options.OUTPUT,
     fmt: str = options.term("topics_format", "--input-format"),
     field: str = options.term("topics_field", "--field"),
@@ -83,7 +67,7 @@ def prepare_qrels(
 
 @prepare_app.command("index")
 def prepare_index(
-    corpus: str = typer.Argument(..., help="JsonCollection file from `prepare corpus` (or a directory of them)."),
+    corpus: str = typer.Argument(..., help="JsonCollection file from `prepare corpus` (or a directory of them), or irds:<id>."),
     output: str = typer.Option(..., "-o", "--output", help="Index directory to create."),
     threads: int = typer.Option(2, "--threads", min=1, help="Indexing threads."),
     stemmer: str = typer.Option("porter", "--stemmer", help="porter, krovetz or none."),

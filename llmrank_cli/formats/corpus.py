@@ -10,6 +10,7 @@ import re
 from typing import Iterator
 
 from ..errors import InputError, LlmrankError
+from . import irds
 from .io import atomic_output, display_name, iter_lines, json_object
 
 CORPUS_FORMATS = ("auto", "jsonl", "tsv", "trec", "smart")
@@ -31,7 +32,10 @@ def sniff_corpus_format(first_line: str) -> str:
 
 
 def iter_documents(path, fmt: str = "auto") -> Iterator[tuple[str, str]]:
-    """(docid, text) for every document, in file order."""
+    """(docid, text) for every document, in file order (an ir_datasets id's: streamed)."""
+    if irds.is_id(path):
+        yield from irds.documents(path)
+        return
     lines = iter_lines(path)
     name = display_name(path)
     first = next(((n, l) for n, l in lines if l.strip()), None)
@@ -146,5 +150,8 @@ def write_corpus(docs: Iterator[tuple[str, str]], path) -> int:
 
 
 def read_passages(path, wanted: set[str] | None = None) -> dict[str, str]:
-    """docid -> text for the wanted ids (all when ``wanted`` is None)."""
+    """docid -> text for the wanted ids (all when ``wanted`` is None); an ir_datasets id's wanted
+    ids are looked up in its docstore."""
+    if irds.is_id(path) and wanted is not None:
+        return irds.passages(path, wanted)
     return {d: t for d, t in iter_documents(path) if wanted is None or d in wanted}

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from . import irds
 from .io import atomic_output, display_name
 from .table import Column, Source, first_duplicate, load, parse_int, read_table
 
@@ -50,6 +51,9 @@ class Qrels:
 
 
 def read_qrels(path) -> Qrels:
+    """TREC qrels from a file, or an ir_datasets id's (``irds:ID``)."""
+    if irds.is_id(path):
+        return Qrels.from_columns(*irds.qrels(path), name=path)
     src = load(path)
     table = read_table(path, _COLUMNS, 4, "TREC qrels (qid iter docno rel)", src=src)
     return Qrels(table, display_name(path), Source.of(path, src))
@@ -69,6 +73,8 @@ def read_any_qrels(path, fmt: str = "auto") -> Qrels:
     from .io import iter_lines
 
     name = display_name(path)
+    if irds.is_id(path):
+        return read_qrels(path)
     if fmt == "auto":
         first = next((l.split() for _, l in iter_lines(path) if l.strip()), [])
         fmt = "cranqrel" if len(first) == 3 else "cisi" if len(first) == 4 and "." in first[3] else "trec"

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from typing import NamedTuple
 
 from ..errors import InputError, LlmrankError
+from . import irds
 from .io import atomic_output, display_name, json_object, read_text
 
 TOPIC_FORMATS = ("auto", "tsv", "sgml", "xml", "jsonl", "csv", "smart")
@@ -53,14 +54,17 @@ def read_topics(path, fmt: str = "auto", field: str = "title", number_by_positio
     ``number_by_position`` renumbers topics 1..n in file order: Cranfield's qrels number
     queries that way while its ``.I`` ids skip numbers."""
     name = display_name(path)
-    text = read_text(path)
-    fmt = sniff_topics_format(text) if fmt == "auto" else fmt
     if field not in TOPIC_FIELDS:
         raise LlmrankError(f"unknown topic field {field!r}; choose from {', '.join(TOPIC_FIELDS)}")
-    readers = {"tsv": _tsv, "sgml": _sgml, "xml": _xml, "jsonl": _jsonl, "csv": _csv, "smart": _smart}
-    if fmt not in readers:
-        raise LlmrankError(f"unknown topics format {fmt!r}; choose from {', '.join(TOPIC_FORMATS)}")
-    topics = readers[fmt](text, name, field)
+    if irds.is_id(path):
+        topics = [Topic(qid, text) for qid, text in irds.topics(path, field)]
+    else:
+        text = read_text(path)
+        fmt = sniff_topics_format(text) if fmt == "auto" else fmt
+        readers = {"tsv": _tsv, "sgml": _sgml, "xml": _xml, "jsonl": _jsonl, "csv": _csv, "smart": _smart}
+        if fmt not in readers:
+            raise LlmrankError(f"unknown topics format {fmt!r}; choose from {', '.join(TOPIC_FORMATS)}")
+        topics = readers[fmt](text, name, field)
     if number_by_position:
         topics = [Topic(str(i), t.text) for i, t in enumerate(topics, 1)]
     seen: set[str] = set()

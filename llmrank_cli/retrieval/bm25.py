@@ -129,20 +129,29 @@ def build_index(corpus_dir: str, index_dir: str, threads: int = 2, stemmer: str 
 
 def index_corpus(corpus: str, output: str, threads: int = 2, stemmer: str = "porter",
                  store_raw: bool = False) -> Path:
-    """`prepare index`: a JsonCollection file (or a directory of them) indexed into ``output``,
-    built aside and renamed when done, so a failed or killed build leaves nothing there."""
+    """`prepare index`: a JsonCollection file (or a directory of them, or an ir_datasets id's
+    corpus) indexed into ``output``, built aside and renamed when done, so a failed or killed build
+    leaves nothing there."""
     import shutil
     import tempfile
+
+    from ..formats import irds
 
     target, source = Path(output), Path(corpus)
     if target.exists():
         raise LlmrankError(f"{target}: exists; remove it or choose another --output")
-    if not source.exists():
+    if not irds.is_id(corpus) and not source.exists():
         raise LlmrankError(f"{source}: no such file or directory")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        if source.is_dir():
+        if irds.is_id(corpus):  # streamed into a JsonCollection file beside the index being built
+            from ..formats.corpus import iter_documents, write_corpus
+
+            collection = staging / "collection"
+            collection.mkdir()
+            write_corpus(iter_documents(corpus), collection / "docs.jsonl")
+        elif source.is_dir():
             collection = source
         else:  # Anserini reads a directory: the file, linked under a name its JsonCollection takes
             collection = staging / "collection"
