@@ -67,7 +67,8 @@ def prepare_qrels(
 
 @prepare_app.command("index")
 def prepare_index(
-    corpus: str = typer.Argument(..., help="JsonCollection file from `prepare corpus` (or a directory of them), or irds:<id>."),
+    corpus: str = typer.Argument(..., help="JsonCollection file from `prepare corpus` (or a directory of "
+                                 "them), or irds:<id>."),
     output: str = typer.Option(..., "-o", "--output", help="Index directory to create."),
     threads: int = typer.Option(2, "--threads", min=1, help="Indexing threads."),
     stemmer: str = typer.Option("porter", "--stemmer", help="porter, krovetz or none."),
