@@ -69,10 +69,14 @@ class Exported:
 
             options = ort.SessionOptions()
             options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-            options.enable_cpu_mem_arena = False  # the arena keeps the largest batch's buffers: +1 GB on DL19
             self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
             self.provider = self.session.get_providers()[0]
-            self.run = lambda batch: self.session.run(None, batch)[0]
+            # ORT's arena, emptied after every batch: without the arena, glibc's heap fragments over
+            # batches of every length (DL19: 1.76 GB peak); with it and no shrinking, it keeps the
+            # largest batch's buffers (+1 GB); so, 1.27 GB and faster than either
+            shrink = ort.RunOptions()
+            shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+            self.run = lambda batch: self.session.run(None, batch, shrink)[0]
         else:
             import openvino as ov
 

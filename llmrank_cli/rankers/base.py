@@ -277,3 +277,4 @@ class PassageRanker(Ranker):
         if backend != "torch":
             self.exported = exported(module, forward, model_dir, type(self).__name__, backend, self.runtime.quantize,
                                      calibration, torch.get_num_threads())
+            module.to("meta")  # the export stands in for the torch weights: they leave memory
