@@ -49,6 +49,33 @@ def cpu() -> str:
     return f"{name} ({isa})"
 
 
+# What a model's float outputs depend on beyond its files: the kernels' libraries and the ISA.
+NUMERICS = ("torch", "transformers", "sentence-transformers", "numpy")
+
+
+def numerics(recorded: dict | None = None) -> dict[str, str]:
+    """Those versions and the ISA, of this process or (``recorded``) of a manifest's versions."""
+    source = recorded if recorded is not None else versions(NUMERICS)
+    out = {k: source[k] for k in NUMERICS if k in source}
+    if "cpu" in source:
+        out["isa"] = source["cpu"].rsplit("(", 1)[-1].rstrip(")")
+    return out
+
+
+def numerics_key() -> str:
+    """A short name of :func:`numerics`, for caches whose bytes depend on them."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(numerics(), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def made_elsewhere(recorded: dict) -> str | None:
+    """How the versions and ISA a manifest records differ from this process's, or None."""
+    then, now = numerics(recorded), numerics()
+    differ = [f"{k} {then[k]} (here {now[k]})" for k in now if k in then and then[k] != now[k]]
+    return ", ".join(differ) or None
+
+
 def fingerprint(*paths) -> str:
     """A short hash of input files' bytes: equal inputs, equal fingerprint."""
     import hashlib

@@ -46,3 +46,38 @@ def test_manifests_name_the_lock_and_the_cpu():
     found = versions()
     assert found["lock"] == (Path(sys.prefix) / "llmrank-lock").read_text().strip()
     assert re.fullmatch(r".+ \((AMX|AVX-512|AVX2|NEON|no vector extension named)\)", found["cpu"]), found["cpu"]
+
+
+def test_a_model_trained_elsewhere_loads_with_one_note_naming_the_differences(cli, llm_sample, tmp_path):
+    """A model directory whose manifest records other versions or another ISA loads, with one
+    note naming each difference; one made here loads with none."""
+    import json
+
+    from llmrank_cli.manifest import numerics
+
+    model = tmp_path / "prior"
+    assert cli("--quiet", "train", "prior", "--data", llm_sample / "data", "--all", "-o", model).code == 0
+    topics = llm_sample / "s" / "llm" / "topics.tsv"
+    here = cli("rank", "--model", model, "--topics", topics, "-o", tmp_path / "a.run")
+    assert here.code == 0 and "was trained under" not in here.err
+    manifest = json.loads((model / "model.json").read_text())
+    isa = numerics()["isa"]
+    manifest["versions"].update(torch="0.1.0", cpu=manifest["versions"]["cpu"].replace(isa, "NEON" if isa != "NEON"
+                                                                                        else "AVX2"))
+    (model / "model.json").write_text(json.dumps(manifest))
+    moved = cli("rank", "--model", model, "--topics", topics, "-o", tmp_path / "b.run")
+    assert moved.code == 0
+    notes = [line for line in moved.err.splitlines() if "was trained under" in line]
+    assert len(notes) == 1 and "torch 0.1.0 (here " in notes[0] and f"(here {isa})" in notes[0], moved.err
+    assert (tmp_path / "a.run").read_text() == (tmp_path / "b.run").read_text()
+
+
+def test_cached_embeddings_are_keyed_by_the_kernels_and_isa(monkeypatch, tmp_path):
+    from llmrank_cli import manifest
+    from llmrank_cli.kit.encoders import cached_embeddings
+
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path))
+    cached_embeddings(["a passage"], "all-MiniLM-L6-v2", device="cpu")
+    monkeypatch.setattr(manifest, "numerics", lambda recorded=None: {"torch": "0.1.0", "isa": "NEON"})
+    cached_embeddings(["a passage"], "all-MiniLM-L6-v2", device="cpu")
+    assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 2

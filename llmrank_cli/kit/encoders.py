@@ -81,7 +81,9 @@ def cached_embeddings(texts: list[str], encoder: str, model=None, device: str = 
     from ..errors import Note
     from ..formats.io import atomic_output
 
-    key = files_key(resolve_model(encoder), tuple(texts), 32)
+    from ..manifest import numerics_key
+
+    key = files_key(resolve_model(encoder), (numerics_key(), *texts), 32)  # its bytes depend on kernels and ISA
     path = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "embeddings" / f"{key}.npy"
     if path.exists():
         try:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LlmrankError, Note
+from ..manifest import numerics_key
 from .batching import token_batches
 from .resolve import files_key, resolve_causal_lm
 
@@ -102,7 +103,7 @@ class LmStates:
         self.key = files_key(files, (self.layer, max_length))  # what a trained ranker was trained on
         # bf16 or fp16 states (a GPU's default) differ from fp32 ones by ~1%: a cache of their own
         precision = "" if dtype is None or str(dtype) == "torch.float32" else "-" + str(dtype).removeprefix("torch.")
-        self.cache_dir = root / "lm-states" / f"{self.key}{precision}"
+        self.cache_dir = root / "lm-states" / f"{self.key}{precision}-{numerics_key()}"  # bytes: kernels', ISA's
         self.tokenizer = self.model = self.top_mlp = self.workers = None
         self.computed_tokens = 0  # tokens run through the LM (cache misses) in this process
 

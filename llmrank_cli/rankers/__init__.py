@@ -90,7 +90,11 @@ def create(name: str, runtime: Runtime = Runtime(), **given) -> Ranker:
 
 
 def load(directory, runtime: Runtime = Runtime()) -> Ranker:
-    """The ranker saved in ``directory`` (by `llmrank train`), from its manifest."""
+    """The ranker saved in ``directory`` (by `llmrank train`), from its manifest; one note when it
+    was trained under other versions or on another ISA than this process has."""
+    from ..manifest import made_elsewhere
+    from ..progress import note
+
     manifest = read_manifest(directory)
     if manifest is None:
         raise LlmrankError(f"{directory}: no model.json; train a model with `llmrank train`")
@@ -99,4 +103,8 @@ def load(directory, runtime: Runtime = Runtime()) -> Ranker:
         raise LlmrankError(f"{directory}: its model.json names no ranker; train the model again with `llmrank train`")
     ranker = get(name).load(directory, manifest, runtime)
     ranker.name = canonical(name)
+    elsewhere = made_elsewhere(manifest.get("versions", {}))
+    if elsewhere:
+        note(f"llmrank: note: {directory} was trained under {elsewhere}: its scores may differ from the "
+             f"trained run's in the last digits, and rankings where scores nearly tie")
     return ranker
