@@ -157,10 +157,32 @@ def table(root: Path, spec: dict) -> str:
     if "epochs" in spec:
         return epochs_table(root, spec)
     if "sets" in spec:
-        return sets_table(root, spec)
-    if "rows" not in spec:
-        return runs_table(root, spec)
-    return files_table(root, spec) if "runs" in spec else measures_table(root, spec)
+        body = sets_table(root, spec)
+    elif "rows" not in spec:
+        body = runs_table(root, spec)
+    else:
+        body = files_table(root, spec) if "runs" in spec else measures_table(root, spec)
+    return body + provenance(root, spec)
+
+
+PROVENANCE = ("llmrank", "torch", "transformers", "sentence-transformers", "lock", "cpu")
+
+
+def provenance(root: Path, spec: dict) -> str:
+    """A line under a table: what the manifests beside its runs record (the key versions, the
+    lock and the CPU), each value once; what no manifest records is said to be missing."""
+    files = [f for entry in spec["csv"] for f in (entry if isinstance(entry, list) else [entry])]
+    runs = {run for f in files for run in read_eval(root / f)[0]}
+    manifests = [json.loads(m.read_text()) for m in sorted((root / f"{r}.manifest.json" for r in runs), key=str)
+                 if m.is_file()]
+    if not manifests:
+        return "\n_Provenance: no run of this table has a manifest (runs of other tools)._\n"
+    parts, missing = [], []
+    for key in PROVENANCE:
+        seen = sorted({m.get("versions", {}).get(key) for m in manifests} - {None})
+        (parts if seen else missing).append(f"{key} {' / '.join(seen)}" if seen else key)
+    told = f"; not recorded: {', '.join(missing)} (runs made before manifests named them)" if missing else ""
+    return f"\n_Provenance ({len(manifests)} of {len(runs)} runs' manifests): {'; '.join(parts)}{told}._\n"
 
 
 def regenerate(root: Path, text: str) -> str:

@@ -1,6 +1,7 @@
 """The docs stay true: ranker pages equal what the registry generates, every relative link in the
 README and docs/ points at a file, and the README stays short."""
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -46,12 +47,27 @@ def test_tables_merge_a_report_and_say_what_was_not_run(tmp_path):
     csvs = [[f"{name}.eval.csv", f"{name}.report.csv"] for name in ("a", "b")]
     by_run = tables.table(tmp_path, {"csv": csvs, "sets": ["A", "B"], "measures": ["nDCG@10", "UPQE"],
                                      "runs": {"k5": "K 5", "k3": "K 3"}})
-    assert by_run.splitlines()[2:] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |",
-                                       "| K 3 | 0.3000, 0.1000 | not run |"]
+    assert by_run.splitlines()[2:4] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |",
+                                        "| K 3 | 0.3000, 0.1000 | not run |"]
+    assert by_run.splitlines()[5] == "_Provenance: no run of this table has a manifest (runs of other tools)._"
     by_set = tables.table(tmp_path, {"csv": csvs, "rows": ["A", "B"], "measures": ["nDCG@10"],
                                      "runs": {"prior": "prior", "k5": "K 5", "k5:UPQE": "UPQE"}, "delta": "k5"})
     assert by_set.splitlines()[0] == "| set | prior | K 5 | UPQE | Δ K 5 (p; w/t/l) |"
     assert by_set.splitlines()[3] == "| B | **0.4000** | 0.2500 | 0.1250 | −0.1500 (p 0.5; 3/1/2) |"
+
+
+def test_tables_name_the_versions_lock_and_cpu_their_runs_were_made_with(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "t.eval.csv").write_text("run,qid,measure,value\nruns/a.run,all,AP,0.4\nruns/b.run,all,AP,0.5\n"
+                                         "runs/c.run,all,AP,0.6\n")
+    for run, transformers in (("a", "5.24.0"), ("b", "5.25.0")):
+        (tmp_path / "runs" / f"{run}.run.manifest.json").write_text(json.dumps({"versions": {
+            "llmrank": "0.1.0", "torch": "2.13.0", "transformers": transformers, "cpu": "EPYC (AVX2)"}}))
+    line = _generator().experiment_tables.table(
+        tmp_path, {"csv": ["t.eval.csv"], "runs": {"runs/a.run": "A", "runs/b.run": "B", "runs/c.run": "C"}})
+    assert line.splitlines()[-1] == ("_Provenance (2 of 3 runs' manifests): llmrank 0.1.0; torch 2.13.0; transformers "
+                                     "5.24.0 / 5.25.0; cpu EPYC (AVX2); not recorded: sentence-transformers, lock "
+                                     "(runs made before manifests named them)._")
 
 
 def test_relative_links_resolve():
