@@ -14,14 +14,17 @@ _LIBRARIES = ("llmrank", "numpy", "pyarrow", "torch", "transformers", "sentence-
 
 
 def versions(libraries: tuple[str, ...] = _LIBRARIES) -> dict[str, str]:
-    """Python's and the key libraries' versions, the lock the environment was installed from and
-    the CPU: what a number depends on beyond the code (float kernels differ by vector ISA)."""
+    """Python's and the key libraries' versions, torch's thread count, the lock the environment
+    was installed from and the CPU: what a number depends on beyond the code (float kernels
+    differ by vector ISA)."""
     out = {"python": platform.python_version()}
     for lib in libraries:
         try:
             out[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             pass
+    if "torch" in sys.modules:  # float results of some kinds depend on it (docs/rankers.md#determinism)
+        out["threads"] = sys.modules["torch"].get_num_threads()
     return {**out, "lock": installed_lock(), "cpu": cpu()}
 
 
