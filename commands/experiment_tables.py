@@ -14,8 +14,9 @@ run file's stem (a row per file, e.g. per dataset, a column per run, ``brief`` r
 first measure only, a ``STEM:MEASURE`` key that one measure, ``delta`` naming the run whose Δ
 gets a column), or without ``runs`` a row per file of one run and a column per measure of
 ``columns``; ``csv`` + ``sets`` + ``runs`` (the other way round: a row per run, a column per
-file); ``epochs`` (a row per epoch of each training log). ``measures`` picks and orders the
-measures shown. A ``csv`` entry may be a list of files read as one (an eval CSV and a CSV of
+file); ``csv`` + ``rows`` + ``seeds`` (per ranker its runs over seeds: mean ± std, Δ, spread);
+``epochs`` (a row per epoch of each training log). ``measures`` picks and orders the measures
+shown. A ``csv`` entry may be a list of files read as one (an eval CSV and a CSV of
 the same shape holding a CV's report, e.g.).
 """
 from __future__ import annotations
@@ -153,10 +154,39 @@ def epochs_table(root: Path, spec: dict) -> str:
     return _rows(header, rows)
 
 
+def seeds_table(root: Path, spec: dict) -> str:
+    """A row per file (a dataset), the first run of each its baseline; per ranker of ``seeds`` its
+    runs ``NAME-seedN``: the measure's mean ± std over the seeds, the mean Δ against the baseline,
+    how many seeds' Δ were significant, and, where the mean Δ is smaller than the seeds' spread
+    (max − min), that it is."""
+    import statistics
+
+    measure = spec["measures"][0]
+    header = [spec.get("title", "set"), f"baseline {measure}"] + [f"{name}: mean ± std; Δ" for name in spec["seeds"]]
+    rows = []
+    for entry, label in zip(spec["csv"], spec["rows"]):
+        values, tests = _read_by_stem(root, entry)
+        base = next(iter(values))
+        row = [label, f"{_number(values[base][measure])} ({base})"]
+        for name in spec["seeds"]:
+            runs = sorted(s for s in values if s.startswith(f"{name}-seed"))
+            got = [values[r][measure] for r in runs]
+            delta = statistics.mean(got) - values[base][measure]
+            spread = max(got) - min(got)
+            significant = sum(tests[r, measure]["significant"] == "1" for r in runs)
+            note = f"; within the seeds' spread ({_number(spread)})" if abs(delta) < spread else ""
+            row.append(f"{_number(statistics.mean(got))} ± {_number(statistics.stdev(got))}; "
+                       + f"{delta:+.4f}".replace("-", "−") + f", † in {significant} of {len(runs)} seeds{note}")
+        rows.append(row)
+    return _rows(header, rows)
+
+
 def table(root: Path, spec: dict) -> str:
     if "epochs" in spec:
         return epochs_table(root, spec)
-    if "sets" in spec:
+    if "seeds" in spec:
+        body = seeds_table(root, spec)
+    elif "sets" in spec:
         body = sets_table(root, spec)
     elif "rows" not in spec:
         body = runs_table(root, spec)
@@ -173,10 +203,11 @@ def provenance(root: Path, spec: dict) -> str:
     lock and the CPU), each value once; what no manifest records is said to be missing."""
     files = [f for entry in spec["csv"] for f in (entry if isinstance(entry, list) else [entry])]
     runs = {run for f in files for run in read_eval(root / f)[0]}
-    manifests = [json.loads(m.read_text()) for m in sorted((root / f"{r}.manifest.json" for r in runs), key=str)
-                 if m.is_file()]
+    # only runs/ is committed: a manifest elsewhere (out/) would make a fresh clone's page differ
+    manifests = [json.loads(m.read_text()) for m in sorted((root / f"{r}.manifest.json" for r in runs
+                                                            if r.startswith("runs/")), key=str) if m.is_file()]
     if not manifests:
-        return "\n_Provenance: no run of this table has a manifest (runs of other tools)._\n"
+        return "\n_Provenance: no run of this table has a manifest in runs/ (shared runs, or CV runs kept in out/)._\n"
     parts, missing = [], []
     for key in PROVENANCE:
         seen = sorted({m.get("versions", {}).get(key) for m in manifests} - {None})

@@ -20,6 +20,9 @@
 #   the profile ranker (BM25 over each LLM's substantive answers), its document-centric variant
 #   (--documents answers), profiles of relevant answers only (--evidence relevant) and ltr with
 #   --stack profile -> runs/mllm-SET.profile.eval.csv.
+# - seeds: on SEED_SETS (default RouterBench and Arena) ltr and lt-ttd, each with SEEDS (default
+#   0 1 2) as --seed, and the prior -> runs/mllm-SET.seeds.eval.csv: the seeds' spread beside
+#   each Δ against the prior.
 # docs/experiments/mllm-cv.md's tables are generated from those files (commands/make_docs.py).
 # Work files go to out/mllm/; a CV whose run exists is not redone, so an interrupted recipe
 # continues where it stopped.
@@ -29,7 +32,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 L=${DATA:-../shared/data/llm-ranking}
 SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
-PARTS=${PARTS:-tiers ltr profile}
+PARTS=${PARTS:-tiers ltr profile seeds}
+SEEDS=${SEEDS:-0 1 2}
+SEED_SETS=${SEED_SETS-routerbench-slice arena-bench-v1}
 TIER3_SETS=${TIER3_SETS-mllm-format-arena arena-bench-v1}  # set but empty: none
 TIER3_TOP_SETS=${TIER3_TOP_SETS-$SETS}
 WEAK=${WEAK:-0.5}
@@ -87,6 +92,13 @@ for set in $SETS; do
     [ -f "$OUT/$set/responses.jsonl" ] && { cv_variant profile -relevant --evidence relevant; runs+=("$OUT/$set/cv/profile-relevant.run"); }
     cv_variant ltr -stack-profile --stack profile; runs+=("$OUT/$set/cv/ltr-stack-profile.run")
     evaluate "runs/mllm-$set.profile.eval.csv" "${runs[@]}"
+  fi
+  if [[ " $PARTS " == *" seeds "* ]] && [[ " $SEED_SETS " == *" $set "* ]]; then
+    cv prior; runs=("$OUT/$set/cv/prior.run")
+    for arch in ltr lt-ttd; do
+      for seed in $SEEDS; do cv_variant "$arch" "-seed$seed" --seed "$seed"; runs+=("$OUT/$set/cv/$arch-seed$seed.run"); done
+    done
+    evaluate "runs/mllm-$set.seeds.eval.csv" "${runs[@]}"
   fi
   [[ " $PARTS " == *" ltr "* ]] || continue
   runs=()

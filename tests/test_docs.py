@@ -49,7 +49,8 @@ def test_tables_merge_a_report_and_say_what_was_not_run(tmp_path):
                                      "runs": {"k5": "K 5", "k3": "K 3"}})
     assert by_run.splitlines()[2:4] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |",
                                         "| K 3 | 0.3000, 0.1000 | not run |"]
-    assert by_run.splitlines()[5] == "_Provenance: no run of this table has a manifest (runs of other tools)._"
+    assert by_run.splitlines()[5] == ("_Provenance: no run of this table has a manifest in runs/ (shared runs, or CV "
+                                      "runs kept in out/)._")
     by_set = tables.table(tmp_path, {"csv": csvs, "rows": ["A", "B"], "measures": ["nDCG@10"],
                                      "runs": {"prior": "prior", "k5": "K 5", "k5:UPQE": "UPQE"}, "delta": "k5"})
     assert by_set.splitlines()[0] == "| set | prior | K 5 | UPQE | Δ K 5 (p; w/t/l) |"
@@ -68,6 +69,21 @@ def test_tables_name_the_versions_lock_and_cpu_their_runs_were_made_with(tmp_pat
     assert line.splitlines()[-1] == ("_Provenance (2 of 3 runs' manifests): llmrank 0.1.0; torch 2.13.0; transformers "
                                      "5.24.0 / 5.25.0; cpu EPYC (AVX2); not recorded: sentence-transformers, lock "
                                      "(runs made before manifests named them)._")
+
+
+def test_seed_tables_show_the_spread_and_say_when_a_delta_is_within_it(tmp_path):
+    rows = ["run,qid,measure,value", "cv/prior.run,all,nDCG@10,0.5"]
+    tests = ["run,measure,delta,p_value,wins,ties,losses,significant"]
+    for name, values in {"ltr": (0.60, 0.62, 0.61), "knn": (0.49, 0.52, 0.50)}.items():
+        for seed, v in enumerate(values):
+            rows.append(f"cv/{name}-seed{seed}.run,all,nDCG@10,{v}")
+            tests.append(f"cv/{name}-seed{seed}.run,nDCG@10,{v - 0.5},0.01,3,0,1,{int(name == 'ltr')}")
+    (tmp_path / "s.eval.csv").write_text("\n".join(rows) + "\n\n" + "\n".join(tests) + "\n")
+    spec = {"csv": ["s.eval.csv"], "rows": ["S"], "seeds": ["ltr", "knn"], "measures": ["nDCG@10"]}
+    body = _generator().experiment_tables.table(tmp_path, spec)
+    assert body.splitlines()[2] == ("| S | 0.5000 (prior) | 0.6100 ± 0.0100; +0.1100, † in 3 of 3 seeds | "
+                                     "0.5033 ± 0.0153; +0.0033, † in 0 of 3 seeds; within the seeds' spread "
+                                     "(0.0300) |")
 
 
 def test_relative_links_resolve():
