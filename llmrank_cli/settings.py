@@ -50,6 +50,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata.get("exists") and value is not None:
                 for path in value if isinstance(value, list) else [value]:
+                    # an ir_datasets id (formats/irds.PREFIX: formats sit above settings) is not a file
                     if path != "-" and not str(path).startswith("irds:") and not Path(path).exists():
                         raise InputError(path, None, "no such file" + (
                             "" if f.metadata.get("argument") else f" ({_flag(f)})"))

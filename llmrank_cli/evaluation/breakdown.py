@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 
 from ..errors import LlmrankError
 from .engine import Evaluation
-from .significance import compare_to_baseline, correct
+from .significance import compare_to_baseline, corrected_per_measure
 
 
 def subset(ev: Evaluation, qids: list[str], name: str) -> Evaluation:
@@ -41,14 +40,9 @@ def compare_by_category(split: list[dict[str, Evaluation]], test: str, correctio
     corrected per measure across all categories and runs."""
     raw = []
     for category, base in split[0].items():
-        raw += compare_to_baseline([base] + [s[category] for s in split[1:] if category in s], 0, test, "none",
-                                   alpha, permutations, seed)
-    out = []
-    for measure in dict.fromkeys(c.measure for c in raw):
-        rows = [c for c in raw if c.measure == measure]
-        for c, p in zip(rows, correct(np.array([c.p_value for c in rows]), correction)):
-            out.append(replace(c, p_value=float(p), significant=bool(p < alpha)))
-    return out
+        raw += [(category, c) for c in compare_to_baseline([base] + [s[category] for s in split[1:] if category in s],
+                                                           0, test, "none", alpha, permutations, seed)]
+    return [c for _, c in corrected_per_measure(raw, correction, alpha)]
 
 
 def compared(evals: list[Evaluation], baseline: bool, category_of: dict[str, str] | None, source: str | None,

@@ -5,14 +5,13 @@ is made from it is :func:`marked`, through markupsafe's escaping; the template e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-import numpy as np
 from markupsafe import Markup, escape
 
 from .engine import Evaluation
 from .printed import cell, printed
-from .significance import Comparison, compare_to_baseline, correct
+from .significance import Comparison, compare_to_baseline, corrected_per_measure
 
 # Words too common to mark in a passage: they would mark most of it.
 STOPWORDS = frozenset("the and for are was were with from that this what which who whom how why when where does did "
@@ -58,16 +57,9 @@ def against_baselines(evals: list[Evaluation], baselines: list[str], test: str, 
     """(baseline, comparison) of every other run against every baseline, p-values corrected per
     measure over all of them (with one baseline: exactly `eval --baseline`'s)."""
     names = [ev.run_name for ev in evals]
-    raw = []
-    for base in baselines:
-        b = names.index(base)
-        raw += [(base, c) for c in compare_to_baseline(evals, b, test, "none", alpha, permutations, seed)]
-    out = []
-    for measure in dict.fromkeys(c.measure for _, c in raw):
-        rows = [(base, c) for base, c in raw if c.measure == measure]
-        for (base, c), p in zip(rows, correct(np.array([c.p_value for _, c in rows]), correction)):
-            out.append((base, replace(c, p_value=float(p), significant=bool(p < alpha))))
-    return out
+    raw = [(base, c) for base in baselines
+           for c in compare_to_baseline(evals, names.index(base), test, "none", alpha, permutations, seed)]
+    return corrected_per_measure(raw, correction, alpha)
 
 
 def summary(evals: list[Evaluation], tags: dict[str, str], compared: list[tuple[str, Comparison]]) -> list[Row]:

@@ -60,6 +60,19 @@ def correct(p_values: np.ndarray, method: str) -> np.ndarray:
     raise ValueError(f"unknown correction {method!r}")
 
 
+def corrected_per_measure(rows: list[tuple], correction: str, alpha: float) -> list[tuple]:
+    """``(key, Comparison)`` rows of uncorrected tests, their p-values corrected per measure over
+    all the rows of that measure (runs × categories, runs × baselines), in measure order."""
+    from dataclasses import replace
+
+    out = []
+    for measure in dict.fromkeys(c.measure for _, c in rows):
+        same = [(key, c) for key, c in rows if c.measure == measure]
+        for (key, c), p in zip(same, correct(np.array([c.p_value for _, c in same]), correction)):
+            out.append((key, replace(c, p_value=float(p), significant=bool(p < alpha))))
+    return out
+
+
 def win_tie_loss(run: np.ndarray, base: np.ndarray, eps: float = 1e-9) -> tuple[int, int, int]:
     diff = run - base
     return int((diff > eps).sum()), int((np.abs(diff) <= eps).sum()), int((diff < -eps).sum())

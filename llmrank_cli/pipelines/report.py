@@ -95,11 +95,11 @@ def _categories(job, evals, category_of, source, label):
     return rows
 
 
-def _query_views(job, sources, runs, judged, values, qids, anchors, measure) -> list[page.QueryView]:
+def _query_views(job, sources, runs, judged, values, qids, anchors, measure,
+                 category_of: dict) -> list[page.QueryView]:
     """The queries drawn one by one: text, category, each run's value and top k."""
     topic_text = {t.qid: t.text for t in read_topics(sources.topics, "auto", job.topics_field)} \
         if sources.topics else {}
-    category_of = read_categories(sources.by) if sources.by else {}
     tops = _tops(runs, qids, job.top)
     text_of = _texts(job, sources, {d for _, top in tops for docs in top.values() for d in docs}, set(qids))
     label_of = _labels(judged, qids)
@@ -149,9 +149,11 @@ def build(job: ReportJob) -> str:
     qids = page.chosen(values, job.max_queries)
     anchors = {q: f"q{i}" for i, q in enumerate(qids)}
     names = short_names(paths)
-    queries = _query_views(job, sources, runs, judged, values, qids, anchors, evals[0].measures[shown[0]])
+    category_of = read_categories(sources.by) if sources.by else {}
+    queries = _query_views(job, sources, runs, judged, values, qids, anchors, evals[0].measures[shown[0]],
+                           category_of)
     per_query_charts, chart_note = _per_query_charts(evals, values, anchors, labels[0], names)
-    categories = _categories(job, evals, read_categories(sources.by), sources.by, labels[0]) if sources.by else None
+    categories = _categories(job, evals, category_of, sources.by, labels[0]) if category_of else None
     env = Environment(loader=PackageLoader("llmrank_cli", "resources"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(
