@@ -170,6 +170,9 @@ def seeds_table(root: Path, spec: dict) -> str:
         row = [label, f"{_number(values[base][measure])} ({base})"]
         for name in spec["seeds"]:
             runs = sorted(s for s in values if s.startswith(f"{name}-seed"))
+            if not runs:
+                row.append("not run on this set")
+                continue
             got = [values[r][measure] for r in runs]
             delta = statistics.mean(got) - values[base][measure]
             spread = max(got) - min(got)
