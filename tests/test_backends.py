@@ -117,19 +117,66 @@ def test_packaged_minilm_bi_encoder_on_each_backend(cli, tmp_path, cache):
     assert np.mean(overlaps) >= 0.8
 
 
-def test_two_processes_exporting_one_model_at_once_keep_one_export(job, tiny_cross_encoder, tmp_path, cache):
-    """Both export into their own partial folder; the second rename finds the first's and uses it."""
+def _llmrank(*args):
+    """`llmrank ARGS` in a fresh interpreter that prints, last, whether it imported torch."""
     import os
     import subprocess
     import sys
 
-    def start(out):
-        return subprocess.Popen([sys.executable, "-m", "llmrank_cli", "--quiet", "rerank", "--run", job["run"],
-                                 "--topics", job["topics"], "--corpus", job["corpus"], "--model", tiny_cross_encoder,
-                                 "--backend", "onnx", "-o", str(out)], env=dict(os.environ), stderr=subprocess.PIPE)
+    code = ("import sys; from llmrank_cli.cli.app import main; code = main(sys.argv[1:]); "
+            "print('torch', 'torch' in sys.modules); sys.exit(code)")
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+
+def test_two_processes_exporting_one_model_at_once_keep_one_export_and_never_import_torch(
+        job, tiny_cross_encoder, tmp_path, cache):
+    """Each makes the export in a child interpreter into its own partial folder (the second rename
+    finds the first's and uses it) and scores on it with tokenizers and onnxruntime alone."""
     runs = [tmp_path / "a.run", tmp_path / "b.run"]
-    for proc in [start(out) for out in runs]:
-        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    procs = [_llmrank("rerank", "--run", job["run"], "--topics", job["topics"], "--corpus", job["corpus"], "--model",
+                      tiny_cross_encoder, "--backend", "onnx", "-o", out) for out in runs]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert out.splitlines()[-1] == "torch False" and "exporting" in err
     assert runs[0].read_text() == runs[1].read_text()
     assert len(list(cache.iterdir())) == 1 and not list(cache.glob("*.partial"))
+
+
+def test_an_export_that_fails_in_its_child_is_one_line(job, tmp_path, cache):
+    """An embedding model asked to score as a cross-encoder is refused inside the exporting child."""
+    proc = _llmrank("--quiet", "rerank", "--run", job["run"], "--topics", job["topics"], "--corpus", job["corpus"],
+                    "--model", "all-MiniLM-L6-v2", "--kind", "cross", "--backend", "openvino", "-o", tmp_path / "x.run")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and not (tmp_path / "x.run").exists()
+    assert err.strip().splitlines() == [
+        "llmrank: error: exporting all-MiniLM-L6-v2 for openvino: model 'all-MiniLM-L6-v2' has no trained scoring "
+        "head (classifier.weight, classifier.bias would be random): use --kind bi for an embedding model, or a "
+        "trained cross-encoder"]
+
+
+def test_the_exports_tokenizer_encodes_as_transformers(tiny_cross_encoder, cache):
+    """ids, token types, masks, cuts and padding of the export's tokenizers-only tokenizer equal
+    the transformers tokenizer's (pairs of a cross-encoder, single texts of a bi-encoder)."""
+    from transformers import AutoTokenizer
+
+    from llmrank_cli import rankers
+    from llmrank_cli.kit.backends import calibration_pairs
+
+    pairs = calibration_pairs(40)
+    queries, passages = [q for q, _ in pairs], [p + " and more" * (i * 3) for i, (_, p) in enumerate(pairs)]
+    hf = AutoTokenizer.from_pretrained(str(tiny_cross_encoder))
+    from llmrank_cli.errors import Note
+
+    with pytest.warns(Note, match="exporting"):
+        ranker = rankers.get("cross").open(str(tiny_cross_encoder), rankers.Runtime(device="cpu", backend="onnx"))
+    ours = ranker.tokenizer
+    for args in ((queries, passages), (passages,)):
+        want, got = hf(*args, truncation=True, max_length=48), ours(*args, truncation=True, max_length=48)
+        assert {k: got[k] for k in want} == dict(want)
+        assert [bool(e.overflowing) for e in got.encodings] == [bool(e.overflowing) for e in want.encodings]
+        assert any(e.overflowing for e in got.encodings) and not all(e.overflowing for e in got.encodings)
+        batch = {k: got[k][:7] for k in got}
+        padded, reference = ours.pad(batch), hf.pad({k: want[k][:7] for k in want}, return_tensors="np")
+        assert all(np.array_equal(padded[k], reference[k]) for k in reference)

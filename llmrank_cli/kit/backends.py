@@ -6,7 +6,8 @@ channel, no data: per tensor cost a distilled cross-encoder 0.02 nDCG@10); OpenV
 is (fp32 inference) or quantised statically by NNCF on the embedded sample's pairs (fixed and
 offline, so an export depends on the model alone). The export is kept in the cache
 (``$LLMRANK_CACHE/exports``) under the model files' key, written atomically, checked against its
-recorded hash on every load and rebuilt when damaged.
+recorded hash on every load and rebuilt when damaged. The model's tokenizer is kept beside it:
+scoring on an export runs the ``tokenizers`` library and the engine, never torch.
 
 Hand-written rather than sentence-transformers' ``backend=``: that goes through optimum, whose
 ONNX and OpenVINO packages pin transformers below 4.58 / 5.6, under what llmrank runs on.
@@ -14,6 +15,7 @@ ONNX and OpenVINO packages pin transformers below 4.58 / 5.6, under what llmrank
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import json
 import logging
@@ -31,7 +33,7 @@ from ..errors import LlmrankError, Note
 BACKENDS = ("auto", "torch", "onnx", "openvino")
 QUANTIZE = ("none", "int8")
 NEEDS = {"onnx": ("onnxruntime", "onnx"), "openvino": ("openvino", "nncf", "onnx")}
-FORMAT = 2  # bump when the export's layout changes: older cache entries are then not reused
+FORMAT = 3  # bump when the export's layout changes: older cache entries are then not reused
 
 
 def pick_backend(backend: str, quantize: str, device: str, dtype: str) -> str:
@@ -58,8 +60,20 @@ def pick_backend(backend: str, quantize: str, device: str, dtype: str) -> str:
     return backend
 
 
+def backend_for(runtime) -> str:
+    """The backend a ranker's Runtime runs on, decided without torch where it can be: an explicit
+    ``--backend onnx|openvino`` runs on the CPU (``--device auto`` included)."""
+    from .devices import pick_device
+
+    device = runtime.device
+    if device == "auto":
+        device = "cpu" if runtime.backend in NEEDS else pick_device(device)
+    return pick_backend(runtime.backend, runtime.quantize, device, runtime.dtype)
+
+
 class Exported:
-    """An exported model run by onnxruntime or OpenVINO: a batch of numpy inputs in, float32 out."""
+    """An exported model run by onnxruntime or OpenVINO: a batch of numpy inputs in, float32 out;
+    with the model's tokenizer beside it, so scoring needs neither torch nor transformers."""
 
     def __init__(self, directory: Path, meta: dict, threads: int):
         self.directory, self.meta = directory, meta
@@ -89,51 +103,116 @@ class Exported:
     def __call__(self, batch: dict) -> np.ndarray:
         return np.asarray(self.run({k: np.asarray(batch[k], dtype=np.int64) for k in self.inputs}), dtype=np.float32)
 
+    def tokenizer(self) -> "ExportTokenizer":
+        return ExportTokenizer(self.directory / "tokenizer.json", self.meta)
+
     def manifest(self) -> dict:
         return {"backend": self.meta["backend"], "quantize": self.meta["quantize"], "provider": self.provider,
                 "export": str(self.directory / self.meta["file"]), "export_hash": self.meta["hash"]}
 
 
-def exported(module, forward, model_dir: str, what: str, backend: str, quantize: str, batches,
-             threads: int) -> Exported:
-    """The cached export of ``forward`` (the tokenizer's inputs by name in, one tensor out; it runs
-    ``module``) for the model files in ``model_dir``, made first if missing or damaged.
-    ``batches()``: tokenised calibration batches (the first also traces the export)."""
+class Encoded(dict):
+    """A batch of encodings by input name, with the ``tokenizers`` encodings themselves (which say
+    what they cut), as transformers' fast tokenizers return them."""
+
+    encodings: list = []
+
+
+class ExportTokenizer:
+    """A model's fast tokenizer run by the ``tokenizers`` library (what transformers' fast tokenizers
+    call), cut and padded as transformers would: the same ids without importing torch."""
+
+    FIELDS = {"input_ids": "ids", "token_type_ids": "type_ids", "attention_mask": "attention_mask"}
+
+    def __init__(self, path: Path, meta: dict):
+        from tokenizers import Tokenizer
+
+        self.backend = Tokenizer.from_file(str(path))
+        self.backend.no_padding()
+        self.meta, self.inputs = meta["tokenizer"], meta["inputs"]
+
+    def __call__(self, texts: list[str], pairs: list[str] | None = None, truncation: bool = True,
+                 max_length: int | None = None) -> Encoded:
+        if truncation:
+            self.backend.enable_truncation(max_length, strategy="longest_first", direction=self.meta["truncation_side"])
+        else:
+            self.backend.no_truncation()
+        encodings = self.backend.encode_batch(list(zip(texts, pairs)) if pairs is not None else texts)
+        out = Encoded({k: [getattr(e, self.FIELDS[k]) for e in encodings] for k in self.inputs})
+        out.encodings = encodings
+        return out
+
+    def pad(self, batch: dict, return_tensors: str = "np") -> dict:
+        """int64 arrays padded to the batch's longest input on the tokenizer's side."""
+        longest = max(len(ids) for ids in batch["input_ids"])
+        pad = {"input_ids": self.meta["pad_id"], "token_type_ids": self.meta["pad_type_id"], "attention_mask": 0}
+        out = {}
+        for name, rows in batch.items():
+            array = np.full((len(rows), longest), pad[name], dtype=np.int64)
+            for i, row in enumerate(rows):
+                if self.meta["padding_side"] == "right":
+                    array[i, :len(row)] = row
+                else:
+                    array[i, longest - len(row):] = row
+            out[name] = array
+        return out
+
+
+def _cache_entry(model_dir: str, what: str, backend: str, quantize: str) -> tuple[Path, dict]:
+    """(the cache folder, the libraries' versions) of one model's export for one backend."""
     from ..manifest import versions
     from .resolve import files_key
 
-    libs = versions(("torch", "onnxruntime", "openvino", "nncf"))
+    libs = {k: v for k, v in versions(("torch", "onnxruntime", "openvino", "nncf")).items() if k != "threads"}
     key = files_key(model_dir, ("export", FORMAT, what, backend, quantize, json.dumps(libs, sort_keys=True)))
-    root = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "exports"
-    final = root / key
-    if (final / "export.json").exists():
-        try:
-            meta = json.loads((final / "export.json").read_text())
-            if _hash(final / meta["file"]) == meta["hash"]:
-                return Exported(final, meta, threads)
-        except (OSError, ValueError, KeyError, RuntimeError):
-            pass
-        warnings.warn(f"{final}: a damaged export; exporting the model again", Note)
-        shutil.rmtree(final, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    warnings.warn(f"exporting {model_dir} for {backend}{' int8' if quantize == 'int8' else ''} (once: kept in {final})",
-                  Note)
-    work = Path(tempfile.mkdtemp(prefix=f"{key}.", suffix=".partial", dir=root))
+    return Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank")) / "exports" / key, libs
+
+
+def cached(model_dir: str, what: str, backend: str, quantize: str, threads: int) -> Exported | None:
+    """The export of the model files in ``model_dir`` for ``backend``, or None when there is none
+    yet; a damaged one is removed (and said)."""
+    final, _ = _cache_entry(model_dir, what, backend, quantize)
+    if not (final / "export.json").exists():
+        return None
+    try:
+        meta = json.loads((final / "export.json").read_text())
+        if _hash(final / meta["file"]) == meta["hash"]:
+            return Exported(final, meta, threads)
+    except (OSError, ValueError, KeyError, RuntimeError):
+        pass
+    warnings.warn(f"{final}: a damaged export; exporting the model again", Note)
+    shutil.rmtree(final, ignore_errors=True)
+    return None
+
+
+def export(module, forward, tokenizer, max_length: int, model_dir: str, what: str, backend: str, quantize: str,
+           batches) -> None:
+    """Export ``forward`` (the tokenizer's inputs by name in, one tensor out; it runs ``module``)
+    of the model files in ``model_dir`` into the cache with ``tokenizer`` (transformers' fast
+    one) and the model's ``max_length``, atomically. ``batches()``: tokenised calibration
+    batches (the first also traces the export)."""
+    final, libs = _cache_entry(model_dir, what, backend, quantize)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".partial", dir=final.parent))
     try:
         start = time.perf_counter()
         meta = _export(module, forward, work, backend, quantize, batches())
+        unknown = set(meta["inputs"]) - set(ExportTokenizer.FIELDS)
+        if unknown:
+            raise LlmrankError(f"{model_dir}: cannot export a model that takes {', '.join(sorted(unknown))}")
+        tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
         meta.update(what=what, source=model_dir, seconds=round(time.perf_counter() - start, 2), versions=libs,
-                    hash=_hash(work / meta["file"]))
+                    hash=_hash(work / meta["file"]), max_length=max_length,
+                    tokenizer={"pad_id": tokenizer.pad_token_id or 0, "pad_type_id": tokenizer.pad_token_type_id,
+                               "padding_side": tokenizer.padding_side, "truncation_side": tokenizer.truncation_side})
         (work / "export.json").write_text(json.dumps(meta, indent=2))
         try:
             os.rename(work, final)
-        except OSError:  # another process exported the same model first: use theirs
+        except OSError:  # another process exported the same model first: keep theirs
             shutil.rmtree(work, ignore_errors=True)
-            meta = json.loads((final / "export.json").read_text())
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return Exported(final, meta, threads)
 
 
 def _export(module, forward, work: Path, backend: str, quantize: str, batches: list[dict]) -> dict:
@@ -146,6 +225,8 @@ def _export(module, forward, work: Path, backend: str, quantize: str, batches: l
         warnings.simplefilter("ignore")
         torch.onnx.export(_positional(module, forward, names).eval(), example, str(work / "model.onnx"),
                           input_names=names, output_names=["out"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    module.to("meta")  # spent: its weights leave memory before a quantiser runs
+    gc.collect()
     meta = {"backend": backend, "quantize": quantize, "inputs": names}
     if backend == "onnx" and quantize == "none":
         return {**meta, "file": "model.onnx"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_TOKENS = 8192  # tokens in one batch of the encoder rankers (cross, bi)
+CALIBRATION_TOKENS = 1024  # in one batch of int8 calibration: NNCF holds every activation of a batch at once
 
 
 def token_batches(lengths: np.ndarray, batch_size: int, max_tokens: int):
@@ -19,10 +20,10 @@ def token_batches(lengths: np.ndarray, batch_size: int, max_tokens: int):
         i += size
 
 
-def padded_batches(tok, enc, batch_size: int, tensors: str = "pt"):
+def padded_batches(tok, enc, batch_size: int, tensors: str = "pt", max_tokens: int = MAX_TOKENS):
     """(indices, padded inputs) of ``enc`` (a tokenizer's unpadded output) in token-budget batches."""
     lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(enc["input_ids"]))
-    for idx in token_batches(lengths, batch_size, MAX_TOKENS):
+    for idx in token_batches(lengths, batch_size, max_tokens):
         yield idx, tok.pad({k: [enc[k][j] for j in idx] for k in enc.keys()}, return_tensors=tensors)
 
 

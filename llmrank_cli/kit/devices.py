@@ -72,9 +72,15 @@ def use_all_cores() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(cpu_threads())
+
+
+def cpu_threads() -> int:
+    """The threads a CPU engine runs on: OMP_NUM_THREADS where set, else every core this process may use."""
     if os.environ.get("OMP_NUM_THREADS"):
-        return
-    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        return int(os.environ["OMP_NUM_THREADS"])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def place(runtime) -> tuple[str, object]:

@@ -247,6 +247,7 @@ class PassageRanker(Ranker):
         self.model_name, self.max_length, self.batch_size, self.device = "", 0, 64, "cpu"
         self.truncated = 0  # inputs cut at max_length so far
         self.exported = None  # an Exported model standing in for torch's forward pass
+        self.tokenizer = None  # the model's tokenizer (transformers', or the export's on an export)
 
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None,
@@ -266,15 +267,78 @@ class PassageRanker(Ranker):
         return {"model": self.model_name, "max_length": self.max_length, "batch_size": self.batch_size,
                 "device": self.device, **(self.exported.manifest() if self.exported else {"backend": "torch"})}
 
-    def export(self, module, forward, model_dir: str, calibration) -> None:
-        """Run ``forward`` (``module``'s, torch, already checked) on --backend onnx|openvino from now
-        on, when the runtime asks for one; ``calibration()``: tokenised batches of fixed inputs."""
-        import torch
+    def use_export(self, model: str, max_length: int | None, batch_size: int) -> bool:
+        """Run on ``model``'s export when the runtime asks for ``--backend onnx|openvino`` (True
+        then): the cached one, made first when missing. Scoring on it needs neither torch nor the
+        torch model; the export is made in a child process unless this one holds torch already."""
+        import warnings
 
-        from ..kit.backends import exported, pick_backend
+        from ..errors import Note
+        from ..kit.backends import backend_for, cached
+        from ..kit.devices import cpu_threads
+        from ..kit.resolve import resolve_model
 
-        backend = pick_backend(self.runtime.backend, self.runtime.quantize, self.device, self.runtime.dtype)
-        if backend != "torch":
-            self.exported = exported(module, forward, model_dir, type(self).__name__, backend, self.runtime.quantize,
-                                     calibration, torch.get_num_threads())
-            module.to("meta")  # the export stands in for the torch weights: they leave memory
+        backend = backend_for(self.runtime)
+        if backend == "torch":
+            return False
+        path, what, quantize = resolve_model(model), type(self).__name__, self.runtime.quantize
+        found = cached(path, what, backend, quantize, cpu_threads())
+        if found is None:
+            warnings.warn(f"exporting {model} for {backend}{' int8' if quantize == 'int8' else ''} (once: kept in "
+                          f"the cache's exports/)", Note)
+            _export_elsewhere(type(self), model, backend, quantize)
+            found = cached(path, what, backend, quantize, cpu_threads())
+            if found is None:
+                raise LlmrankError(f"exporting {model} for {backend} left no usable export")
+        self.exported, self.tokenizer = found, found.tokenizer()
+        self.model_name, self.batch_size, self.device = model, batch_size, "cpu"
+        self.max_length = max_length or found.meta["max_length"]
+        return True
+
+    def export_parts(self) -> tuple:
+        """(torch module, its forward pass by input name, transformers' fast tokenizer, model
+        files' directory) of a ranker opened on torch: what its export is made of."""
+        raise NotImplementedError
+
+    def calibration(self) -> list[dict]:
+        """Tokenised batches (numpy) of fixed pairs: what int8 quantisation is calibrated on."""
+        raise NotImplementedError
+
+
+def _export_model(name: str, model: str, backend: str, quantize: str) -> None:
+    """Open ``model`` on torch (fp32, the CPU) as the ranker ``name`` and write its export into the cache."""
+    from ..kit.backends import export
+    from . import get
+
+    ranker = get(name).open(model, Runtime(device="cpu", dtype="fp32"))
+    module, forward, tokenizer, folder = ranker.export_parts()
+    export(module, forward, tokenizer, ranker.max_length, folder, type(ranker).__name__, backend, quantize,
+           ranker.calibration)
+
+
+def _export_elsewhere(cls: type, model: str, backend: str, quantize: str) -> None:
+    """:func:`_export_model` in a fresh interpreter, whose torch and model leave memory with it (DL19
+    on OpenVINO int8: 1.74 GiB peak in one process); here when torch is loaded already."""
+    import subprocess
+    import sys
+
+    if "torch" in sys.modules:
+        return _export_model(cls.name, model, backend, quantize)
+    code = "import sys; from llmrank_cli.rankers.base import export_main; export_main(sys.argv[1:])"
+    done = subprocess.run([sys.executable, "-c", code, cls.name, model, backend, quantize], capture_output=True,
+                          text=True)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise LlmrankError(f"exporting {model} for {backend}: {last}")
+
+
+def export_main(argv: list[str]) -> None:
+    """The child of :func:`_export_elsewhere`: its error in one line on stderr."""
+    import sys
+    import warnings
+
+    warnings.simplefilter("ignore")
+    try:
+        _export_model(*argv)
+    except LlmrankError as exc:
+        sys.exit(str(exc))

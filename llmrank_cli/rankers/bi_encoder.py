@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kit.batching import CALIBRATION_TOKENS, MAX_TOKENS
 from . import register
 from .base import PassageRanker, Runtime, Settings, setting
 
@@ -26,55 +27,65 @@ class BiEncoderRanker(PassageRanker):
              similarity: str | None = None, **options) -> "BiEncoderRanker":
         from ..kit.devices import pick_dtype, place
         from ..kit.encoders import load_sentence_transformer
-        from ..kit.resolve import resolve_model
         from . import settings_for
 
         ranker = cls(settings_for("bi-encoder", similarity=similarity), runtime)
+        if ranker.use_export(model, max_length, batch_size):
+            return ranker
         device, _ = place(runtime)
         st = load_sentence_transformer(model, device)
         if max_length:
             st.max_seq_length = max_length
-        if runtime.backend == "torch":
-            st.to(pick_dtype(runtime.dtype, device))
-        ranker.st, ranker.model_name, ranker.batch_size, ranker.device = st, model, batch_size, device
+        st.to(pick_dtype(runtime.dtype, device))
+        ranker.st, ranker.tokenizer, ranker.model_name, ranker.batch_size, ranker.device = (
+            st, st.tokenizer, model, batch_size, device)
         ranker.max_length = st.max_seq_length
-        ranker.export(st, lambda **inputs: st(inputs)["sentence_embedding"], resolve_model(model), ranker._calibration)
         return ranker
+
+    def export_parts(self) -> tuple:
+        from ..kit.resolve import resolve_model
+
+        st = self.st
+        return st, lambda **inputs: st(inputs)["sentence_embedding"], st.tokenizer, resolve_model(self.model_name)
 
     def manifest(self) -> dict:
         return {**super().manifest(), "similarity": self.settings.similarity}
 
-    def _batches(self, texts: list[str], count: bool = True):
-        """(indices, padded inputs) of length-sorted token-budget batches (the cross-encoder's)
-        for an exported model; ``count``: add the texts cut at max_length to the run's report."""
+    def _batches(self, texts: list[str], count: bool = True, max_tokens: int = MAX_TOKENS):
+        """(indices, padded numpy inputs) of length-sorted token-budget batches (the cross-encoder's);
+        ``count``: add the texts cut at max_length to the run's report."""
         from ..kit.batching import padded_batches, truncated
 
-        tok = self.st.tokenizer
-        enc = tok(texts, truncation=True, max_length=self.max_length)
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
         if count:
-            self.truncated += truncated(tok, enc, self.max_length, texts)
-        return padded_batches(tok, enc, self.batch_size, "np")
+            self.truncated += truncated(self.tokenizer, enc, self.max_length, texts)
+        return padded_batches(self.tokenizer, enc, self.batch_size, "np", max_tokens)
 
-    def _calibration(self) -> list[dict]:
+    def calibration(self) -> list[dict]:
         from ..kit.backends import calibration_pairs
 
         texts = sorted({t for pair in calibration_pairs() for t in pair})
-        return [dict(batch) for _, batch in self._batches(texts, count=False)]
+        return [dict(batch) for _, batch in self._batches(texts, count=False, max_tokens=CALIBRATION_TOKENS)]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        """float64 embeddings (unit length under cos) from token-budget batches on every backend:
+        on torch too, where they bound activations (DL19's passages, 2 cores: 49 s and 1.20 GiB
+        peak; SentenceTransformer.encode's batches of 64: 74 s and 1.24-1.36 GiB)."""
         cos = self.settings.similarity == "cos"
-        if self.exported is None:  # SentenceTransformer.encode tokenises on its own: count the cut texts here
-            lengths = self.st.tokenizer(texts, truncation=False)["input_ids"]
-            self.truncated += sum(len(ids) > self.max_length for ids in lengths)
-            return self.st.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False,
-                                  normalize_embeddings=cos).astype(np.float64)
         out = None
         for idx, batch in self._batches(texts):
-            vectors = self.exported(batch).astype(np.float64)
+            vectors = (self.exported or self._on_torch)(batch).astype(np.float64)
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]))
             out[idx] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12) if cos else vectors
         return out if out is not None else np.zeros((0, 0))
+
+    def _on_torch(self, batch: dict) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+            return self.st(inputs)["sentence_embedding"].float().cpu().numpy()
 
     def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
         q_text, q_index = np.unique(np.asarray(queries, dtype=object), return_inverse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..datasets.passages import PassageExamples
+from ..kit.batching import CALIBRATION_TOKENS, MAX_TOKENS
 from ..errors import LlmrankError
 from . import register
 from ..training.hf import TrainSettings, train
@@ -62,10 +63,13 @@ class CrossEncoderRanker(PassageRanker):
     @classmethod
     def open(cls, model: str, runtime: Runtime = Runtime(), max_length: int | None = None, batch_size: int = 64,
              **options) -> "CrossEncoderRanker":
-        from sentence_transformers import CrossEncoder
-
         from ..kit.devices import pick_dtype, place
         from ..kit.resolve import load_error, resolve_model
+
+        ranker = cls(None, runtime)
+        if ranker.use_export(model, max_length, batch_size):
+            return ranker
+        from sentence_transformers import CrossEncoder
 
         path = resolve_model(model)
         device, dtype = place(runtime)
@@ -77,12 +81,9 @@ class CrossEncoderRanker(PassageRanker):
         if fresh:
             raise LlmrankError(f"model {model!r} has no trained scoring head ({', '.join(fresh[:2])} would be random): "
                                f"use --kind bi for an embedding model, or a trained cross-encoder")
-        if runtime.backend == "torch":
-            ce.to(pick_dtype(runtime.dtype, device))
+        ce.to(pick_dtype(runtime.dtype, device))
         ce.eval()
-        ranker = cls.wrap(ce, model, batch_size, device, runtime)
-        ranker.export(ranker.model, lambda **inputs: ranker.model(**inputs).logits, path, ranker._calibration)
-        return ranker
+        return cls.wrap(ce, model, batch_size, device, runtime)
 
     @classmethod
     def wrap(cls, ce, name: str, batch_size: int, device: str, runtime: Runtime = Runtime(),
@@ -90,7 +91,7 @@ class CrossEncoderRanker(PassageRanker):
         """A ranker over a CrossEncoder already in memory (e.g. one being trained, with the
         settings it is trained with: a subclass reads its input as it will when scoring)."""
         ranker = cls(settings, runtime)
-        ranker.ce, ranker.model = ce, _hf_model(ce)
+        ranker.ce, ranker.model, ranker.tokenizer = ce, _hf_model(ce), ce.tokenizer
         ranker.model_name, ranker.batch_size, ranker.device = name, batch_size, device
         ranker.max_length = getattr(ce, "max_seq_length", None) or ce.max_length
         return ranker
@@ -100,38 +101,47 @@ class CrossEncoderRanker(PassageRanker):
         """A directory `llmrank train cross-encoder` wrote (its model.json names this ranker)."""
         return cls.open(str(directory), runtime)
 
-    def manifest(self) -> dict:
-        return {**super().manifest(), "dtype": str(self.model.dtype)}
+    def export_parts(self) -> tuple:
+        """The model's scores as CrossEncoder.predict gives them: its activation is in the export."""
+        from ..kit.resolve import resolve_model
 
-    def _batches(self, queries: list[str], passages: list[str], count: bool = True):
+        model, activation = self.model, self.ce.activation_fn or (lambda logits: logits)
+        forward = lambda **inputs: activation(model(**inputs).logits)  # noqa: E731
+        return model, forward, self.tokenizer, resolve_model(self.model_name)
+
+    def manifest(self) -> dict:
+        return {**super().manifest(), **({} if self.exported else {"dtype": str(self.model.dtype)})}
+
+    def _batches(self, queries: list[str], passages: list[str], count: bool = True, max_tokens: int = MAX_TOKENS):
         """(indices, padded inputs) of length-sorted token-budget batches, on every backend;
         ``count``: add the pairs cut at max_length to the run's report."""
         from ..kit.batching import padded_batches, truncated
 
-        tok = self.ce.tokenizer
-        enc = tok(queries, passages, truncation=True, max_length=self.max_length)
+        enc = self.tokenizer(queries, passages, truncation=True, max_length=self.max_length)
         if count:
-            self.truncated += truncated(tok, enc, self.max_length, queries, passages)
-        return padded_batches(tok, enc, self.batch_size)
+            self.truncated += truncated(self.tokenizer, enc, self.max_length, queries, passages)
+        return padded_batches(self.tokenizer, enc, self.batch_size, "np" if self.exported else "pt", max_tokens)
 
-    def _calibration(self) -> list[dict]:
+    def calibration(self) -> list[dict]:
         from ..kit.backends import calibration_pairs
 
         pairs = calibration_pairs()
         return [{k: v.numpy() for k, v in batch.items()} for _, batch in
-                self._batches([q for q, _ in pairs], [p for _, p in pairs], count=False)]
+                self._batches([q for q, _ in pairs], [p for _, p in pairs], count=False, max_tokens=CALIBRATION_TOKENS)]
 
     def score_pairs(self, queries: list[str], passages: list[str]) -> np.ndarray:
+        out = np.empty(len(queries), dtype=np.float64)
+        if self.exported is not None:
+            for idx, batch in self._batches(queries, passages):
+                scores = self.exported(batch)
+                out[idx] = scores[:, 0] if scores.ndim > 1 else scores
+            return out
         import torch
 
-        out = np.empty(len(queries), dtype=np.float64)
         activation = self.ce.activation_fn
         with torch.inference_mode():
             for idx, batch in self._batches(queries, passages):
-                if self.exported is not None:
-                    logits = torch.from_numpy(self.exported({k: v.numpy() for k, v in batch.items()}))
-                else:
-                    logits = self.model(**batch.to(self.device)).logits.float()
+                logits = self.model(**batch.to(self.device)).logits.float()
                 scores = activation(logits) if activation is not None else logits
                 out[idx] = scores[:, 0].cpu().numpy() if scores.ndim > 1 else scores.cpu().numpy()
         return out
