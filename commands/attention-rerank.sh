@@ -79,10 +79,12 @@ for year in dl19 dl20; do
   echo "== $year (heads trained on $other)"
   llmrank eval "$DL/$year/qrels.txt" "$DL/$year/bm25-top100.run" "${runs[@]}" --baseline "$DL/$year/bm25-top100.run" \
     -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee "runs/$year-attention.eval.csv"
+  python commands/provenance.py "runs/$year-attention.eval.csv"
 done
 top100=(runs/dl19-icr-top100-slide.run runs/dl19-icr-top100-w40.run)
 if [ -f "${top100[0]}" ] && [ -f "${top100[1]}" ]; then
   echo "== DL19 top 100, ICR all heads: merge and window against tournament of windows of 20"
   llmrank eval "$DL/dl19/qrels.txt" runs/dl19-icr-top100.run "${top100[@]}" --baseline runs/dl19-icr-top100.run \
     -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee runs/dl19-icr-top100.eval.csv
+  python commands/provenance.py runs/dl19-icr-top100.eval.csv
 fi

@@ -26,4 +26,5 @@ prepare cisi CISI.ALL CISI.QRY CISI.REL
 for name in vaswani cranfield cisi; do
   llmrank eval "qrels/$name.qrels" "$OUT/$name.bm25.run" -m map -m ndcg_cut.10 -m P.10 -m recall.1000 -m num_q \
     --format csv | tee "runs/classic-$name.eval.csv"
+  python commands/provenance.py "runs/classic-$name.eval.csv"
 done

@@ -16,4 +16,5 @@ for year in dl19 dl20; do
   echo "== $year"
   llmrank eval "$D/qrels.txt" "$D/bm25-top100.run" "runs/$year-minilm-bi.run" --baseline "$D/bm25-top100.run" \
     "${M[@]}" --format csv | tee "runs/$year-minilm-bi.eval.csv"
+  python commands/provenance.py "runs/$year-minilm-bi.eval.csv"
 done

@@ -199,24 +199,42 @@ def table(root: Path, spec: dict) -> str:
 
 
 PROVENANCE = ("llmrank", "torch", "transformers", "sentence-transformers", "lock", "cpu")
+RECORD = ".provenance.json"  # beside a recipe's CSV, written by commands/provenance.py
+
+
+def write_record(csv_path: Path) -> None:
+    """Beside ``csv_path``, the environment the recipe that wrote it ran in: the key versions,
+    the lock and the CPU (a CV's runs in out/ have no manifest of their own)."""
+    from datetime import datetime, timezone
+
+    from llmrank_cli.manifest import versions
+
+    record = {"csv": csv_path.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "versions": versions()}
+    Path(f"{csv_path}{RECORD}").write_text(json.dumps(record, indent=2) + "\n")
 
 
 def provenance(root: Path, spec: dict) -> str:
-    """A line under a table: what the manifests beside its runs record (the key versions, the
-    lock and the CPU), each value once; what no manifest records is said to be missing."""
+    """A line under a table: what the manifests beside its runs and the recipe records beside its
+    CSVs record (the key versions, the lock and the CPU), each value once; what none records is
+    said to be missing."""
     files = [f for entry in spec["csv"] for f in (entry if isinstance(entry, list) else [entry])]
     runs = {run for f in files for run in read_eval(root / f)[0]}
     # only runs/ is committed: a manifest elsewhere (out/) would make a fresh clone's page differ
     manifests = [json.loads(m.read_text()) for m in sorted((root / f"{r}.manifest.json" for r in runs
                                                             if r.startswith("runs/")), key=str) if m.is_file()]
-    if not manifests:
-        return "\n_Provenance: no run of this table has a manifest in runs/ (shared runs, or CV runs kept in out/)._\n"
+    records = [json.loads(r.read_text()) for r in (root / f"{f}{RECORD}" for f in files) if r.is_file()]
+    if not manifests and not records:
+        return ("\n_Provenance: no run of this table has a manifest in runs/ (shared runs, or CV runs kept in out/) "
+                "and no CSV of it a recipe record._\n")
     parts, missing = [], []
     for key in PROVENANCE:
-        seen = sorted({m.get("versions", {}).get(key) for m in manifests} - {None})
+        seen = sorted({m.get("versions", {}).get(key) for m in manifests + records} - {None})
         (parts if seen else missing).append(f"{key} {' / '.join(seen)}" if seen else key)
     told = f"; not recorded: {', '.join(missing)} (runs made before manifests named them)" if missing else ""
-    return f"\n_Provenance ({len(manifests)} of {len(runs)} runs' manifests): {'; '.join(parts)}{told}._\n"
+    counted = f"{len(manifests)} of {len(runs)} runs' manifests" + (
+        f", {len(records)} of {len(files)} CSVs' recipe records" if records else "")
+    return f"\n_Provenance ({counted}): {'; '.join(parts)}{told}._\n"
 
 
 def regenerate(root: Path, text: str) -> str:

@@ -75,6 +75,7 @@ done
 echo "== DL19 BM25 top-100 reranked, trained on DL20"
 llmrank eval "$DL/dl19/qrels.txt" "$DL/dl19/bm25-top100.run" "${runs[@]}" --baseline "$DL/dl19/bm25-top100.run" \
   -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee runs/dl19-language-ranker.eval.csv
+python commands/provenance.py runs/dl19-language-ranker.eval.csv
 python - runs/dl19-language-ranker.eval.csv <<'EOF'
 import csv, re, statistics, sys
 by = {}
@@ -118,4 +119,5 @@ for pick in ("random", "prior", "oracle"):
 for kind, r in reports.items():
     print(f"language-ranker-{kind} - prior: {r['top1_minus_prior']:+.3f}, p = {r['top1_vs_prior_p']:.2g}", file=sys.stderr)
 EOF
+  python commands/provenance.py "runs/language-ranker-$set.report.csv"
 done

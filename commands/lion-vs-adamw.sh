@@ -50,6 +50,7 @@ for setup in $SETUPS; do
       --eval-run "$DATA/dl19/bm25-top100.run" --eval-corpus "$DATA/dl19/passages.jsonl" "${resume[@]}" -o "$out"
     for f in "$out"/eval/epoch-*.run; do cp "$f" "runs/dl19-$name-$(basename "$f")"; done
     cp "$out/epochs.csv" "runs/dl19-$name.epochs.csv"
+    python commands/provenance.py "runs/dl19-$name.epochs.csv"
     cp "$out/curves.png" "runs/dl19-$name.curves.png"
   done
 done
@@ -67,4 +68,5 @@ if [ -f "$D-adamw-epoch-2.run" ] && [ -f "$D-lion-epoch-2.run" ]; then
     --baseline "$DATA/dl19/bm25-top100.run" "${M[@]}" --format csv -o "$D-lion.vs-bm25.csv"
   llmrank --quiet eval "$DATA/dl19/qrels.txt" "$D-adamw-epoch-2.run" "$D-lion-epoch-2.run" \
     --baseline "$D-adamw-epoch-2.run" "${M[@]}" --format csv -o "$D.lion-vs-adamw.csv"
+  python commands/provenance.py "$D-lion.vs-bm25.csv" "$D.lion-vs-adamw.csv"
 fi

@@ -43,4 +43,5 @@ for year in $YEARS; do
   echo "== $year"
   llmrank eval "$DL/$year/qrels.txt" "$DL/$year/bm25-top100.run" "${runs[@]}" --baseline "$DL/$year/bm25-top100.run" \
     -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee "runs/$year-llm-rerank.eval.csv"
+  python commands/provenance.py "runs/$year-llm-rerank.eval.csv"
 done

@@ -57,6 +57,7 @@ for set in $SETS; do
   echo "== $set"
   llmrank eval "$OUT/$set/qrels.txt" "$base/prior.run" "${runs[@]}" --baseline "$base/prior.run" --gains "$gains" \
     -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "runs/lt-ttd-$set.eval.csv"
+  python commands/provenance.py "runs/lt-ttd-$set.eval.csv"
   # each CV's report (TTE's R@K, UPQE) in the eval CSV's shape, one row per run and measure
   python3 -c "
 import glob, json, sys
@@ -67,6 +68,7 @@ for f in sorted(glob.glob(sys.argv[1] + '/*.cv.json')):
     for measure, value in (('R@K', recall), ('UPQE', report['UPQE'])):
         print(f'{f.removesuffix(\".cv.json\")}.run,all,{measure},{value:.6g}')
 " "$OUT/$set/cv" | tee "runs/lt-ttd-$set.report.csv"
+  python commands/provenance.py "runs/lt-ttd-$set.report.csv"
 done
 
 # TREC DL: passages as items (frozen all-MiniLM-L6-v2 embeddings), trained on DL20, DL19's pool ranked.
@@ -85,3 +87,4 @@ echo "== dl19 (trained on dl20)"
 llmrank eval "$DL/dl19/qrels.txt" "$DL/dl19/bm25-top100.run" runs/dl19-lt-ttd-frozen.run runs/dl19-lt-ttd-ltttd.run \
   --baseline "$DL/dl19/bm25-top100.run" -m nDCG@10 -m "R(rel=2)@100" -m "AP(rel=2)" --format csv \
   | tee runs/dl19-lt-ttd.eval.csv
+python commands/provenance.py runs/dl19-lt-ttd.eval.csv

@@ -62,6 +62,7 @@ evaluate() {  # evaluate CSV RUN...: OOF measures of SET's runs, paired tests ag
   echo "== $set ($out)"
   llmrank eval "$OUT/$set/qrels.txt" "$@" --baseline "$OUT/$set/cv/prior.run" --gains "$gains" \
     -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$out"
+  python commands/provenance.py "$out"
 }
 for set in $SETS; do
   extra=()  # what a set has beside labels: categories, the LLMs' answers to its training queries
@@ -121,5 +122,6 @@ for set in $SETS; do
     llmrank eval "$OUT/$set/qrels.txt" "$OUT/$set/cv/prior.run" "$OUT/$set/cv/knn.run" "$OUT/$set/cv/ltr.run" \
       --baseline "$OUT/$set/cv/prior.run" --gains "$gains" -m nDCG@10 --by "$OUT/$set/categories.tsv" --format csv \
       | tee "runs/mllm-$set.by-category.csv" > "$OUT/$set/cv/eval-by-category.csv"
+    python commands/provenance.py "runs/mllm-$set.by-category.csv"
   fi
 done

@@ -50,7 +50,7 @@ def test_tables_merge_a_report_and_say_what_was_not_run(tmp_path):
     assert by_run.splitlines()[2:4] == ["| K 5 | 0.5000†, 0.2500 | 0.2500, 0.1250 |",
                                         "| K 3 | 0.3000, 0.1000 | not run |"]
     assert by_run.splitlines()[5] == ("_Provenance: no run of this table has a manifest in runs/ (shared runs, or CV "
-                                      "runs kept in out/)._")
+                                      "runs kept in out/) and no CSV of it a recipe record._")
     by_set = tables.table(tmp_path, {"csv": csvs, "rows": ["A", "B"], "measures": ["nDCG@10"],
                                      "runs": {"prior": "prior", "k5": "K 5", "k5:UPQE": "UPQE"}, "delta": "k5"})
     assert by_set.splitlines()[0] == "| set | prior | K 5 | UPQE | Δ K 5 (p; w/t/l) |"
@@ -69,6 +69,25 @@ def test_tables_name_the_versions_lock_and_cpu_their_runs_were_made_with(tmp_pat
     assert line.splitlines()[-1] == ("_Provenance (2 of 3 runs' manifests): llmrank 0.1.0; torch 2.13.0; transformers "
                                      "5.24.0 / 5.25.0; cpu EPYC (AVX2); not recorded: sentence-transformers, lock "
                                      "(runs made before manifests named them)._")
+
+
+def test_a_recipe_record_names_the_environment_of_runs_without_manifests(tmp_path):
+    """CV runs kept in out/ have no manifest: the record commands/provenance.py writes beside the
+    CSV names the recipe's environment under the table."""
+    import subprocess
+    import sys
+
+    from llmrank_cli.manifest import versions
+
+    (tmp_path / "t.eval.csv").write_text("run,qid,measure,value\nout/cv/a.run,all,AP,0.4\n")
+    spec = {"csv": ["t.eval.csv"], "runs": {"out/cv/a.run": "A"}}
+    assert "no CSV of it a recipe record" in _generator().experiment_tables.table(tmp_path, spec)
+    subprocess.run([sys.executable, str(ROOT / "commands" / "provenance.py"), str(tmp_path / "t.eval.csv")],
+                   check=True)
+    here = versions()
+    line = _generator().experiment_tables.table(tmp_path, spec).splitlines()[-1]
+    assert line.startswith("_Provenance (0 of 1 runs' manifests, 1 of 1 CSVs' recipe records): llmrank ")
+    assert f"lock {here['lock']}; cpu {here['cpu']}._" in line and f"torch {here['torch']};" in line
 
 
 def test_seed_tables_show_the_spread_and_say_when_a_delta_is_within_it(tmp_path):
