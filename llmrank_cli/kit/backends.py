@@ -133,7 +133,7 @@ class ExportTokenizer:
 
     def __call__(self, texts: list[str], pairs: list[str] | None = None, truncation: bool = True,
                  max_length: int | None = None) -> Encoded:
-        if truncation:
+        if truncation and max_length and max_length < 2**31:  # transformers' "no limit" is 1e30
             self.backend.enable_truncation(max_length, strategy="longest_first", direction=self.meta["truncation_side"])
         else:
             self.backend.no_truncation()
@@ -202,7 +202,7 @@ def export(module, forward, tokenizer, max_length: int, model_dir: str, what: st
             raise LlmrankError(f"{model_dir}: cannot export a model that takes {', '.join(sorted(unknown))}")
         tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
         meta.update(what=what, source=model_dir, seconds=round(time.perf_counter() - start, 2), versions=libs,
-                    hash=_hash(work / meta["file"]), max_length=max_length,
+                    hash=_hash(work / meta["file"]), max_length=max_length or tokenizer.model_max_length,
                     tokenizer={"pad_id": tokenizer.pad_token_id or 0, "pad_type_id": tokenizer.pad_token_type_id,
                                "padding_side": tokenizer.padding_side, "truncation_side": tokenizer.truncation_side})
         (work / "export.json").write_text(json.dumps(meta, indent=2))
