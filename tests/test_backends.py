@@ -162,13 +162,12 @@ def test_the_exports_tokenizer_encodes_as_transformers(tiny_cross_encoder, cache
     from transformers import AutoTokenizer
 
     from llmrank_cli import rankers
+    from llmrank_cli.errors import Note
     from llmrank_cli.kit.backends import calibration_pairs
 
     pairs = calibration_pairs(40)
     queries, passages = [q for q, _ in pairs], [p + " and more" * (i * 3) for i, (_, p) in enumerate(pairs)]
     hf = AutoTokenizer.from_pretrained(str(tiny_cross_encoder))
-    from llmrank_cli.errors import Note
-
     with pytest.warns(Note, match="exporting"):
         ranker = rankers.get("cross").open(str(tiny_cross_encoder), rankers.Runtime(device="cpu", backend="onnx"))
     ours = ranker.tokenizer

@@ -115,7 +115,7 @@ class Encoded(dict):
     """A batch of encodings by input name, with the ``tokenizers`` encodings themselves (which say
     what they cut), as transformers' fast tokenizers return them."""
 
-    encodings: list = []
+    encodings: list
 
 
 class ExportTokenizer:
@@ -143,7 +143,8 @@ class ExportTokenizer:
         return out
 
     def pad(self, batch: dict, return_tensors: str = "np") -> dict:
-        """int64 arrays padded to the batch's longest input on the tokenizer's side."""
+        """int64 arrays padded to the batch's longest input on the tokenizer's side (numpy whatever
+        ``return_tensors`` says: the argument is transformers' ``pad``'s, which the batching calls)."""
         longest = max(len(ids) for ids in batch["input_ids"])
         pad = {"input_ids": self.meta["pad_id"], "token_type_ids": self.meta["pad_type_id"], "attention_mask": 0}
         out = {}
