@@ -19,7 +19,6 @@ Groups (``--drop`` leaves groups out, for ablations):
 """
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from .discovery import FEATURES
 
 GROUPS = ("prior", "category", "knn", "linear", "query", "response")
 CATEGORY_NEIGHBOURS = 10
+MEAN_ROWS = 1024  # responders per step of the per-LLM response means
 
 
 @dataclass
@@ -51,8 +51,9 @@ class Pool:
             parts.append((data.embeddings[idx], data.response_features[idx]))
         if discovery is not None:
             parts.append(discovery)
-        emb, feats = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])) if parts \
-            else (None, None)
+        if len(parts) > 1:
+            parts = [(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))]
+        emb, feats = parts[0] if parts else (None, None)  # one part is shared, not copied: 2025's is 340 MB
         return cls(data.embeddings[idx], data.gains[idx],
                    data.categories[idx] if data.categories is not None else None, emb, feats)
 
@@ -64,9 +65,15 @@ class Pool:
         once: at 2025's size that mean reads 85M values."""
         if "_means" not in self.__dict__:
             keep = _response_columns(self)
-            with warnings.catch_warnings():  # LLMs with no response at all: NaN, which LightGBM handles
-                warnings.simplefilter("ignore", RuntimeWarning)
-                self._means = keep, np.nanmean(self.responses[:, :, keep], axis=0)
+            total = np.zeros((self.responses.shape[1], len(keep)))
+            count = np.zeros_like(total)
+            for start in range(0, len(self.responses), MEAN_ROWS):  # nanmean would copy it all, twice
+                part = kept_columns(self.responses[start:start + MEAN_ROWS], keep)
+                known = ~np.isnan(part)
+                total += np.where(known, part, 0.0).sum(axis=0)
+                count += known.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # LLMs with no response: NaN, which LightGBM handles
+                self._means = keep, (total / count).astype(np.float32)
         return self._means
 
     def ridge_weights(self, ridge: float) -> np.ndarray:
@@ -95,6 +102,13 @@ def names(pool: Pool, knn_k: list[int], drop: set[str]) -> list[str]:
         for n in _response_columns(pool):
             out += [f"{FEATURES[n]}_mean", f"{FEATURES[n]}_knn"]
     return out
+
+
+def kept_columns(values: np.ndarray, keep: list[int]) -> np.ndarray:
+    """``values[..., keep]``, a view where ``keep`` is a run of columns (the usual case)."""
+    if keep and keep == list(range(keep[0], keep[-1] + 1)):
+        return values[..., keep[0]:keep[-1] + 1]
+    return values[..., keep]
 
 
 def _response_columns(pool: Pool) -> list[int]:
@@ -130,7 +144,7 @@ def features(pool: Pool, embeddings: np.ndarray, texts: list[str], categories: n
         columns += [np.broadcast_to(np.log1p(length)[:, None], (n, items)), np.broadcast_to(digits[:, None], (n, items))]
     if "response" not in drop and pool.responses is not None:
         keep, overall = pool.response_means()
-        values = pool.responses[:, :, keep]
+        values = kept_columns(pool.responses, keep)
         r_idx, r_sims = neighbours.nearest(embeddings, pool.response_embeddings, response_k)
         near = neighbours.weighted_mean(values, r_idx, neighbours.weights(r_sims, temperature), overall, shrink)
         for j in range(len(keep)):

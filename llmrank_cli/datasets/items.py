@@ -54,6 +54,7 @@ class ItemData:
     categories: np.ndarray | None = None       # str [n_queries], from categories.tsv
     response_features: np.ndarray | None = None  # float32 [n_queries, n_items, discovery.FEATURES], NaN = none
     _pools: list | None = None
+    _discovery: tuple | None = None  # () when the directory has none
 
     def pools(self) -> list[tuple[np.ndarray, list[str]]]:
         """Per query: the items it has a candidate text for, and those texts (responses.jsonl)."""
@@ -71,12 +72,14 @@ class ItemData:
         return {int(k): float(v) for k, v in self.meta["gains"].items()}
 
     def discovery_features(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(embeddings, response features) of the discovery queries, if the directory has them."""
-        path = self.path / "discovery.npz"
-        if not path.exists():
-            return None
-        stored = np.load(path)
-        return (stored["embeddings"], stored["features"]) if "features" in stored.files else None
+        """(embeddings, response features) of the discovery queries, if the directory has them;
+        read once, so that every fold's model shares them (2025's are 340 MB)."""
+        if self._discovery is None:
+            path = self.path / "discovery.npz"
+            stored = np.load(path) if path.exists() else None
+            self._discovery = (stored["embeddings"], stored["features"]) \
+                if stored is not None and "features" in stored.files else ()
+        return self._discovery or None
 
     def with_weak_labels(self, weight: float) -> "ItemData":
         """A copy whose training gains add ``weight`` x the discovery data's weak credit."""

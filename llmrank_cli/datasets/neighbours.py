@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 BLOCK = 2048  # query rows per similarity block: memory stays at BLOCK x pool floats
+PICKED_VALUES = 2**22  # neighbours' values gathered at once by weighted_mean (32 MiB as float64, a few such temporaries)
 
 
 def nearest(queries: np.ndarray, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,12 +44,13 @@ def weighted_mean(values: np.ndarray, idx: np.ndarray, w: np.ndarray, prior: np.
     ``values`` rows ([pool, items(, ...)], NaN = no value: left out of both sums), shrunk towards
     ``prior`` by ``shrink`` pseudo-neighbours; where a query has neither, the prior."""
     out = np.zeros((len(idx), *values.shape[1:]), dtype=np.float64)
-    for start in range(0, len(idx), BLOCK):
-        picked = values[idx[start:start + BLOCK]].astype(np.float64)  # [block, k, items(, ...)]
-        wb = w[start:start + BLOCK].reshape(*w[start:start + BLOCK].shape, *([1] * (values.ndim - 1)))
+    block = max(1, PICKED_VALUES // max(1, idx.shape[1] * int(np.prod(values.shape[1:]))))
+    for start in range(0, len(idx), block):
+        picked = values[idx[start:start + block]].astype(np.float64)  # [block, k, items(, ...)]
+        wb = w[start:start + block].reshape(*w[start:start + block].shape, *([1] * (values.ndim - 1)))
         known = ~np.isnan(picked)
         total = (np.where(known, picked, 0.0) * wb).sum(axis=1) + shrink * prior
         weight = (known * wb).sum(axis=1) + shrink
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + BLOCK] = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), prior)
+            out[start:start + block] = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), prior)
     return out
