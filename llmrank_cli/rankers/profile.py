@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +23,7 @@ from . import register
 from .base import ItemRanker, Settings, setting
 from ..errors import LlmrankError
 
+SPILL_FILES = 32  # files a profile collection is gathered through (see _write_documents)
 PRIOR_WEIGHT = 1e-6  # the prior orders LLMs that BM25 scores alike (most often: not at all)
 _SHARED: dict[tuple, tempfile.TemporaryDirectory] = {}  # indexes of discovery answers, by file and settings
 
@@ -54,7 +56,7 @@ class Profile(ItemRanker):
             built = tempfile.TemporaryDirectory(prefix="llmrank-profile-")
             collection = Path(built.name) / "collection"
             collection.mkdir()
-            if not self._write_documents(self._evidence(data, train), collection / "docs.jsonl"):
+            if not self._write_documents(self._evidence(data, train), collection / "docs.jsonl", len(data.items)):
                 raise LlmrankError(f"{data.path}: no substantive answer to build profiles from; prepare the data "
                                    f"directory with --discovery (prepare mllm) or --responses (prepare items)")
             from ..retrieval.bm25 import build_index
@@ -97,20 +99,32 @@ class Profile(ItemRanker):
                 if useful:
                     yield int(item), f"{data.texts[q]}\n{text}"
 
-    def _write_documents(self, evidence: Iterator[tuple[int, str]], path: Path) -> int:
-        """A JsonCollection of the evidence (profiles: one document per LLM, id its index; answers:
-        id ``item.n``); the number of answers in it."""
+    def _write_documents(self, evidence: Iterator[tuple[int, str]], path: Path, items: int) -> int:
+        """A JsonCollection of the evidence (profiles: one document per LLM, id its index, in index
+        order; answers: id ``item.n``); the number of answers in it. Profiles are gathered through
+        ``SPILL_FILES`` files of consecutive LLMs beside it, so memory holds one file's answers
+        (at 2025's scale all 2.7M answers held at once took 0.6 GiB)."""
         n = 0
         with open(path, "w") as f:
             if self.settings.documents == "answers":
                 for n, (item, text) in enumerate(evidence, 1):
                     f.write(json.dumps({"id": f"{item}.{n}", "contents": text}) + "\n")
                 return n
-            profiles = defaultdict(list)
-            for n, (item, text) in enumerate(evidence, 1):
-                profiles[item].append(text)
-            for item, texts in sorted(profiles.items()):
-                f.write(json.dumps({"id": str(item), "contents": "\n".join(texts)}) + "\n")
+            per_file = -(-items // SPILL_FILES)
+            with tempfile.TemporaryDirectory(dir=path.parent.parent) as spill:
+                names = [Path(spill) / f"{b}.jsonl" for b in range(SPILL_FILES)]
+                with ExitStack() as stack:
+                    spilled = [stack.enter_context(open(name, "w")) for name in names]
+                    for n, (item, text) in enumerate(evidence, 1):
+                        spilled[item // per_file].write(json.dumps([item, text]) + "\n")
+                for name in names:
+                    profiles = defaultdict(list)
+                    with open(name) as answers:
+                        for line in answers:
+                            item, text = json.loads(line)
+                            profiles[item].append(text)
+                    for item, texts in sorted(profiles.items()):
+                        f.write(json.dumps({"id": str(item), "contents": "\n".join(texts)}) + "\n")
         return n
 
     def score_pool(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
