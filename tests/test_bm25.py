@@ -187,3 +187,19 @@ def test_blas_work_after_the_jvm_does_not_crash():
             "print(np.linalg.solve(x.T @ x + 30 * np.eye(386), np.ones(386)).shape)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "(386,)", (done.returncode, done.stderr[-500:])
+
+
+def test_the_heap_cap_reaches_the_jvm_and_a_bad_one_is_one_line(cli, sample_index):
+    """LLMRANK_JAVA_HEAP caps the JVM's heap (G1 grows to the cap rather than collect: the cap is
+    what Java costs a process); a size Java cannot read stops before the JVM starts."""
+    code = ("from llmrank_cli.retrieval.bm25 import autoclass; "
+            "print(autoclass('java.lang.Runtime').getRuntime().maxMemory() // 2**20)")
+    env = {**os.environ, "LLMRANK_JAVA_HEAP": "300m"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0 and 250 <= int(done.stdout.strip()) <= 300, (done.stdout, done.stderr[-500:])
+    p = sample_index / "s" / "passages"
+    done = subprocess.run([sys.executable, "-m", "llmrank_cli", "--quiet", "rank", "--model", "bm25", "--index",
+                           str(sample_index / "idx"), "--topics", str(p / "topics.tsv")], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "LLMRANK_JAVA_HEAP": "lots"})
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "LLMRANK_JAVA_HEAP='lots'" in done.stderr
