@@ -1,4 +1,5 @@
-"""Same seed, same threads -> same bytes: every item ranker and the cross-encoder, trained in two
+"""Same seed, same threads -> same bytes: every item ranker, the cross-encoder, the list language
+ranker and the RouteHead router (on heads a tiny LM wrote in the same process), trained in two
 fresh processes on the same data, write the same weights and rank into the same run, byte for
 byte; a third process with another thread count matches too, except the kinds docs/rankers.md
 names (their float reductions split by thread), whose manifests record the count."""
@@ -12,7 +13,7 @@ import pytest
 
 ITEM_KINDS = ("prior", "random", "knn", "ltr", "profile", "two-tower-baseline", "two-tower-tier1", "two-tower-tier2",
               "lt-ttd", "llm-cross-encoder")
-THREAD_DEPENDENT = {"lt-ttd", "llm-cross-encoder", "cross-encoder"}  # as docs/rankers.md#determinism says
+THREAD_DEPENDENT = {"lt-ttd", "llm-cross-encoder", "cross-encoder", "language-ranker-list"}  # as docs/rankers.md#determinism says
 VOLATILE = {"created", "command"}  # manifest fields that name the call, not the model
 TIMING = ("_runtime", "_per_second")  # the HF Trainer's log of how long it took
 # Files that name the call rather than the model: Lucene's random segment id in every index file
@@ -23,7 +24,8 @@ SAMPLE = Path(__file__).resolve().parents[1] / "llmrank_cli" / "sample" / "passa
 
 TRAIN = """
 import sys, llmrank
-data, topics, tiny, out, *kinds = sys.argv[1:]
+from llmrank_cli.cli import main
+data, topics, tiny, lm, out, *kinds = sys.argv[1:]
 for kind in kinds:
     epochs = {"epochs": 1} if kind == "llm-cross-encoder" else {}
     model = llmrank.train(kind, data=data, all_=True, output=f"{out}/{kind}", **epochs)
@@ -34,7 +36,18 @@ model = llmrank.train("cross-encoder", encoder=tiny, qrels=f"{s}/qrels.txt", run
                       output=f"{out}/cross-encoder", **passages)
 llmrank.rerank(run=f"{s}/bm25.run", model=str(model), kind="cross", depth=10, output=f"{out}/cross-encoder.run",
                **passages)
+model = llmrank.train("language-ranker-list", lm=lm, qrels=f"{s}/qrels.txt", run=f"{s}/bm25.run", depth=10, all_=True,
+                      output=f"{out}/language-ranker-list", **passages)
+llmrank.rerank(run=f"{s}/bm25.run", model=str(model), kind="language-ranker", depth=10,
+               output=f"{out}/language-ranker-list.run", **passages)
+candidates = ["--run", f"{s}/bm25.run", "--topics", f"{s}/topics.tsv", "--corpus", f"{s}/corpus.jsonl"]
+assert main(["--quiet", "prepare", "heads", "--model", lm, *candidates, "--qrels", f"{s}/qrels.txt", "--window", "4",
+             "-o", f"{out}/heads"]) == 0
+model = llmrank.train("routehead", data=f"{out}/heads", max_heads=2, epochs=20, output=f"{out}/routehead")
+assert main(["--quiet", "rerank", "--kind", "icr", "--model", lm, "--router", str(model), *candidates, "--depth", "4",
+             "--window", "4", "-o", f"{out}/routehead.run"]) == 0
 """.replace("SAMPLE", str(SAMPLE))
+PASSAGE_KINDS = ("cross-encoder", "language-ranker-list", "routehead")
 
 
 def _comparable(value, threads: bool):
@@ -55,8 +68,9 @@ def _differences(a: Path, b: Path, kind: str, threads: bool = True) -> list[str]
         g = b / kind / f.relative_to(a / kind)
         if f.name.startswith(CALL_FILES):
             continue
-        if f.suffix == ".json":
-            same = _comparable(json.loads(f.read_text()), threads) == _comparable(json.loads(g.read_text()), threads)
+        if f.suffix == ".json":  # paths inside the process's own output directory (data made there) compare alike
+            same = _comparable(json.loads(f.read_text().replace(str(a), "OUT")), threads) == \
+                _comparable(json.loads(g.read_text().replace(str(b), "OUT")), threads)
         else:
             same = f.read_bytes() == g.read_bytes()
         if not same:
@@ -67,10 +81,10 @@ def _differences(a: Path, b: Path, kind: str, threads: bool = True) -> list[str]
 
 
 @pytest.fixture(scope="module")
-def trained(llm_sample, tiny_cross_encoder, tmp_path_factory):
+def trained(llm_sample, tiny_cross_encoder, tiny_lm, tmp_path_factory):
     """Three fresh processes, at once: A and B with 2 threads, C with 1."""
     root = tmp_path_factory.mktemp("determinism")
-    args = [str(llm_sample / "data"), str(llm_sample / "s" / "llm" / "topics.tsv"), str(tiny_cross_encoder)]
+    args = [str(p) for p in (llm_sample / "data", llm_sample / "s" / "llm" / "topics.tsv", tiny_cross_encoder, tiny_lm)]
     procs = {name: subprocess.Popen([sys.executable, "-c", TRAIN, *args, str(root / name), *ITEM_KINDS],
                                     env={**os.environ, "OMP_NUM_THREADS": threads}, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, text=True)
@@ -81,12 +95,12 @@ def trained(llm_sample, tiny_cross_encoder, tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("kind", [*ITEM_KINDS, "cross-encoder"])
+@pytest.mark.parametrize("kind", [*ITEM_KINDS, *PASSAGE_KINDS])
 def test_same_seed_and_threads_give_the_same_bytes(trained, kind):
     assert _differences(trained / "A", trained / "B", kind) == []
 
 
-@pytest.mark.parametrize("kind", [*ITEM_KINDS, "cross-encoder"])
+@pytest.mark.parametrize("kind", [*ITEM_KINDS, *PASSAGE_KINDS])
 def test_another_thread_count_matches_or_the_kind_says_it_does_not(trained, kind):
     differ = _differences(trained / "A", trained / "C", kind, threads=False)
     if kind in THREAD_DEPENDENT:
