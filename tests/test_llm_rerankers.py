@@ -304,3 +304,34 @@ def test_smollm2_reranks_dl19_queries_end_to_end(cli, kind, tmp_path, cache):
         assert m["windows"] == 2 and m["completion_tokens"] > 0
     scores = np.array(ours.table["score"].to_pylist())
     assert np.isfinite(scores).all() and len(set(scores.round(6))) > 2
+
+
+@pytest.mark.slow
+def test_a_gguf_files_tokenizer_and_config_are_parsed_once(monkeypatch, tmp_path):
+    """transformers parses the whole GGUF file for the tokenizer and again for the config (about 4 s
+    each for SmolLM2's, most of a fully cached rerank): the first open keeps them as transformers'
+    own files; later opens read those, never the GGUF, and get the same tokens and config."""
+    pytest.importorskip("gguf")
+    from transformers import modeling_gguf_pytorch_utils
+
+    from llmrank_cli.kit.chat_lm import tokenizer_and_config
+
+    monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path))
+    parsed, parsed_config, files = tokenizer_and_config("smollm2-135m")
+    assert len(list(tmp_path.glob("gguf/*/tokenizer.json"))) == 1
+
+    def parse(*args, **kwargs):
+        raise AssertionError("the GGUF file was parsed again")
+
+    monkeypatch.setattr(modeling_gguf_pytorch_utils, "load_gguf_checkpoint", parse)
+    kept, kept_config, kept_files = tokenizer_and_config("smollm2-135m")
+    messages = [{"role": "system", "content": "You are RankLLM."},
+                {"role": "user", "content": "Rank [1] café ☕ 12345\n\n  tabs\t naïve résumé [3] > [1]"}]
+    assert kept.apply_chat_template(messages, add_generation_prompt=True) == \
+        parsed.apply_chat_template(messages, add_generation_prompt=True)
+    passages = (shared("trec-dl", "dl19") / "passages.jsonl").read_text()[:100_000]
+    assert kept(passages).input_ids == parsed(passages).input_ids
+    assert (kept.eos_token, kept.pad_token, kept.padding_side) == (parsed.eos_token, parsed.pad_token,
+                                                                   parsed.padding_side)
+    same = {k: v for k, v in parsed_config.to_dict().items() if k != "_name_or_path"}
+    assert {k: v for k, v in kept_config.to_dict().items() if k != "_name_or_path"} == same and kept_files == files

@@ -28,16 +28,46 @@ def tokenizer_and_config(name: str) -> tuple:
     from .resolve import load_error, resolve_causal_lm
 
     path, gguf = resolve_causal_lm(name)
-    extra = {"gguf_file": gguf} if gguf else {}
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            tokenizer = AutoTokenizer.from_pretrained(path, **extra)
-            config = AutoConfig.from_pretrained(path, **extra)
+            tokenizer, config = _gguf_parts(Path(path) / gguf) if gguf else \
+                (AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path))
     except (OSError, ValueError) as exc:
         raise load_error(name, exc) from None
     if not any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or ()) and not gguf:
         raise LlmrankError(f"model {name!r} is a {config.model_type}, not a causal LM")
     return tokenizer, config, str(Path(path) / gguf) if gguf else path
+
+
+def _gguf_parts(gguf: Path) -> tuple:
+    """(tokenizer, config) of a GGUF file, kept as transformers' own files under the cache root
+    once read: transformers parses the whole file for each (SmolLM2's: about 4 s apiece, most of
+    a fully cached rerank)."""
+    import os
+    import shutil
+    import tempfile
+
+    from transformers import AutoConfig, AutoTokenizer
+
+    from .resolve import files_key
+    from .response_cache import default_dir
+
+    kept = default_dir() / "gguf" / files_key(str(gguf), (gguf.stat().st_size, gguf.stat().st_mtime_ns))
+    if (kept / "config.json").exists():
+        return AutoTokenizer.from_pretrained(kept), AutoConfig.from_pretrained(kept)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{kept.name}.", dir=kept.parent))
+    try:
+        tokenizer.save_pretrained(staging)
+        config.save_pretrained(staging)
+        os.rename(staging, kept)  # whole or not at all; a process that raced here kept the same files
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return tokenizer, config
 
 
 class ChatLM(LlmEngine):

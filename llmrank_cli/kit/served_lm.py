@@ -127,8 +127,9 @@ class ServedLM(LlmEngine):
 
     def manifest(self) -> dict:
         s = self.settings
+        counted = (s.tokenizer or self.name) if self.tokenizer is not None else "estimate (4 characters a token)"
         return {**super().manifest(), "backend": "openai", "base_url": self.base_url, "served_model": self.name,
-                "tokenizer": getattr(self.tokenizer, "name_or_path", None) or "estimate (4 characters a token)",
+                "tokenizer": counted,
                 "context": self.context, "concurrency": s.concurrency, "timeout_s": s.timeout, "retries": s.retries,
                 "api_key_env": s.api_key_env,
                 **({"words_outside_top_logprobs": self.unlisted} if self.scored else {})}
