@@ -6,7 +6,9 @@
 #    evaluated on the other from the cached scores (all heads and the per-query oracle beside
 #    them), and RouteHead end to end (`rerank --kind icr --router`) on DL19. Paired t-tests (Holm)
 #    against BM25; the bi-encoder rerank from commands/dl19-rerank.sh is listed when present;
-#    3) nDCG@10 of DL19's top 20 reordered by each layer's heads alone (from the cached scores).
+#    3) nDCG@10 of DL19's top 20 reordered by each layer's heads alone (from the cached scores);
+#    4) RouteHead trained with each of SEEDS on one year, evaluated on the other against BM25
+#    (runs/YEAR-routehead.seeds.eval.csv: the seeds' spread beside its loss).
 # Work files in out/icr/ and out/heads/; runs in runs/. A step whose output exists is skipped;
 # an interrupted rerank or prepare heads continues (--resume / its queries/ directory).
 set -euo pipefail
@@ -16,6 +18,7 @@ export PATH="$PWD/.venv/bin:$PATH" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 DL=${DL:-../shared/data/trec-dl}
 LM=${LM:-smollm2-135m}
 TOP100=${TOP100:-1}  # 0 skips the three top-100 runs (25-60 min each on 2 cores)
+SEEDS=${SEEDS:-0 1 2}  # RouteHead trained with each (seconds: it reads the cached head scores)
 mkdir -p out/icr out/heads runs
 
 icr() {  # icr OUT DEPTH [flags...]
@@ -80,6 +83,22 @@ for year in dl19 dl20; do
   llmrank eval "$DL/$year/qrels.txt" "$DL/$year/bm25-top100.run" "${runs[@]}" --baseline "$DL/$year/bm25-top100.run" \
     -m nDCG@10 -m "RR(rel=2)@10" --format csv | tee "runs/$year-attention.eval.csv"
   python commands/provenance.py "runs/$year-attention.eval.csv"
+done
+echo "== RouteHead over seeds (SEEDS: $SEEDS), from the cached head scores, against BM25"
+for pair in "dl20 dl19" "dl19 dl20"; do
+  set -- $pair
+  runs=("$DL/$2/bm25-top100.run")
+  mkdir -p "out/heads/seeds/$2"
+  for seed in $SEEDS; do
+    model="out/heads/models/$1-routehead-seed$seed"
+    [ -f "$model/model.json" ] || llmrank --quiet train routehead --data "out/heads/$1" --eval-data "out/heads/$2" \
+      --seed "$seed" -o "$model"
+    cp "$model/eval/routehead.run" "out/heads/seeds/$2/routehead-seed$seed.run"  # one name per seed for the table
+    runs+=("out/heads/seeds/$2/routehead-seed$seed.run")
+  done
+  llmrank eval "$DL/$2/qrels.txt" "${runs[@]}" --baseline "$DL/$2/bm25-top100.run" -m nDCG@10 -m "RR(rel=2)@10" \
+    --format csv | tee "runs/$2-routehead.seeds.eval.csv"
+  python commands/provenance.py "runs/$2-routehead.seeds.eval.csv"
 done
 top100=(runs/dl19-icr-top100-slide.run runs/dl19-icr-top100-w40.run)
 if [ -f "${top100[0]}" ] && [ -f "${top100[1]}" ]; then
