@@ -13,6 +13,8 @@
 #    top-ranked answer against a random pick, the prior (best mean training label) and the
 #    oracle, with the paired t-test against the prior (on stderr) -> runs/language-ranker-SET.report.csv,
 #    from which docs/experiments/language-ranker.md's table is generated. DL_PART=0 runs only this part.
+#    On LLM_SEED_SETS (default Arena) the same CVs with each of SEEDS (default 0 1 2) ->
+#    runs/language-ranker-SET.seeds.csv (the seeds' spread beside the loss to the prior).
 # LM states are cached on disk ($LLMRANK_CACHE, default ~/.cache/llmrank): the first pass
 # extracts them (2 cores: DL19 + DL20 about 19 min, RouterBench about 30, Arena about 22), later
 # passes read them. Work files in out/lr/; runs in runs/; a step whose output exists is skipped.
@@ -27,6 +29,8 @@ DEPTHS=${DEPTHS:-0}
 DISTIL=${DISTIL:-1}  # 0 skips setup 1b (new states of 800 dev queries' top 8: about 20 min)
 DL_PART=${DL_PART:-1}  # 0: only the seed's task
 LLM_SETS=${LLM_SETS-routerbench-slice arena-bench-v1}  # set but empty: DL only
+LLM_SEED_SETS=${LLM_SEED_SETS-arena-bench-v1}  # the seed's task also with each of SEEDS (CVs from the cached states)
+SEEDS=${SEEDS:-0 1 2}
 OUT=out/lr
 mkdir -p "$OUT/models" runs
 
@@ -120,4 +124,31 @@ for kind, r in reports.items():
     print(f"language-ranker-{kind} - prior: {r['top1_minus_prior']:+.3f}, p = {r['top1_vs_prior_p']:.2g}", file=sys.stderr)
 EOF
   python commands/provenance.py "runs/language-ranker-$set.report.csv"
+  [[ " $LLM_SEED_SETS " == *" $set "* ]] || continue
+  for seed in $SEEDS; do  # the same CV with other seeds (the folds stay the data directory's)
+    for kind in list point; do
+      [ -f "$OUT/$set/cv-seed$seed/language-ranker-$kind.run" ] || llmrank --quiet cv "language-ranker-$kind" \
+        --lm "$LM" --data "$OUT/$set" "${flags[@]}" --seed "$seed" -o "$OUT/$set/cv-seed$seed" > /dev/null
+    done
+  done
+  # the seeds' top-1 labels against the prior, in the eval CSV's shape (tests: the CV's paired t-test
+  # against the prior, Holm over the seeds' runs) -> the seeds table of docs/experiments/language-ranker.md
+  python - "$OUT/$set" $SEEDS <<'EOF' | tee "runs/language-ranker-$set.seeds.csv"
+import json, sys
+out, seeds = sys.argv[1], sys.argv[2:]
+reports = {f"language-ranker-{kind}-seed{seed}": json.load(open(f"{out}/cv-seed{seed}/language-ranker-{kind}.cv.json"))
+           ["report"] for kind in ("list", "point") for seed in seeds}
+first = next(iter(reports.values()))
+print("run,qid,measure,value")
+print(f"prior,all,top1,{first['prior_top1_label']:.6g}")
+for run, r in reports.items():
+    print(f"{run},all,top1,{r['top1_label']:.6g}")
+order = sorted(reports, key=lambda run: reports[run]["top1_vs_prior_p"])
+holm = {run: min(1.0, max((len(order) - i) * reports[r]["top1_vs_prior_p"] for i, r in enumerate(order[:k + 1])))
+        for k, run in enumerate(order)}
+print("\nrun,measure,delta,p_value,wins,ties,losses,significant")
+for run, r in reports.items():
+    print(f"{run},top1,{r['top1_minus_prior']:.6g},{holm[run]:.4g},,,,{int(holm[run] < 0.05)}")
+EOF
+  python commands/provenance.py "runs/language-ranker-$set.seeds.csv"
 done
