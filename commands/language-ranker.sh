@@ -135,6 +135,7 @@ EOF
   # against the prior, Holm over the seeds' runs) -> the seeds table of docs/experiments/language-ranker.md
   python - "$OUT/$set" $SEEDS <<'EOF' | tee "runs/language-ranker-$set.seeds.csv"
 import json, sys
+from llmrank_cli.evaluation.significance import correct
 out, seeds = sys.argv[1], sys.argv[2:]
 reports = {f"language-ranker-{kind}-seed{seed}": json.load(open(f"{out}/cv-seed{seed}/language-ranker-{kind}.cv.json"))
            ["report"] for kind in ("list", "point") for seed in seeds}
@@ -143,9 +144,7 @@ print("run,qid,measure,value")
 print(f"prior,all,top1,{first['prior_top1_label']:.6g}")
 for run, r in reports.items():
     print(f"{run},all,top1,{r['top1_label']:.6g}")
-order = sorted(reports, key=lambda run: reports[run]["top1_vs_prior_p"])
-holm = {run: min(1.0, max((len(order) - i) * reports[r]["top1_vs_prior_p"] for i, r in enumerate(order[:k + 1])))
-        for k, run in enumerate(order)}
+holm = dict(zip(reports, correct([r["top1_vs_prior_p"] for r in reports.values()], "holm")))
 print("\nrun,measure,delta,p_value,wins,ties,losses,significant")
 for run, r in reports.items():
     print(f"{run},top1,{r['top1_minus_prior']:.6g},{holm[run]:.4g},,,,{int(holm[run] < 0.05)}")

@@ -43,12 +43,9 @@ def _gguf_parts(gguf: Path) -> tuple:
     """(tokenizer, config) of a GGUF file, kept as transformers' own files under the cache root
     once read: transformers parses the whole file for each (SmolLM2's: about 4 s apiece, most of
     a fully cached rerank)."""
-    import os
-    import shutil
-    import tempfile
-
     from transformers import AutoConfig, AutoTokenizer
 
+    from ..formats.io import atomic_directory
     from .resolve import files_key
     from .response_cache import default_dir
 
@@ -57,16 +54,9 @@ def _gguf_parts(gguf: Path) -> tuple:
         return AutoTokenizer.from_pretrained(kept), AutoConfig.from_pretrained(kept)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{kept.name}.", dir=kept.parent))
-    try:
-        tokenizer.save_pretrained(staging)
-        config.save_pretrained(staging)
-        os.rename(staging, kept)  # whole or not at all; a process that raced here kept the same files
-    except OSError:
-        pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_directory(kept, "config.json") as work:  # config.json, last in, marks it whole
+        tokenizer.save_pretrained(work)
+        config.save_pretrained(work)
     return tokenizer, config
 
 
