@@ -14,8 +14,12 @@ the same run (issue #42's goals):
    top-100 windows as if each answer kept the order), the messages llmrank sends SmolLM2 against
    rank_llm's own rendering of the same passages (the rank-llm package's handlers).
 4. Peak RSS of ``llmrank rerank`` for each kind on 5 queries (goal <= 2 GiB).
+5. The ``rerank`` command fully cached, end to end (start-up included; goal <= 5 s): the recipe's
+   DL19 top-100 listwise run (commands/llm-rerank.sh) repeated with the recipe's own command,
+   against the user's response cache, where that run exists: wall seconds of each try, calls
+   made (0 expected) and whether the bytes equal the run's.
 
-Usage: python benchmarks/llm_rerank.py [--queries 5] [--top100]
+Usage: python benchmarks/llm_rerank.py [--queries 5] [--top100] [--cached-only]
 """
 import argparse
 import json
@@ -152,11 +156,37 @@ def peak_rss(kind: str, work: Path) -> float:
     return int(out.stderr.strip().splitlines()[-1]) / 2 ** 20
 
 
+def cached_command(work: Path, tries: int = 3) -> dict | None:
+    """The recipe's DL19 top-100 listwise rerank again, every answer from the response cache."""
+    run = ROOT / "runs" / "dl19-listwise-top100.run"
+    if not run.exists():
+        return None
+    command = json.loads(run.with_name(run.name + ".manifest.json").read_text())["command"]
+    argv = [sys.executable, "-m", "llmrank_cli", "--quiet"] + command[1:command.index("-o")] + ["-o", str(work / "l.run")]
+    out = {"seconds": [], "calls": [], "identical": []}
+    for _ in range(tries):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, check=True)
+        out["seconds"].append(time.perf_counter() - start)
+        out["calls"].append(json.loads((work / "l.run.manifest.json").read_text())["config"]["calls"])
+        out["identical"].append((work / "l.run").read_bytes() == run.read_bytes())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--queries", type=int, default=5)
     ap.add_argument("--top100", action="store_true", help="also a top-100 sliding-window run (9 windows a query)")
+    ap.add_argument("--cached-only", action="store_true", help="only the fully cached rerank command (5.)")
     args = ap.parse_args()
+    cached = cached_command(Path(tempfile.mkdtemp(prefix="llmrank-cached-")))  # the user's cache, not the work one
+    if cached:
+        print(f"rerank command, DL19 top 100 fully cached: {', '.join(f'{s:.2f}' for s in cached['seconds'])} s "
+              f"(goal <= 5), calls {cached['calls']}, byte-identical to the recipe's run: {all(cached['identical'])}")
+    else:
+        print("rerank command fully cached: runs/dl19-listwise-top100.run missing (commands/llm-rerank.sh makes it)")
+    if args.cached_only:
+        return
     work = Path(tempfile.mkdtemp(prefix="llmrank-llm-"))
     os.environ["LLMRANK_CACHE"] = str(work / "cache")
     import torch
