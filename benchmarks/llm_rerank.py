@@ -162,7 +162,7 @@ def cached_command(work: Path, tries: int = 3) -> dict | None:
     if not run.exists():
         return None
     command = json.loads(run.with_name(run.name + ".manifest.json").read_text())["command"]
-    argv = [sys.executable, "-m", "llmrank_cli", "--quiet"] + command[1:command.index("-o")] + ["-o", str(work / "l.run")]
+    argv = [sys.executable, "-m", "llmrank_cli", "--quiet", *command[1:command.index("-o")], "-o", str(work / "l.run")]
     out = {"seconds": [], "calls": [], "identical": []}
     for _ in range(tries):
         start = time.perf_counter()
