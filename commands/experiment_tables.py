@@ -14,9 +14,9 @@ run file's stem (a row per file, e.g. per dataset, a column per run, ``brief`` r
 first measure only, a ``STEM:MEASURE`` key that one measure, ``delta`` naming the run whose Δ
 gets a column), or without ``runs`` a row per file of one run and a column per measure of
 ``columns``; ``csv`` + ``sets`` + ``runs`` (the other way round: a row per run, a column per
-file); ``csv`` + ``rows`` + ``seeds`` (per ranker its runs over seeds: mean ± std, Δ, spread);
-``epochs`` (a row per epoch of each training log). ``measures`` picks and orders the measures
-shown. A ``csv`` entry may be a list of files read as one (an eval CSV and a CSV of
+file); ``csv`` + ``rows`` + ``seeds`` (per ranker, a list or names -> labels, its runs over seeds:
+mean ± std, Δ, spread); ``epochs`` (a row per epoch of each training log). ``measures`` picks and
+orders the measures shown. A ``csv`` entry may be a list of files read as one (an eval CSV and a CSV of
 the same shape holding a CV's report, e.g.).
 """
 from __future__ import annotations
@@ -162,7 +162,8 @@ def seeds_table(root: Path, spec: dict) -> str:
     import statistics
 
     measure = spec["measures"][0]
-    header = [spec.get("title", "set"), f"baseline {measure}"] + [f"{name}: mean ± std; Δ" for name in spec["seeds"]]
+    labels = spec["seeds"] if isinstance(spec["seeds"], dict) else {name: name for name in spec["seeds"]}
+    header = [spec.get("title", "set"), f"baseline {measure}"] + [f"{label}: mean ± std; Δ" for label in labels.values()]
     rows = []
     for entry, label in zip(spec["csv"], spec["rows"]):
         values, tests = _read_by_stem(root, entry)

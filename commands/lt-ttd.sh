@@ -6,6 +6,9 @@
 # none/forward/backward/both, joint vs disjoint, tau 0.5/1/2/5, K 3/5/10/all. 2) TREC DL: train on
 # DL20's 5,396 passages, retrieve from DL19's 4,297 and let LT rerank TTE's top 100, vs BM25 and
 # the frozen bi-encoder on the same pool (lt-ttd with --lr 0 --k 1: TTE as initialised).
+# 3) Seeds: K = all with each of SEEDS (default 0 1 2) on SEED_SETS (default all but MMLU-Pro,
+# whose CV at K = all takes about 27 min) against the prior -> runs/lt-ttd-SET.seeds.eval.csv.
+# PARTS (default cv dl seeds) chooses among 1), 2) and 3).
 # Evaluations go to runs/lt-ttd-SET.eval.csv, the CVs' reports (TTE's R@K, UPQE) to
 # runs/lt-ttd-SET.report.csv and DL19's to runs/dl19-lt-ttd.eval.csv (docs/experiments/lt-ttd.md's
 # tables are generated from them). Work files in out/ltttd/; a CV or run that exists is not
@@ -18,6 +21,9 @@ L=${DATA:-../shared/data/llm-ranking}
 DL=${DL:-../shared/data/trec-dl}
 SETS=${SETS:-mllm-format-arena arena-bench-v1 routerbench-slice mmlu-pro}
 ABLATE=${ABLATE:-arena-bench-v1 routerbench-slice}
+PARTS=${PARTS:-cv dl seeds}
+SEEDS=${SEEDS:-0 1 2}
+SEED_SETS=${SEED_SETS-mllm-format-arena arena-bench-v1 routerbench-slice}
 OUT=out/ltttd
 mkdir -p "$OUT" runs
 
@@ -28,8 +34,16 @@ cv() {  # cv SET NAME [flags...]: one lt-ttd CV into OUT/SET/cv/NAME.run (+ .tte
     | tail -1 | sed "s/^/$set $name: /"
   for f in run tte.run cv.json; do cp "$OUT/$set/cv/$name/lt-ttd.$f" "$OUT/$set/cv/$name.$f"; done
 }
+evaluate() {  # evaluate CSV RUN...: the set's runs against its prior (paired t-tests, Holm)
+  local out=$1; shift
+  echo "== $set ($out)"
+  llmrank eval "$OUT/$set/qrels.txt" "$base/prior.run" "$@" --baseline "$base/prior.run" --gains "$gains" \
+    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "$out"
+  python commands/provenance.py "$out"
+}
 
 for set in $SETS; do
+  [[ " $PARTS " == *" cv "* || (" $PARTS " == *" seeds "* && " $SEED_SETS " == *" $set "*) ]] || continue
   if [ "$set" = mllm-format-arena ]; then
     [ -f "$OUT/$set/data.json" ] || llmrank --quiet prepare mllm --queries "$L/$set/llm_dev_data.tsv" \
       --qrels "$L/$set/llm_dev_qrels.txt" --layer-states -o "$OUT/$set"
@@ -38,6 +52,20 @@ for set in $SETS; do
       --qrels "$L/$set/qrels.txt" --layer-states -o "$OUT/$set"
   fi
   all=$(wc -l < "$OUT/$set/items.txt")
+  base=out/mllm/$set/cv  # the prior (and the tiers' OOF runs) of commands/mllm-cv.sh where they exist
+  if [ ! -f "$base/prior.run" ]; then
+    base=$OUT/$set/cv/baselines
+    [ -f "$base/prior.run" ] || llmrank --quiet cv prior --data "$OUT/$set" -o "$base" > /dev/null
+  fi
+  gains=$(python3 -c "import json; g=json.load(open('$OUT/$set/data.json'))['gains']; print(','.join(f'{k}={v}' for k,v in g.items()))")
+  if [[ " $PARTS " == *" seeds "* ]] && [[ " $SEED_SETS " == *" $set "* ]]; then
+    runs=()
+    for seed in $SEEDS; do
+      cv "$set" "kall-seed$seed" --k "$all" --seed "$seed"; runs+=("$OUT/$set/cv/kall-seed$seed.run")
+    done
+    evaluate "runs/lt-ttd-$set.seeds.eval.csv" "${runs[@]}"
+  fi
+  [[ " $PARTS " == *" cv "* ]] || continue
   cv "$set" k5 --k 5
   cv "$set" kall --k "$all"
   runs=("$OUT/$set/cv/k5.run" "$OUT/$set/cv/k5.tte.run" "$OUT/$set/cv/kall.run")
@@ -47,17 +75,8 @@ for set in $SETS; do
     for t in 0.5 1 5; do cv "$set" "tau-$t" --k 5 --tau "$t"; runs+=("$OUT/$set/cv/tau-$t.run"); done
     for k in 3 10; do cv "$set" "k$k" --k "$k"; runs+=("$OUT/$set/cv/k$k.run"); done
   fi
-  base=out/mllm/$set/cv
-  if [ ! -f "$base/prior.run" ]; then
-    base=$OUT/$set/cv/baselines
-    [ -f "$base/prior.run" ] || llmrank --quiet cv prior --data "$OUT/$set" -o "$base" > /dev/null
-  fi
   for b in two-tower-tier2 llm-cross-encoder-top1; do [ -f "$base/$b.run" ] && runs+=("$base/$b.run"); done
-  gains=$(python3 -c "import json; g=json.load(open('$OUT/$set/data.json'))['gains']; print(','.join(f'{k}={v}' for k,v in g.items()))")
-  echo "== $set"
-  llmrank eval "$OUT/$set/qrels.txt" "$base/prior.run" "${runs[@]}" --baseline "$base/prior.run" --gains "$gains" \
-    -m nDCG@10 -m nDCG@5 -m RR --format csv | tee "runs/lt-ttd-$set.eval.csv"
-  python commands/provenance.py "runs/lt-ttd-$set.eval.csv"
+  evaluate "runs/lt-ttd-$set.eval.csv" "${runs[@]}"
   # each CV's report (TTE's R@K, UPQE) in the eval CSV's shape, one row per run and measure
   python3 -c "
 import glob, json, sys
@@ -72,6 +91,7 @@ for f in sorted(glob.glob(sys.argv[1] + '/*.cv.json')):
 done
 
 # TREC DL: passages as items (frozen all-MiniLM-L6-v2 embeddings), trained on DL20, DL19's pool ranked.
+[[ " $PARTS " == *" dl "* ]] || exit 0
 [ -f "$OUT/dl20/data.json" ] || llmrank --quiet prepare items --topics "$DL/dl20/topics.tsv" --qrels "$DL/dl20/qrels.txt" \
   --corpus "$DL/dl20/passages.jsonl" --folds 2 --layer-states -o "$OUT/dl20"
 for model in ltttd frozen; do
