@@ -20,10 +20,11 @@
 #   the profile ranker (BM25 over each LLM's substantive answers), its document-centric variant
 #   (--documents answers), profiles of relevant answers only (--evidence relevant) and ltr with
 #   --stack profile -> runs/mllm-SET.profile.eval.csv.
-# - seeds: on SEED_SETS (default RouterBench and Arena) SEED_RANKERS (default ltr, lt-ttd, tier2
-#   and tier3's top layer, llm-cross-encoder-top1: that one on SEED_TIER3_SETS, default Arena,
-#   72 s a CV there and 10 min on RouterBench), each with SEEDS (default 0 1 2) as --seed, and
-#   the prior -> runs/mllm-SET.seeds.eval.csv: the seeds' spread beside each Δ against the prior.
+# - seeds: on SEED_SETS (default all) SEED_RANKERS (default ltr, lt-ttd, tier2 and tier3's top
+#   layer, llm-cross-encoder-top1: that one on SEED_TIER3_SETS, default all but MMLU-Pro: 72 s a
+#   CV on Arena, 10 min on RouterBench, 22-29 min on MMLU-Pro; lt-ttd where the set has layer
+#   states, STACK_SETS), each with SEEDS (default 0 1 2) as --seed, and the prior ->
+#   runs/mllm-SET.seeds.eval.csv: the seeds' spread beside each Δ against the prior.
 # docs/experiments/mllm-cv.md's tables are generated from those files (commands/make_docs.py).
 # Work files go to out/mllm/; a CV whose run exists is not redone, so an interrupted recipe
 # continues where it stopped.
@@ -35,9 +36,9 @@ L=${DATA:-../shared/data/llm-ranking}
 SETS=${SETS:-mllm-format-arena mmlu-pro routerbench-slice arena-bench-v1}
 PARTS=${PARTS:-tiers ltr profile seeds}
 SEEDS=${SEEDS:-0 1 2}
-SEED_SETS=${SEED_SETS-routerbench-slice arena-bench-v1}
+SEED_SETS=${SEED_SETS-$SETS}
 SEED_RANKERS=${SEED_RANKERS:-ltr lt-ttd two-tower-tier2 llm-cross-encoder-top1}
-SEED_TIER3_SETS=${SEED_TIER3_SETS-arena-bench-v1}
+SEED_TIER3_SETS=${SEED_TIER3_SETS-mllm-format-arena routerbench-slice arena-bench-v1}
 declare -A VARIANT=([llm-cross-encoder-top1]="llm-cross-encoder --train-layers 1")  # NAME -> ARCH FLAGS...
 TIER3_SETS=${TIER3_SETS-mllm-format-arena arena-bench-v1}  # set but empty: none
 TIER3_TOP_SETS=${TIER3_TOP_SETS-$SETS}
@@ -102,6 +103,7 @@ for set in $SETS; do
     cv prior; runs=("$OUT/$set/cv/prior.run")
     for name in $SEED_RANKERS; do
       [[ $name == llm-cross-encoder* && " $SEED_TIER3_SETS " != *" $set "* ]] && continue
+      [[ $name == lt-ttd && " $STACK_SETS " != *" $set "* ]] && continue  # it reads layer states
       read -ra call <<< "${VARIANT[$name]:-$name}"  # the ranker, then its flags
       for seed in $SEEDS; do
         cv_variant "${call[0]}" "${name#"${call[0]}"}-seed$seed" "${call[@]:1}" --seed "$seed"
