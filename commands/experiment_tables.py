@@ -217,8 +217,8 @@ def write_record(csv_path: Path) -> None:
 
 def provenance(root: Path, spec: dict) -> str:
     """A line under a table: what the manifests beside its runs and the recipe records beside its
-    CSVs record (the key versions, the lock and the CPU), each value once; what none records is
-    said to be missing."""
+    CSVs record (the key versions, the lock and the CPU), each value once, and in how many of them
+    where not all do; what none records is said to be missing."""
     files = [f for entry in spec["csv"] for f in (entry if isinstance(entry, list) else [entry])]
     runs = {run for f in files for run in read_eval(root / f)[0]}
     # only runs/ is committed: a manifest elsewhere (out/) would make a fresh clone's page differ
@@ -228,10 +228,12 @@ def provenance(root: Path, spec: dict) -> str:
     if not manifests and not records:
         return ("\n_Provenance: no run of this table has a manifest in runs/ (shared runs, or CV runs kept in out/) "
                 "and no CSV of it a recipe record._\n")
-    parts, missing = [], []
+    parts, missing, sources = [], [], manifests + records
     for key in PROVENANCE:
-        seen = sorted({m.get("versions", {}).get(key) for m in manifests + records} - {None})
-        (parts if seen else missing).append(f"{key} {' / '.join(seen)}" if seen else key)
+        values = [m.get("versions", {}).get(key) for m in sources]
+        seen = sorted(set(values) - {None})
+        partly = f" (in {len(values) - values.count(None)} of {len(sources)})" if seen and None in values else ""
+        (parts if seen else missing).append(f"{key} {' / '.join(seen)}{partly}" if seen else key)
     told = f"; not recorded: {', '.join(missing)} (runs made before manifests named them)" if missing else ""
     counted = f"{len(manifests)} of {len(runs)} runs' manifests" + (
         f", {len(records)} of {len(files)} CSVs' recipe records" if records else "")
