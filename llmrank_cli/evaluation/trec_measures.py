@@ -14,7 +14,7 @@ import numpy as np
 from .core_measures import average_precision, bpref
 from .core_measures import safe_div as _div
 from .gain_table import code_of, discount, gain_tables, ideal_at, ideal_cum, ideal_positions
-from .ranked import NONPOOL, UNJUDGED, trec_rel
+from .ranked import UNJUDGED, trec_rel
 from .ranked import starts as _starts
 from .versions import recall_cut, version
 

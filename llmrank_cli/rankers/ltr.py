@@ -78,7 +78,8 @@ class Ltr(ItemRanker):
         from . import create
         from ..datasets import assign_folds
 
-        s, lightgbm = self.settings, _lightgbm()
+        _lightgbm()  # a missing extra is one line before any work
+        s = self.settings
         drop, discovery = s.dropped(), data.discovery_features()
         levels = sorted({0.0, *data.gain_map.values()})
         labels = np.abs(data.gains[train][..., None] - np.array(levels, dtype=np.float32)).argmin(axis=-1)
