@@ -13,7 +13,7 @@
 #    top-ranked answer against a random pick, the prior (best mean training label) and the
 #    oracle, with the paired t-test against the prior (on stderr) -> runs/language-ranker-SET.report.csv,
 #    from which docs/experiments/language-ranker.md's table is generated. DL_PART=0 runs only this part.
-#    On LLM_SEED_SETS (default Arena) the same CVs with each of SEEDS (default 0 1 2) ->
+#    On LLM_SEED_SETS (default both) the same CVs with each of SEEDS (default 0 1 2) ->
 #    runs/language-ranker-SET.seeds.csv (the seeds' spread beside the loss to the prior).
 # LM states are cached on disk ($LLMRANK_CACHE, default ~/.cache/llmrank): the first pass
 # extracts them (2 cores: DL19 + DL20 about 19 min, RouterBench about 30, Arena about 22), later
@@ -29,7 +29,7 @@ DEPTHS=${DEPTHS:-0}
 DISTIL=${DISTIL:-1}  # 0 skips setup 1b (new states of 800 dev queries' top 8: about 20 min)
 DL_PART=${DL_PART:-1}  # 0: only the seed's task
 LLM_SETS=${LLM_SETS-routerbench-slice arena-bench-v1}  # set but empty: DL only
-LLM_SEED_SETS=${LLM_SEED_SETS-arena-bench-v1}  # the seed's task also with each of SEEDS (CVs from the cached states)
+LLM_SEED_SETS=${LLM_SEED_SETS-$LLM_SETS}  # the seed's task also with each of SEEDS (CVs from the cached states)
 SEEDS=${SEEDS:-0 1 2}
 OUT=out/lr
 mkdir -p "$OUT/models" runs
