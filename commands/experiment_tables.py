@@ -163,7 +163,8 @@ def seeds_table(root: Path, spec: dict) -> str:
 
     measure = spec["measures"][0]
     labels = spec["seeds"] if isinstance(spec["seeds"], dict) else {name: name for name in spec["seeds"]}
-    header = [spec.get("title", "set"), f"baseline {measure}"] + [f"{label}: mean ± std; Δ" for label in labels.values()]
+    header = [spec.get("title", "set"), f"baseline {measure}"] + [f"{label}: mean ± std; Δ"
+                                                                   for label in labels.values()]
     rows = []
     for entry, label in zip(spec["csv"], spec["rows"]):
         values, tests = _read_by_stem(root, entry)
