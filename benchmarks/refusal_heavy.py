@@ -102,6 +102,7 @@ def main() -> None:
     table = llmrank("eval", str(data / "qrels.txt"), *runs, "--baseline", runs[0], "-m", "nDCG@10", "-m", "nDCG@5",
                     "-m", "RR", "--format", "csv")
     Path(a.csv).write_text(table)
+    subprocess.run([sys.executable, str(ROOT / "commands" / "provenance.py"), a.csv], check=True)  # its record
     print(llmrank("eval", str(data / "qrels.txt"), *runs, "--baseline", runs[0], "-m", "nDCG@10", "-m", "RR"))
 
 
