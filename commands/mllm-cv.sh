@@ -52,10 +52,13 @@ cv() {  # cv ARCH: one CV with the ranker's defaults into OUT/SET/cv/ARCH.run
   [ -f "$OUT/$set/cv/$1.run" ] || /usr/bin/time -f "$set $1 cv: %e s" \
     llmrank --quiet cv "$1" --data "$OUT/$set" -o "$OUT/$set/cv" > /dev/null
 }
-cv_variant() {  # cv_variant ARCH SUFFIX FLAGS...: a CV with FLAGS, its run kept as OUT/SET/cv/ARCHSUFFIX.run
+cv_variant() {  # cv_variant ARCH SUFFIX FLAGS...: a CV with FLAGS (an interrupted one resumed), its run
+  # kept as OUT/SET/cv/ARCHSUFFIX.run
   local arch=$1 name=$1$2; shift 2
   [ -f "$OUT/$set/cv/$name.run" ] && return
-  /usr/bin/time -f "$set $name cv: %e s" llmrank --quiet cv "$arch" "$@" --data "$OUT/$set" -o "$OUT/$set/cv-$name" > /dev/null
+  local resume=(); [ -d "$OUT/$set/cv-$name" ] && resume=(--resume)
+  /usr/bin/time -f "$set $name cv: %e s" llmrank --quiet cv "$arch" "$@" "${resume[@]}" --data "$OUT/$set" \
+    -o "$OUT/$set/cv-$name" > /dev/null
   cp "$OUT/$set/cv-$name/$arch.run" "$OUT/$set/cv/$name.run"
 }
 evaluate() {  # evaluate CSV RUN...: OOF measures of SET's runs, paired tests against its prior
