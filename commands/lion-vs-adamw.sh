@@ -83,13 +83,17 @@ for setup in $SETUPS; do
     tail -n +2 "runs/dl19-${NAME[$setup]}-$opt.epochs.csv" | cut -d, -f1,3- | sed "s/^/$setup,$opt,/"
   done
 done
-# distilled + dev, both optimizers trained: each against BM25, and Lion against AdamW (paired t-tests)
+# distilled + dev, both optimizers trained: each against BM25 (AdamW beside the bi-encoder
+# teacher, made by commands/dl19-rerank.sh), and Lion against AdamW (paired t-tests)
 D=runs/dl19-minilm-ce-distil-dev
 if [ -f "$D-adamw-epoch-2.run" ] && [ -f "$D-lion-epoch-2.run" ]; then
   M=(-m nDCG@10 -m "RR(rel=2)@10" -m "AP(rel=2)" -m "P(rel=2)@10")
+  teacher=(); [ -f runs/dl19-minilm-bi.run ] && teacher=(runs/dl19-minilm-bi.run)
+  llmrank --quiet eval "$DATA/dl19/qrels.txt" "$DATA/dl19/bm25-top100.run" "$D-adamw-epoch-2.run" "${teacher[@]}" \
+    --baseline "$DATA/dl19/bm25-top100.run" "${M[@]}" --format csv -o "$D-adamw.vs-bm25.csv"
   llmrank --quiet eval "$DATA/dl19/qrels.txt" "$DATA/dl19/bm25-top100.run" "$D-lion-epoch-2.run" \
     --baseline "$DATA/dl19/bm25-top100.run" "${M[@]}" --format csv -o "$D-lion.vs-bm25.csv"
   llmrank --quiet eval "$DATA/dl19/qrels.txt" "$D-adamw-epoch-2.run" "$D-lion-epoch-2.run" \
     --baseline "$D-adamw-epoch-2.run" "${M[@]}" --format csv -o "$D.lion-vs-adamw.csv"
-  python commands/provenance.py "$D-lion.vs-bm25.csv" "$D.lion-vs-adamw.csv"
+  python commands/provenance.py "$D-adamw.vs-bm25.csv" "$D-lion.vs-bm25.csv" "$D.lion-vs-adamw.csv"
 fi
