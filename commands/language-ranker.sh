@@ -65,10 +65,12 @@ if [ "$DEPTHS" = 1 ]; then
   done
 fi
 if [ "$DISTIL" = 1 ]; then  # setup 1b: learn the bi-encoder's scores (graded labels, MSE), no qrels
-  ./commands/dl20-dev-teacher.sh
   teacher=$OUT/teacher-8.run  # queries with a full pool of 8 (a few dev queries match fewer DL20 passages)
-  [ -f "$teacher" ] || awk 'NR == FNR { n[$1]++; next } n[$1] >= 8' out/distil-dev/teacher.run \
-    out/distil-dev/teacher.run > "$teacher"
+  if [ ! -f runs/dl19-lr-list-distil-dev.run ] || [ ! -f runs/dl19-lr-point-distil-dev.run ]; then
+    ./commands/dl20-dev-teacher.sh  # the teacher only for a run still to make
+    [ -f "$teacher" ] || awk 'NR == FNR { n[$1]++; next } n[$1] >= 8' out/distil-dev/teacher.run \
+      out/distil-dev/teacher.run > "$teacher"
+  fi
   variant list-distil-dev language-ranker-list 1 --teacher-run "$teacher"
   variant point-distil-dev language-ranker-point 1 --teacher-run "$teacher"
   runs+=(runs/dl19-lr-list-distil-dev.run runs/dl19-lr-point-distil-dev.run)
