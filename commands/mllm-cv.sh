@@ -48,9 +48,11 @@ STACK_SETS=${STACK_SETS-routerbench-slice arena-bench-v1}
 STACK=${STACK:-lt-ttd}
 OUT=out/mllm
 mkdir -p "$OUT"
-cv() {  # cv ARCH: one CV with the ranker's defaults into OUT/SET/cv/ARCH.run
-  [ -f "$OUT/$set/cv/$1.run" ] || /usr/bin/time -f "$set $1 cv: %e s" \
-    llmrank --quiet cv "$1" --data "$OUT/$set" -o "$OUT/$set/cv" > /dev/null
+cv() {  # cv ARCH: one CV with the ranker's defaults into OUT/SET/cv/ARCH.run (an interrupted one resumed)
+  [ -f "$OUT/$set/cv/$1.run" ] && return
+  local resume=(); [ -d "$OUT/$set/cv/$1.folds" ] && resume=(--resume)
+  /usr/bin/time -f "$set $1 cv: %e s" llmrank --quiet cv "$1" "${resume[@]}" --data "$OUT/$set" \
+    -o "$OUT/$set/cv" > /dev/null
 }
 cv_variant() {  # cv_variant ARCH SUFFIX FLAGS...: a CV with FLAGS (an interrupted one resumed), its run
   # kept as OUT/SET/cv/ARCHSUFFIX.run
