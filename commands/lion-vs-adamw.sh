@@ -29,6 +29,9 @@ declare -A NAME=([labels]=minilm-ce [distil]=minilm-ce-distil [distil-dev]=minil
 declare -A SETUP_EPOCHS=([labels]=$EPOCHS [distil]=$EPOCHS [distil-dev]=${DEV_EPOCHS:-2})
 declare -A WARMUP=([labels]=35 [distil]=35 [distil-dev]=75)  # about a tenth of an epoch
 mkdir -p models runs
+model_name() {  # model_name SETUP OPT SEED: seed 0 keeps the name its committed runs were made under
+  echo "${NAME[$1]}-$2$([ "$3" = 0 ] || echo "-seed$3")"
+}
 TEACHER=runs/dl20-minilm-bi.run DEV=out/distil-dev  # made by commands/dl20-dev-teacher.sh
 if [[ " $SETUPS " == *" distil-dev "* ]]; then ./commands/dl20-dev-teacher.sh
 elif [[ " $SETUPS " == *" distil "* ]]; then ./commands/dl20-dev-teacher.sh --dl20-only; fi
@@ -43,7 +46,7 @@ for setup in $SETUPS; do
   esac
   for opt in $OPTIMIZERS; do
     for seed in $SEEDS; do
-      name="${NAME[$setup]}-$opt"; [ "$seed" = 0 ] || name+="-seed$seed"
+      name=$(model_name "$setup" "$opt" "$seed")
       out="models/$name"
       resume=(); [ -d "$out/checkpoints" ] && resume=(--resume)  # rerunning continues an interrupted job
       [ -f "$out/model.json" ] || llmrank train cross-encoder --encoder all-MiniLM-L6-v2 \
@@ -65,7 +68,7 @@ for setup in $SETUPS; do
   last=() seeds=(); read -ra seeds <<< "$SEED_SPREAD"
   for opt in $OPTIMIZERS; do
     for seed in "${seeds[@]}"; do
-      f="runs/dl19-${NAME[$setup]}-$opt$([ "$seed" = 0 ] || echo "-seed$seed")-epoch-${SETUP_EPOCHS[$setup]}.run"
+      f="runs/dl19-$(model_name "$setup" "$opt" "$seed")-epoch-${SETUP_EPOCHS[$setup]}.run"
       copy="out/ce-seeds/${NAME[$setup]}/$opt-seed$seed.run"  # named as the seeds table reads it
       [ -f "$f" ] && mkdir -p "$(dirname "$copy")" && cp "$f" "$copy" && last+=("$copy")
     done
