@@ -6,8 +6,8 @@ the same run (issue #42's goals):
    ``CrossEncoder.predict`` on the same causal LM and the same DL19 pairs, with the same input
    (llmrank given ST's own rendering of a pair as its prompt, ``--no-chat``), each at its
    defaults and predict also at its best batch size here: pairs/s, the ratio (goal >= 1.3x) and
-   the largest score difference (predict applies a sigmoid to the same log-odds). ST cannot read a GGUF file, so the model is
-   dequantised once into a directory both read.
+   the largest score difference (predict applies a sigmoid to the same log-odds). ST cannot read
+   a GGUF file: it reads the directory llmrank keeps the dequantised model in (6.).
 2. Listwise throughput: DL19 queries' top 20 (one window each), uncached: windows/s, prompt and
    completion tokens/s; then the same call again, every answer from the cache.
 3. Fidelity: every window of DL19 top-20 and top-100 sliding-window runs (43 queries; the
@@ -18,8 +18,10 @@ the same run (issue #42's goals):
    DL19 top-100 listwise run (commands/llm-rerank.sh) repeated with the recipe's own command,
    against the user's response cache, where that run exists: wall seconds of each try, calls
    made (0 expected) and whether the bytes equal the run's.
+6. Model load: SmolLM2's first load (transformers parses and dequantises the GGUF file, llmrank
+   keeps the result as transformers' own files) against a later load of the kept files.
 
-Usage: python benchmarks/llm_rerank.py [--queries 5] [--top100] [--cached-only]
+Usage: python benchmarks/llm_rerank.py [--queries 5] [--top100] [--cached-only] [--load-only]
 """
 import argparse
 import json
@@ -173,12 +175,36 @@ def cached_command(work: Path, tries: int = 3) -> dict | None:
     return out
 
 
+def model_loads() -> dict:
+    """Seconds of SmolLM2's first load into an empty cache (GGUF parsed, dequantised and kept)
+    and of a second (the kept files), 2 threads; the kept directory."""
+    import torch
+
+    from llmrank_cli.kit.causal_lm import gguf_as_transformers, load_causal_model
+    from llmrank_cli.kit.resolve import resolve_causal_lm
+
+    torch.set_num_threads(2)
+    os.environ["LLMRANK_CACHE"] = tempfile.mkdtemp(prefix="llmrank-load-")
+    first = timed(lambda: load_causal_model("smollm2-135m"))
+    later = timed(lambda: load_causal_model("smollm2-135m"))
+    path, gguf = resolve_causal_lm("smollm2-135m")
+    return {"first_s": first, "kept_s": later, "directory": str(gguf_as_transformers(Path(path) / gguf, True))}
+
+
+def print_loads(loads: dict) -> None:
+    print(f"SmolLM2 load: first {loads['first_s']:.1f} s (GGUF parsed, dequantised, kept), later "
+          f"{loads['kept_s']:.2f} s from the kept files ({loads['first_s'] / loads['kept_s']:.0f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--queries", type=int, default=5)
     ap.add_argument("--top100", action="store_true", help="also a top-100 sliding-window run (9 windows a query)")
     ap.add_argument("--cached-only", action="store_true", help="only the fully cached rerank command (5.)")
+    ap.add_argument("--load-only", action="store_true", help="only the model loads (6.)")
     args = ap.parse_args()
+    if args.load_only:
+        return print_loads(model_loads())
     cached = cached_command(Path(tempfile.mkdtemp(prefix="llmrank-cached-")))  # the user's cache, not the work one
     if cached:
         print(f"rerank command, DL19 top 100 fully cached: {', '.join(f'{s:.2f}' for s in cached['seconds'])} s "
@@ -188,23 +214,9 @@ def main() -> None:
     if args.cached_only:
         return
     work = Path(tempfile.mkdtemp(prefix="llmrank-llm-"))
-    os.environ["LLMRANK_CACHE"] = str(work / "cache")
-    import torch
-
-    from llmrank_cli.kit.causal_lm import load_causal_lm
-
-    torch.set_num_threads(2)
     queries, lists, _ = dl19_lists(args.queries, 100)
-    tok, lm = load_causal_lm("smollm2-135m")  # dequantised once into a directory ST can read
-    from transformers import AutoModelForCausalLM
-
-    plain = AutoModelForCausalLM.from_config(lm.config)
-    plain.load_state_dict(lm.state_dict())
-    plain.save_pretrained(work / "smollm2")
-    tok.save_pretrained(work / "smollm2")
-    del lm, plain
-
-    report = {"pointwise": pointwise_speed(str(work / "smollm2"), queries, [ps[:20] for ps in lists])}
+    report = {"loads": model_loads()}
+    report["pointwise"] = pointwise_speed(report["loads"].pop("directory"), queries, [ps[:20] for ps in lists])
     report["listwise_top20"] = listwise_run(queries, lists, 20)
     if args.top100:
         report["listwise_top100"] = listwise_run(queries, lists, 100)
@@ -222,6 +234,7 @@ def main() -> None:
             print(f"{name}: {u['windows']} windows in {u['seconds']:.1f} s ({u['windows_per_s']:.2f} windows/s, "
                   f"{u['prompt_tokens_per_s']:.0f} prompt + {u['completion_tokens_per_s']:.1f} completion tokens/s, "
                   f"{u['unparsable_windows']} unparsable); cached rerun {c['seconds']:.2f} s, {c['calls']} calls")
+    print_loads(report["loads"])
     print(f"fidelity: {compared['equal']} of {compared['windows']} windows' messages equal rank_llm's rendering")
     print("peak RSS: " + ", ".join(f"{k} {v:.2f} GiB" for k, v in report["peak_rss_gib"].items()) + " (goal <= 2)")
     print(json.dumps(report))

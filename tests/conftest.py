@@ -1,8 +1,10 @@
 """Shared helpers: write small files, run the CLI in-process, find the shared data."""
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -11,7 +13,8 @@ import pytest
 
 from llmrank_cli.cli import main
 
-os.environ["LLMRANK_CACHE"] = tempfile.mkdtemp(prefix="llmrank-test-cache-")  # embeddings cached by a test run
+os.environ["LLMRANK_CACHE"] = tempfile.mkdtemp(prefix="llmrank-test-cache-")  # what a test run caches (embeddings,
+atexit.register(shutil.rmtree, os.environ["LLMRANK_CACHE"], True)               # SmolLM2's weights: 0.5 GB)
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

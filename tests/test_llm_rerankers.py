@@ -307,31 +307,51 @@ def test_smollm2_reranks_dl19_queries_end_to_end(cli, kind, tmp_path, cache):
 
 
 @pytest.mark.slow
-def test_a_gguf_files_tokenizer_and_config_are_parsed_once(monkeypatch, tmp_path):
-    """transformers parses the whole GGUF file for the tokenizer and again for the config (about 4 s
-    each for SmolLM2's, most of a fully cached rerank): the first open keeps them as transformers'
-    own files; later opens read those, never the GGUF, and get the same tokens and config."""
+def test_a_gguf_file_is_parsed_and_dequantised_once(monkeypatch, tmp_path):
+    """transformers parses the whole GGUF file for the tokenizer, again for the config, and
+    dequantises it for every model load (about 4, 4 and 12 s for SmolLM2's): the first load keeps
+    them as transformers' own files; later loads read those, never the GGUF, and get the same
+    tokens, config and weights as transformers' own parse of the file."""
     pytest.importorskip("gguf")
+    import torch
+    import transformers
     from transformers import modeling_gguf_pytorch_utils
 
+    from llmrank_cli.kit.causal_lm import load_causal_lm
     from llmrank_cli.kit.chat_lm import tokenizer_and_config
 
     monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path))
-    parsed, parsed_config, files = tokenizer_and_config("smollm2-135m")
-    assert len(list(tmp_path.glob("gguf/*/tokenizer.json"))) == 1
+    parsed = {}  # what transformers made of the GGUF file itself, as the first load asked for it
+    for auto in ("AutoTokenizer", "AutoConfig", "AutoModelForCausalLM"):
+        def spy(*args, _auto=auto, _load=getattr(transformers, auto).from_pretrained, **kwargs):
+            made = _load(*args, **kwargs)
+            if "gguf_file" in kwargs:
+                parsed.setdefault(_auto, made)
+            return made
+        monkeypatch.setattr(getattr(transformers, auto), "from_pretrained", spy)
+    tokenizer, model = load_causal_lm("smollm2-135m")
+    assert set(parsed) == {"AutoTokenizer", "AutoConfig", "AutoModelForCausalLM"}
+    assert len(list(tmp_path.glob("gguf/*/model.safetensors"))) == 1
 
     def parse(*args, **kwargs):
         raise AssertionError("the GGUF file was parsed again")
 
     monkeypatch.setattr(modeling_gguf_pytorch_utils, "load_gguf_checkpoint", parse)
-    kept, kept_config, kept_files = tokenizer_and_config("smollm2-135m")
+    kept, kept_config, files = tokenizer_and_config("smollm2-135m")
+    assert load_causal_lm("smollm2-135m")[1] is not model and files.endswith(".gguf")
     messages = [{"role": "system", "content": "You are RankLLM."},
                 {"role": "user", "content": "Rank [1] café ☕ 12345\n\n  tabs\t naïve résumé [3] > [1]"}]
-    assert kept.apply_chat_template(messages, add_generation_prompt=True) == \
-        parsed.apply_chat_template(messages, add_generation_prompt=True)
     passages = (shared("trec-dl", "dl19") / "passages.jsonl").read_text()[:100_000]
-    assert kept(passages).input_ids == parsed(passages).input_ids
-    assert (kept.eos_token, kept.pad_token, kept.padding_side) == (parsed.eos_token, parsed.pad_token,
-                                                                   parsed.padding_side)
-    same = {k: v for k, v in parsed_config.to_dict().items() if k != "_name_or_path"}
-    assert {k: v for k, v in kept_config.to_dict().items() if k != "_name_or_path"} == same and kept_files == files
+    gguf_tokenizer = parsed["AutoTokenizer"]
+    for ours in (tokenizer, kept):
+        assert ours.apply_chat_template(messages, add_generation_prompt=True) == \
+            gguf_tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        assert ours(passages).input_ids == gguf_tokenizer(passages).input_ids
+        assert (ours.eos_token, ours.pad_token, ours.padding_side) == \
+            (gguf_tokenizer.eos_token, gguf_tokenizer.pad_token, gguf_tokenizer.padding_side)
+    same = {k: v for k, v in parsed["AutoConfig"].to_dict().items() if k != "_name_or_path"}
+    assert {k: v for k, v in kept_config.to_dict().items() if k != "_name_or_path"} == same
+    gguf_model = parsed["AutoModelForCausalLM"]
+    dequantised, weights = gguf_model.state_dict(), model.state_dict()
+    assert weights.keys() == dequantised.keys() and all(torch.equal(weights[k], dequantised[k]) for k in weights)
+    assert model.generation_config.eos_token_id == gguf_model.generation_config.eos_token_id

@@ -20,44 +20,16 @@ DEFAULT_BUDGET = 8192         # a CPU (SmolLM2 on 2 cores, DL19 pairs: 5.2 pairs
 
 def tokenizer_and_config(name: str) -> tuple:
     """(tokenizer, config, weight files) of a causal LM: hub id, directory or offline GGUF name."""
-    import contextlib
-    import io
-
     from transformers import AutoConfig, AutoTokenizer
 
-    from .resolve import load_error, resolve_causal_lm
+    from .causal_lm import loaded
+    from .resolve import resolve_causal_lm
 
     path, gguf = resolve_causal_lm(name)
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            tokenizer, config = _gguf_parts(Path(path) / gguf) if gguf else \
-                (AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path))
-    except (OSError, ValueError) as exc:
-        raise load_error(name, exc) from None
+    tokenizer, config = loaded(name, AutoTokenizer), loaded(name, AutoConfig)
     if not any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or ()) and not gguf:
         raise LlmrankError(f"model {name!r} is a {config.model_type}, not a causal LM")
     return tokenizer, config, str(Path(path) / gguf) if gguf else path
-
-
-def _gguf_parts(gguf: Path) -> tuple:
-    """(tokenizer, config) of a GGUF file, kept as transformers' own files under the cache root
-    once read: transformers parses the whole file for each (SmolLM2's: about 4 s apiece, most of
-    a fully cached rerank)."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from ..formats.io import atomic_directory
-    from .resolve import files_key
-    from .response_cache import default_dir
-
-    kept = default_dir() / "gguf" / files_key(str(gguf), (gguf.stat().st_size, gguf.stat().st_mtime_ns))
-    if (kept / "config.json").exists():
-        return AutoTokenizer.from_pretrained(kept), AutoConfig.from_pretrained(kept)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    with atomic_directory(kept, "config.json") as work:  # config.json, last in, marks it whole
-        tokenizer.save_pretrained(work)
-        config.save_pretrained(work)
-    return tokenizer, config
 
 
 class ChatLM(LlmEngine):
@@ -73,7 +45,7 @@ class ChatLM(LlmEngine):
 
     @classmethod
     def open(cls, name: str, runtime) -> "ChatLM":
-        """Tokenizer and config only (seconds); :meth:`load_weights` brings the model."""
+        """Tokenizer and config only (a second); :meth:`load_weights` brings the model."""
         from .devices import place
 
         tokenizer, config, files = tokenizer_and_config(name)

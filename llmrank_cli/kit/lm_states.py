@@ -60,30 +60,16 @@ def _text_hash(text: str) -> bytes:
     return hashlib.sha1(text.encode()).hexdigest().encode()
 
 
-def _shape(lm: str, path: str, gguf: str | None, kept: Path) -> dict:
-    """Layers and hidden size of a causal LM, from its config (kept on disk for a GGUF file,
-    whose config is only read by parsing the whole file)."""
-    import json
-
+def _shape(lm: str) -> dict:
+    """Layers and hidden size of a causal LM, from its config (a GGUF file's as kept)."""
     from transformers import AutoConfig
 
-    from ..formats.io import atomic_output
-    from .resolve import load_error
+    from .causal_lm import loaded
 
-    if kept.exists():
-        return json.loads(kept.read_text())
-    try:
-        config = AutoConfig.from_pretrained(path, **({"gguf_file": gguf} if gguf else {}))
-    except (OSError, ValueError) as exc:
-        raise load_error(lm, exc) from None
+    config = loaded(lm, AutoConfig)
     if not getattr(config, "is_decoder", True) or config.model_type in ("bert", "roberta", "t5"):
         raise LlmrankError(f"model {lm!r} is a {config.model_type}, not a causal LM")
-    shape = {"layers": config.num_hidden_layers, "hidden": config.hidden_size}
-    if gguf:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(kept) as f:
-            json.dump(shape, f)
-    return shape
+    return {"layers": config.num_hidden_layers, "hidden": config.hidden_size}
 
 
 class LmStates:
@@ -97,7 +83,7 @@ class LmStates:
         root = Path(os.environ.get("LLMRANK_CACHE", Path.home() / ".cache" / "llmrank"))
         path, gguf = resolve_causal_lm(lm)
         files = str(Path(path) / gguf) if gguf else path
-        shape = _shape(lm, path, gguf, root / "lm-shapes" / f"{files_key(files)}.json")
+        shape = _shape(lm)
         self.layers, self.hidden = shape["layers"], shape["hidden"]
         self.layer = state_layer(fraction, self.layers)
         self.key = files_key(files, (self.layer, max_length))  # what a trained ranker was trained on
