@@ -119,6 +119,12 @@ def rerank(cli, job, out, *extra):
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
+    """A cache of the test's own, but for the GGUF models the test session has kept (SmolLM2's
+    dequantisation, ~15 s, once a session)."""
+    kept = Path(os.environ["LLMRANK_CACHE"]) / "gguf"
+    kept.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "gguf").symlink_to(kept, target_is_directory=True)
     monkeypatch.setenv("LLMRANK_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
@@ -349,8 +355,9 @@ def test_a_gguf_file_is_parsed_and_dequantised_once(monkeypatch, tmp_path):
         assert ours(passages).input_ids == gguf_tokenizer(passages).input_ids
         assert (ours.eos_token, ours.pad_token, ours.padding_side) == \
             (gguf_tokenizer.eos_token, gguf_tokenizer.pad_token, gguf_tokenizer.padding_side)
-    same = {k: v for k, v in parsed["AutoConfig"].to_dict().items() if k != "_name_or_path"}
-    assert {k: v for k, v in kept_config.to_dict().items() if k != "_name_or_path"} == same
+    same = {k: v for k, v in parsed["AutoConfig"].to_dict().items() if k not in ("_name_or_path", "architectures")}
+    assert {k: v for k, v in kept_config.to_dict().items() if k not in ("_name_or_path", "architectures")} == same
+    assert kept_config.architectures == ["LlamaForCausalLM"]  # named, for readers that pick a class by it
     gguf_model = parsed["AutoModelForCausalLM"]
     dequantised, weights = gguf_model.state_dict(), model.state_dict()
     assert weights.keys() == dequantised.keys() and all(torch.equal(weights[k], dequantised[k]) for k in weights)

@@ -51,6 +51,7 @@ def gguf_as_transformers(gguf: Path, weights: bool) -> Path:
     a second. Tokenizer and config are kept on first use (a fully cached rerank needs nothing
     else); the weights, float32 as transformers dequantises them, on the first model load."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     from ..formats.io import atomic_directory
     from .resolve import files_key
@@ -60,7 +61,10 @@ def gguf_as_transformers(gguf: Path, weights: bool) -> Path:
     if not (kept / "config.json").exists():
         with atomic_directory(kept, "config.json") as work:  # config.json, last in, marks it whole
             AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(work)
-            AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(work)
+            config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            if not config.architectures:  # a GGUF file names none; sentence-transformers picks a class by it
+                config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
+            config.save_pretrained(work)
     if weights and not (kept / "model.safetensors").exists():
         from safetensors.torch import save_model
 
