@@ -195,7 +195,7 @@ def test_cross_encoder_training_killed_after_a_checkpoint_resumes_to_the_same_we
 
     job = ["train", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", str(passages / "topics.tsv"),
            "--qrels", str(passages / "qrels.txt"), "--run", str(passages / "bm25.run"), "--corpus",
-           str(passages / "corpus.jsonl"), "--epochs", "4", "--batch-size", "4", "--max-length", "64",
+           str(passages / "corpus.jsonl"), "--epochs", "2", "--batch-size", "4", "--max-length", "64",
            "--warmup-steps", "0", "--lr", "1e-3", "--rel-level", "2"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert main([*job, "--quiet", "-o", str(whole)]) == 0
