@@ -103,7 +103,7 @@ def test_distillation_teaches_the_student_the_teachers_order(cli, tiny_cross_enc
     out = tmp_path / "student"
     r = cli("--quiet", "train", "cross-encoder", "--encoder", tiny_cross_encoder, "--topics", SAMPLE / "topics.tsv",
             "--corpus", SAMPLE / "corpus.jsonl", "--teacher-run", SAMPLE / "bm25.run",
-            "--epochs", "12", "--lr", "1e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "8",
+            "--epochs", "12", "--lr", "2e-3", "--warmup-steps", "0", "--max-length", "64", "--batch-size", "16",
             "-o", out)
     assert r.code == 0, r.err
     log = json.loads((out / "epochs.json").read_text())
